@@ -1,0 +1,14 @@
+"""Settings for the test suite: the real settings, plus what tests need."""
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-not-a-secret")
+
+from forum.settings import *  # noqa: F403
+from forum.settings import STORAGES
+
+# Hashing passwords slowly is a defence, not something tests need to measure.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Tests never run collectstatic, so there is no manifest to look names up in.
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"

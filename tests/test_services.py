@@ -1,0 +1,329 @@
+from datetime import UTC, datetime
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from threads import rendering, services
+from threads.models import Post, Topic, User
+
+from .factories import ReplyFactory, TopicFactory
+from .helpers import opening_post, tree_shape
+
+pytestmark = pytest.mark.django_db
+
+
+def test_topic_create_makes_the_opening_post_a_root(member):
+    topic = services.topic_create(author=member, title="  Hello  ", body="\n\nFirst *post*\n\n")
+
+    post = opening_post(topic)
+    assert (topic.title, topic.slug, topic.reply_count) == ("Hello", "hello", 0)
+    assert (post.level, post.parent_id, post.lft, post.rght) == (0, None, 1, 2)
+    assert post.body == "First *post*"
+    assert post.body_html == "<p>First <em>post</em></p>"
+    assert post.render_version == rendering.RENDER_VERSION
+    assert topic.last_activity == topic.created == post.created
+
+
+def test_replies_build_a_forest_of_top_level_subtrees(topic, other_member):
+    op = opening_post(topic)
+    first = ReplyFactory(parent=op, author=other_member, body="to the opening post")
+    ReplyFactory(parent=first, author=topic.author, body="deeper")
+    top = ReplyFactory(topic=topic, author=other_member, body="a top-level reply")
+    ReplyFactory(parent=top, author=topic.author, body="under the top-level reply")
+
+    assert tree_shape(topic) == "\n".join(
+        [
+            "alice: Hello, **forum**.",
+            "  bob: to the opening post",
+            "    alice: deeper",
+            "bob: a top-level reply",
+            "  alice: under the top-level reply",
+        ]
+    )
+    top.refresh_from_db()
+    assert top.tree_id != op.tree_id
+    topic.refresh_from_db()
+    assert topic.reply_count == 4
+    assert topic.revision == 4
+
+
+def test_a_reply_shifts_only_its_own_top_level_subtree(topic, other_member):
+    op = opening_post(topic)
+    other_tree = ReplyFactory(topic=topic, author=other_member)
+    before = Post.objects.values_list("lft", "rght").get(pk=other_tree.pk)
+
+    ReplyFactory(parent=op, author=other_member)
+
+    assert Post.objects.values_list("lft", "rght").get(pk=other_tree.pk) == before
+    assert Post.objects.values_list("lft", "rght").get(pk=op.pk) == (1, 4)
+
+
+def test_reply_uses_the_current_tree_even_with_a_stale_parent(topic, other_member):
+    op = opening_post(topic)
+    stale = Post.objects.get(pk=op.pk)
+    ReplyFactory(parent=op, author=other_member)
+
+    ReplyFactory(parent=stale, author=other_member)
+
+    assert list(
+        Post.objects.filter(topic=topic).order_by("lft").values_list("lft", "rght", "level")
+    ) == [(1, 6, 0), (2, 3, 1), (4, 5, 1)]
+
+
+def test_reply_refuses_a_parent_in_another_topic(topic, other_member):
+    elsewhere = TopicFactory()
+
+    with pytest.raises(ValidationError, match="another topic"):
+        services.post_reply(
+            author=other_member, topic=topic, parent=opening_post(elsewhere), body="x"
+        )
+    assert Post.objects.filter(topic=topic).count() == 1
+
+
+def test_locked_topic_refuses_replies_except_from_moderators(topic, other_member, moderator):
+    services.topic_set_locked(topic=topic, moderator=moderator, locked=True)
+
+    with pytest.raises(services.Refused, match="locked"):
+        services.post_reply(author=other_member, topic=topic, body="too late")
+    services.post_reply(author=moderator, topic=topic, body="a note from the moderators")
+    assert Post.objects.filter(topic=topic).count() == 2
+
+
+def test_banned_members_cannot_post(topic, banned):
+    with pytest.raises(services.Refused, match="suspended"):
+        services.post_reply(author=banned, topic=topic, body="hello")
+    with pytest.raises(services.Refused, match="suspended"):
+        services.topic_create(author=banned, title="Hi", body="hello")
+    assert Topic.objects.count() == 1
+
+
+def test_no_reply_to_a_deleted_post(topic, other_member):
+    reply = ReplyFactory(parent=opening_post(topic), author=other_member)
+    services.post_delete(post=reply, user=other_member)
+
+    with pytest.raises(services.Refused, match="deleted"):
+        services.post_reply(author=topic.author, topic=topic, parent=reply, body="hm")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("", "empty"),
+        ("  \n\t\n ", "empty"),
+        ("x" * 50_001, "at most 50,000 characters"),
+        ("nul\x00byte", "NUL"),
+    ],
+)
+def test_bad_bodies_are_refused_with_a_reason(topic, other_member, body, message):
+    with pytest.raises(ValidationError, match=message):
+        services.post_reply(author=other_member, topic=topic, body=body)
+    assert Post.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("title", "message"),
+    [("   ", "needs a title"), ("x" * 201, "at most 200"), ("two\nlines", "one line")],
+)
+def test_bad_titles_are_refused_and_nothing_is_written(member, title, message):
+    with pytest.raises(ValidationError, match=message):
+        services.topic_create(author=member, title=title, body="body")
+    assert not Topic.objects.exists()
+    assert not Post.objects.exists()
+
+
+def test_normalize_body_keeps_inner_whitespace():
+    text = "\r\n  \r\n    indented code\r\n\r\nnext paragraph  \r\n\r\n"
+    assert services.normalize_body(text) == "    indented code\n\nnext paragraph  "
+
+
+def test_edit_marks_the_post_edited_and_rebuilds_its_fragment(topic):
+    post = opening_post(topic)
+    revision = Topic.objects.get(pk=topic.pk).revision
+
+    services.post_edit(post=post, editor=topic.author, body="Now with `code`")
+
+    post.refresh_from_db()
+    assert post.body_html == "<p>Now with <code>code</code></p>"
+    assert post.edited is not None
+    assert "<code>code</code>" in post.fragment
+    assert "edited" in post.fragment
+    assert Topic.objects.get(pk=topic.pk).revision == revision + 1
+
+
+def test_editing_the_opening_post_can_rename_the_topic(topic):
+    services.post_edit(
+        post=opening_post(topic), editor=topic.author, body="Same", title="A better title"
+    )
+
+    topic.refresh_from_db()
+    assert (topic.title, topic.slug) == ("A better title", "a-better-title")
+
+
+def test_only_the_opening_post_carries_a_title(topic, other_member):
+    reply = ReplyFactory(topic=topic, author=other_member)
+
+    with pytest.raises(ValidationError, match="opening post"):
+        services.post_edit(post=reply, editor=other_member, body="x", title="Hijack")
+
+
+def test_members_cannot_edit_or_delete_posts_of_others(topic, other_member):
+    with pytest.raises(services.Refused, match="your own"):
+        services.post_edit(post=opening_post(topic), editor=other_member, body="mine now")
+    with pytest.raises(services.Refused, match="your own"):
+        services.post_delete(post=opening_post(topic), user=other_member)
+
+
+def test_moderators_can_edit_any_post(topic, moderator):
+    services.post_edit(post=opening_post(topic), editor=moderator, body="[redacted]")
+
+    assert opening_post(topic).body == "[redacted]"
+
+
+def test_delete_leaves_a_placeholder_that_keeps_the_replies(topic, other_member):
+    op = opening_post(topic)
+    reply = ReplyFactory(parent=op, author=other_member, body="secret")
+    child = ReplyFactory(parent=reply, author=topic.author, body="answer")
+
+    services.post_delete(post=reply, user=other_member)
+
+    reply.refresh_from_db()
+    assert reply.removal == Post.Removal.AUTHOR
+    assert "secret" not in reply.fragment
+    assert "deleted by its author" in reply.fragment
+    child.refresh_from_db()
+    assert child.parent_id == reply.pk
+    assert Post.objects.filter(topic=topic).count() == 3
+
+
+def test_remove_and_restore(topic, other_member, moderator):
+    reply = ReplyFactory(topic=topic, author=other_member, body="spam spam")
+
+    services.post_remove(post=reply, moderator=moderator, reason=" advertising ")
+    reply.refresh_from_db()
+    assert (reply.removal, reply.removal_reason) == ("moderator", "advertising")
+    assert "spam" not in reply.fragment
+
+    services.post_restore(post=reply, moderator=moderator)
+    reply.refresh_from_db()
+    assert (reply.removal, reply.removal_reason) == ("", "")
+    assert "spam spam" in reply.fragment
+
+
+def test_members_cannot_moderate(topic, other_member):
+    with pytest.raises(services.Refused, match="moderators"):
+        services.post_remove(post=opening_post(topic), moderator=other_member, reason="no")
+    with pytest.raises(services.Refused, match="moderators"):
+        services.topic_set_locked(topic=topic, moderator=other_member, locked=True)
+
+
+def test_move_a_subtree_under_another_post(topic, other_member, moderator):
+    op = opening_post(topic)
+    a = ReplyFactory(topic=topic, author=other_member, body="a")
+    ReplyFactory(parent=a, author=other_member, body="a child")
+    b = ReplyFactory(topic=topic, author=other_member, body="b")
+
+    services.post_move(post=a, moderator=moderator, new_parent=b)
+
+    assert tree_shape(topic) == "\n".join(
+        ["alice: Hello, **forum**.", "bob: b", "  bob: a", "    bob: a child"]
+    )
+    a.refresh_from_db()
+    assert f'href="#p{b.pk}"' in a.fragment
+    assert op.tree_id != b.tree_id
+
+
+def test_move_a_reply_to_the_top_level_gives_it_a_new_tree(topic, other_member, moderator):
+    a = ReplyFactory(parent=opening_post(topic), author=other_member, body="a")
+    ReplyFactory(parent=a, author=other_member, body="a child")
+    later = ReplyFactory(topic=topic, author=other_member, body="later")
+
+    services.post_move(post=a, moderator=moderator, new_parent=None)
+
+    assert tree_shape(topic) == "\n".join(
+        ["alice: Hello, **forum**.", "bob: later", "bob: a", "  bob: a child"]
+    )
+    a.refresh_from_db()
+    later.refresh_from_db()
+    assert a.tree_id > later.tree_id
+
+
+def test_move_a_subtree_to_another_topic(topic, other_member, moderator):
+    a = ReplyFactory(topic=topic, author=other_member, body="a")
+    ReplyFactory(parent=a, author=other_member, body="a child")
+    elsewhere = TopicFactory(author=other_member, body="elsewhere")
+
+    services.post_move(post=a, moderator=moderator, new_parent=None, topic=elsewhere)
+
+    assert tree_shape(topic) == "alice: Hello, **forum**."
+    assert tree_shape(elsewhere) == "bob: elsewhere\nbob: a\n  bob: a child"
+    assert Topic.objects.get(pk=topic.pk).reply_count == 0
+    assert Topic.objects.get(pk=elsewhere.pk).reply_count == 2
+
+
+def test_move_refuses_cycles_and_the_opening_post(topic, other_member, moderator):
+    a = ReplyFactory(topic=topic, author=other_member)
+    child = ReplyFactory(parent=a, author=other_member)
+
+    with pytest.raises(ValidationError, match="under itself"):
+        services.post_move(post=a, moderator=moderator, new_parent=child)
+    with pytest.raises(ValidationError, match="opening post"):
+        services.post_move(post=opening_post(topic), moderator=moderator, new_parent=a)
+
+
+def test_lock_pin_and_retitle(topic, moderator):
+    services.topic_set_locked(topic=topic, moderator=moderator, locked=True)
+    services.topic_set_pinned(topic=topic, moderator=moderator, pinned=True)
+    services.topic_retitle(topic=topic, moderator=moderator, title="Read me first")
+
+    topic.refresh_from_db()
+    assert (topic.is_locked, topic.is_pinned, topic.title) == (True, True, "Read me first")
+
+
+def test_topic_delete_removes_every_post(topic, other_member, moderator):
+    ReplyFactory(parent=opening_post(topic), author=other_member)
+    kept = TopicFactory()
+
+    services.topic_delete(topic=topic, moderator=moderator)
+
+    assert list(Topic.objects.all()) == [kept]
+    assert Post.objects.count() == 1
+
+
+def test_ban_and_unban(other_member, moderator):
+    services.user_set_active(user=other_member, moderator=moderator, active=False)
+    other_member.refresh_from_db()
+    assert not other_member.is_active
+
+    services.user_set_active(user=other_member, moderator=moderator, active=True)
+    other_member.refresh_from_db()
+    assert other_member.is_active
+
+
+def test_posts_rerender_updates_outdated_posts(topic, monkeypatch):
+    post = opening_post(topic)
+    Post.objects.filter(pk=post.pk).update(body_html="stale", fragment="stale")
+    monkeypatch.setattr(rendering, "RENDER_VERSION", rendering.RENDER_VERSION + 1)
+
+    assert services.posts_rerender() == 1
+    assert services.posts_rerender() == 0
+
+    post.refresh_from_db()
+    assert post.body_html == "<p>Hello, <strong>forum</strong>.</p>"
+    assert post.render_version == rendering.RENDER_VERSION
+    assert "<strong>forum</strong>" in post.fragment
+
+
+def test_created_time_can_be_given(member):
+    moment = datetime(2025, 2, 12, 1, 14, 44, tzinfo=UTC)
+    topic = services.topic_create(author=member, title="Old", body="old", created=moment)
+
+    assert topic.created == moment
+    assert '<time datetime="2025-02-12T01:14:44Z">' in opening_post(topic).fragment
+
+
+def test_user_create(db):
+    user = services.user_create(username="carol", email="carol@example.org", password="pw")
+
+    assert user.check_password("pw")
+    assert user.is_active
+    assert User.objects.get_by_natural_key("CAROL") == user

@@ -1,0 +1,353 @@
+"""Moderation through the Django admin. Every change goes through threads.services."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.text import Truncator
+from mptt.admin import MPTTModelAdmin
+
+from . import permissions, services
+from .models import Post, Topic, User
+
+
+def _moderator_only(request: HttpRequest) -> None:
+    if refusal := permissions.moderation_refusal(request.user):
+        raise PermissionDenied(refusal)
+
+
+def _each(request: HttpRequest, objects, action, done: str) -> None:
+    """Run a service on each selected object, reporting refusals instead of failing."""
+    count = 0
+    for obj in objects:
+        try:
+            action(obj)
+            count += 1
+        except (services.Refused, ValidationError) as error:
+            message = getattr(error, "message", None) or "; ".join(error.messages)
+            messages.error(request, f"{obj}: {message}")
+    if count:
+        messages.success(request, f"{done}: {count}.")
+
+
+class RemovalForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Kept with the post, for moderators. Readers only see that it was removed.",
+    )
+
+
+class MoveForm(forms.Form):
+    new_parent = forms.IntegerField(
+        required=False,
+        min_value=1,
+        label="New parent post id",
+        help_text="Leave empty to make the post a top-level post of the topic below.",
+    )
+    topic = forms.IntegerField(
+        required=False, min_value=1, label="Topic id", help_text="Empty: the post's own topic."
+    )
+
+
+# action: (flag, value, what the message says was done)
+TOPIC_FLAG_ACTIONS = {
+    "lock": ("locked", True, "Locked"),
+    "unlock": ("locked", False, "Unlocked"),
+    "pin": ("pinned", True, "Pinned"),
+    "unpin": ("pinned", False, "Unpinned"),
+}
+
+
+@admin.register(Topic)
+class TopicAdmin(admin.ModelAdmin):
+    list_display = [
+        "title",
+        "author",
+        "created",
+        "last_activity",
+        "reply_count",
+        "is_locked",
+        "is_pinned",
+        "posts_link",
+    ]
+    list_select_related = ["author"]
+    list_filter = ["is_locked", "is_pinned", "created"]
+    search_fields = ["title", "author__username"]
+    date_hierarchy = "created"
+    fields = [
+        "title",
+        "author",
+        "created",
+        "last_activity",
+        "reply_count",
+        "is_locked",
+        "is_pinned",
+    ]
+    readonly_fields = [
+        "author",
+        "created",
+        "last_activity",
+        "reply_count",
+        "is_locked",
+        "is_pinned",
+    ]
+    actions = ["lock", "unlock", "pin", "unpin"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # topics are started on the site
+
+    @admin.display(description="Posts")
+    def posts_link(self, topic: Topic) -> str:
+        url = reverse("admin:threads_post_changelist") + f"?topic__id__exact={topic.pk}"
+        return format_html('<a href="{}">tree</a>', url)
+
+    def save_model(self, request, obj, form, change) -> None:
+        if "title" in form.changed_data:
+            services.topic_retitle(topic=obj, moderator=request.user, title=obj.title)
+
+    def delete_model(self, request, obj) -> None:
+        services.topic_delete(topic=obj, moderator=request.user)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for topic in queryset:
+            services.topic_delete(topic=topic, moderator=request.user)
+
+    def _set_flag(self, request, topics, action: str) -> None:
+        name, value, done = TOPIC_FLAG_ACTIONS[action]
+        setter = services.topic_set_locked if name == "locked" else services.topic_set_pinned
+        _each(
+            request,
+            topics,
+            lambda topic: setter(topic=topic, moderator=request.user, **{name: value}),
+            done,
+        )
+
+    @admin.action(description="Lock selected topics", permissions=["change"])
+    def lock(self, request, queryset) -> None:
+        self._set_flag(request, queryset, "lock")
+
+    @admin.action(description="Unlock selected topics", permissions=["change"])
+    def unlock(self, request, queryset) -> None:
+        self._set_flag(request, queryset, "unlock")
+
+    @admin.action(description="Pin selected topics", permissions=["change"])
+    def pin(self, request, queryset) -> None:
+        self._set_flag(request, queryset, "pin")
+
+    @admin.action(description="Unpin selected topics", permissions=["change"])
+    def unpin(self, request, queryset) -> None:
+        self._set_flag(request, queryset, "unpin")
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.flag_view)
+        return [
+            *(
+                path(
+                    f"<int:pk>/{action}/", view, {"action": action}, name=f"threads_topic_{action}"
+                )
+                for action in TOPIC_FLAG_ACTIONS
+            ),
+            *super().get_urls(),
+        ]
+
+    def flag_view(self, request, pk: int, action: str) -> HttpResponse:
+        """Confirm, then lock, unlock, pin or unpin one topic; linked from the topic page."""
+        _moderator_only(request)
+        topic = get_object_or_404(Topic, pk=pk)
+        if request.method == "POST":
+            self._set_flag(request, [topic], action)
+            return redirect(topic)
+        return TemplateResponse(
+            request,
+            "admin/threads/topic/flag_confirm.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "topic": topic,
+                "action": action,
+                "title": f"{action.capitalize()} “{topic}”",
+            },
+        )
+
+
+@admin.register(Post)
+class PostAdmin(MPTTModelAdmin):
+    list_display = ["excerpt", "author", "topic", "created", "edited", "removal"]
+    list_select_related = ["author", "topic"]
+    list_filter = ["removal", "created"]
+    search_fields = ["author__username", "body"]
+    list_per_page = 200
+    mptt_level_indent = 16
+    fields = ["topic", "parent", "author", "created", "edited", "removal", "removal_reason", "body"]
+    readonly_fields = [
+        "topic",
+        "parent",
+        "author",
+        "created",
+        "edited",
+        "removal",
+        "removal_reason",
+    ]
+    actions = ["remove", "restore"]
+
+    def lookup_allowed(self, lookup, value, request) -> bool:
+        # The topic list links here with ?topic__id__exact=N to show one topic's tree.
+        return lookup == "topic__id__exact" or super().lookup_allowed(lookup, value, request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # posts are written on the site
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # remove instead: the post keeps its place so replies keep theirs
+
+    @admin.display(description="Post")
+    def excerpt(self, post: Post) -> str:
+        return Truncator(post.body).chars(80)
+
+    def save_model(self, request, obj, form, change) -> None:
+        if "body" in form.changed_data:
+            services.post_edit(post=obj, editor=request.user, body=obj.body)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/remove/", view(self.remove_view), name="threads_post_remove"),
+            path("<int:pk>/restore/", view(self.restore_view), name="threads_post_restore"),
+            path("<int:pk>/move/", view(self.move_view), name="threads_post_move"),
+            *super().get_urls(),
+        ]
+
+    def _render(self, request, template: str, **context) -> TemplateResponse:
+        return TemplateResponse(
+            request,
+            f"admin/threads/post/{template}",
+            {**self.admin_site.each_context(request), "opts": self.opts, **context},
+        )
+
+    def _removal_page(self, request, posts: QuerySet, as_action: bool) -> HttpResponse | None:
+        """Ask for a reason, then remove the posts. None when the reason was given."""
+        form = RemovalForm(request.POST if "reason" in request.POST else None)
+        if form.is_valid():
+            _each(
+                request,
+                posts,
+                lambda p: services.post_remove(
+                    post=p, moderator=request.user, reason=form.cleaned_data["reason"]
+                ),
+                "Removed",
+            )
+            return None
+        return self._render(
+            request,
+            "remove.html",
+            form=form,
+            posts=posts,
+            as_action=as_action,
+            title="Remove posts",
+        )
+
+    @admin.action(description="Remove selected posts (asks for a reason)", permissions=["change"])
+    def remove(self, request, queryset):
+        return self._removal_page(request, queryset, as_action=True)
+
+    @admin.action(description="Restore selected posts", permissions=["change"])
+    def restore(self, request, queryset) -> None:
+        _each(
+            request,
+            queryset,
+            lambda p: services.post_restore(post=p, moderator=request.user),
+            "Restored",
+        )
+
+    def remove_view(self, request, pk: int) -> HttpResponse:
+        _moderator_only(request)
+        posts = Post.objects.filter(pk=pk).select_related("author", "topic")
+        if not posts:
+            raise Http404("There is no post with that id.")
+        page = self._removal_page(request, posts, as_action=False)
+        if page is None:
+            return redirect(posts[0].get_absolute_url())
+        return page
+
+    def restore_view(self, request, pk: int) -> HttpResponse:
+        _moderator_only(request)
+        post = get_object_or_404(Post.objects.select_related("author", "topic"), pk=pk)
+        if request.method == "POST":
+            self.restore(request, Post.objects.filter(pk=pk))
+            return redirect(post.get_absolute_url())
+        return self._render(request, "restore.html", post=post, title="Restore a post")
+
+    def move_view(self, request, pk: int) -> HttpResponse:
+        _moderator_only(request)
+        post = get_object_or_404(Post.objects.select_related("author", "topic"), pk=pk)
+        form = MoveForm(request.POST or None)
+        if form.is_valid():
+            new_parent = topic = None
+            if form.cleaned_data["new_parent"]:
+                new_parent = Post.objects.filter(pk=form.cleaned_data["new_parent"]).first()
+                if new_parent is None:
+                    form.add_error("new_parent", "There is no post with that id.")
+            if form.cleaned_data["topic"]:
+                topic = Topic.objects.filter(pk=form.cleaned_data["topic"]).first()
+                if topic is None:
+                    form.add_error("topic", "There is no topic with that id.")
+            if form.is_valid():
+                try:
+                    services.post_move(
+                        post=post, moderator=request.user, new_parent=new_parent, topic=topic
+                    )
+                except (services.Refused, ValidationError) as error:
+                    form.add_error(None, getattr(error, "message", None) or error.messages)
+                else:
+                    messages.success(request, "Moved.")
+                    return HttpResponseRedirect(post.get_absolute_url())
+        return self._render(request, "move.html", form=form, post=post, title="Move a post")
+
+
+class ForumUserChangeForm(UserChangeForm):
+    class Meta(UserChangeForm.Meta):
+        model = User
+
+
+class ForumUserCreationForm(AdminUserCreationForm):
+    class Meta(AdminUserCreationForm.Meta):
+        model = User
+
+
+@admin.register(User)
+class ForumUserAdmin(UserAdmin):
+    form = ForumUserChangeForm
+    add_form = ForumUserCreationForm
+    list_display = ["username", "email", "date_joined", "is_active", "is_staff"]
+    actions = ["ban", "unban"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A username is an identity: it is written into every post and every export.
+        fields = super().get_readonly_fields(request, obj)
+        return [*fields, "username"] if obj else fields
+
+    @admin.action(description="Ban selected members (deactivate)", permissions=["change"])
+    def ban(self, request, queryset) -> None:
+        _each(
+            request,
+            queryset,
+            lambda u: services.user_set_active(user=u, moderator=request.user, active=False),
+            "Banned",
+        )
+
+    @admin.action(description="Unban or activate selected members", permissions=["change"])
+    def unban(self, request, queryset) -> None:
+        _each(
+            request,
+            queryset,
+            lambda u: services.user_set_active(user=u, moderator=request.user, active=True),
+            "Activated",
+        )

@@ -1,0 +1,59 @@
+from django import forms
+from django.contrib.auth.forms import UserCreationForm
+
+from . import services
+from .models import BODY_MAX_LENGTH, TITLE_MAX_LENGTH, User
+
+
+class BodyField(forms.CharField):
+    """Markdown text: line ends normalized, blank lines at either end dropped, inner spaces kept."""
+
+    widget = forms.Textarea(attrs={"rows": 8})
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("label", "Message")
+        kwargs.setdefault("help_text", "Markdown: **bold**, _italic_, `code`, lists, > quotes.")
+        kwargs.setdefault(
+            "error_messages", {"required": "The message is empty: write something first."}
+        )
+        super().__init__(max_length=BODY_MAX_LENGTH, strip=False, **kwargs)
+
+    def to_python(self, value):
+        return services.normalize_body(super().to_python(value))
+
+
+class TitleField(forms.CharField):
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("error_messages", {"required": "The topic needs a title."})
+        super().__init__(max_length=TITLE_MAX_LENGTH, **kwargs)
+
+
+class TopicForm(forms.Form):
+    title = TitleField()
+    body = BodyField()
+
+
+class ReplyForm(forms.Form):
+    body = BodyField(label="Your reply")
+
+
+class EditForm(forms.Form):
+    """Editing a post; editing the opening post also offers the topic's title."""
+
+    body = BodyField()
+
+    def __init__(self, *args, title: str | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if title is not None:
+            self.fields = {"title": TitleField(initial=title), **self.fields}
+
+
+class SignupForm(UserCreationForm):
+    class Meta:
+        model = User
+        fields = ("username", "email")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["email"].required = True
+        self.fields["email"].help_text = "Only used to reset your password."

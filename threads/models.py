@@ -1,0 +1,149 @@
+"""The forum's data and its constraints. Every write goes through threads.services."""
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Length, Lower
+from django.db.models.lookups import LessThanOrEqual
+from django.urls import reverse
+from mptt.models import MPTTModel, TreeForeignKey
+
+TITLE_MAX_LENGTH = 200
+BODY_MAX_LENGTH = 50_000
+
+# A handle as ConversationJS writes it: `- @handle [timestamp]: text`.
+handle_validator = RegexValidator(
+    r"^[A-Za-z0-9_.+-]+\Z",
+    "Use only letters, digits and the characters . _ + - (no spaces).",
+    code="invalid_handle",
+)
+
+
+class ForumUserManager(UserManager):
+    def get_by_natural_key(self, username):
+        # Sign-in ignores case, as the unique constraint below does.
+        return self.get(username__iexact=username)
+
+
+class User(AbstractUser):
+    """A member. Deactivating a member (is_active=False) bans them from posting."""
+
+    username = models.CharField(
+        "username",
+        max_length=150,
+        unique=True,
+        validators=[handle_validator],
+        help_text="Letters, digits and . _ + - only; shown as @username.",
+        error_messages={"unique": "That username is taken."},
+    )
+
+    objects = ForumUserManager()
+
+    class Meta(AbstractUser.Meta):
+        swappable = "AUTH_USER_MODEL"
+        constraints = [
+            models.UniqueConstraint(
+                Lower("username"),
+                name="user_username_unique_ignoring_case",
+                violation_error_message="That username is taken.",
+            ),
+        ]
+
+    def get_absolute_url(self):
+        return reverse("threads:profile", args=[self.username])
+
+
+class Topic(models.Model):
+    title = models.CharField(max_length=TITLE_MAX_LENGTH)
+    slug = models.SlugField(max_length=80)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="topics"
+    )
+    created = models.DateTimeField()
+    last_activity = models.DateTimeField()
+    reply_count = models.PositiveIntegerField(default=0)
+    is_locked = models.BooleanField("locked", default=False)
+    is_pinned = models.BooleanField("pinned", default=False)
+    # Bumped by every write that changes what the topic page shows; cached
+    # page fragments are keyed by it, so they can never be served stale.
+    revision = models.PositiveIntegerField(default=0, editable=False)
+
+    class Meta:
+        ordering = ["-is_pinned", "-last_activity", "-id"]
+        indexes = [
+            models.Index(
+                fields=["-is_pinned", "-last_activity", "-id"], name="topic_list_order_idx"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(title=""), name="topic_title_not_empty"),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self):
+        return reverse("threads:topic_detail", args=[self.pk, self.slug])
+
+
+class Post(MPTTModel):
+    """A message in a topic.
+
+    A topic's posts form a forest: the opening post and every top-level reply
+    are roots of their own MPTT tree, so a reply only shifts the rows of its
+    own top-level subtree. The opening post is the topic's root with the
+    smallest tree_id.
+    """
+
+    class Removal(models.TextChoices):
+        VISIBLE = "", "Visible"
+        AUTHOR = "author", "Deleted by its author"
+        MODERATOR = "moderator", "Removed by a moderator"
+
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="posts")
+    parent = TreeForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="children"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="posts"
+    )
+    body = models.TextField("Markdown source")
+    # Sanitized HTML of the body, rendered once when the post is written.
+    body_html = models.TextField(editable=False)
+    # The post as it appears in a thread (byline, body, links): the same for
+    # every reader, built at write time by threads.rendering.
+    fragment = models.TextField(editable=False)
+    render_version = models.PositiveSmallIntegerField(editable=False)
+    created = models.DateTimeField()
+    edited = models.DateTimeField(null=True, blank=True)
+    removal = models.CharField(max_length=10, choices=Removal.choices, blank=True, default="")
+    removal_reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["topic", "tree_id", "lft"], name="post_topic_tree_order_idx"),
+            models.Index(fields=["author", "-created"], name="post_author_recent_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(body=""), name="post_body_not_empty"),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("body"), BODY_MAX_LENGTH),
+                name="post_body_max_length",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(removal__in=["", "author", "moderator"]),
+                name="post_removal_valid",
+            ),
+        ]
+        permissions = [("moderate", "Can moderate topics and posts")]
+
+    def __str__(self):
+        return f"Post {self.pk} by {self.author_id} in topic {self.topic_id}"
+
+    def get_absolute_url(self):
+        return reverse("threads:post_permalink", args=[self.pk])
+
+    @property
+    def is_removed(self) -> bool:
+        return self.removal != self.Removal.VISIBLE

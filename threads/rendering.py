@@ -1,0 +1,178 @@
+"""Turning posts into HTML: the only module that imports markdown and bleach.
+
+Everything here runs when a post is written (or re-rendered by
+`manage.py rerender_posts`), except `thread_html`, which joins the stored
+per-post fragments of a page into nested lists in one pass.
+"""
+
+import threading
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from functools import partial
+
+import bleach
+import markdown
+from bleach.linkifier import LinkifyFilter, build_url_re
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+# Bump when the Markdown rules, the allowlist or the fragment template change,
+# then run `manage.py rerender_posts`.
+RENDER_VERSION = 1
+
+ALLOWED_TAGS = frozenset(
+    {
+        "a", "abbr", "b", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3",
+        "h4", "h5", "h6", "hr", "i", "img", "kbd", "li", "ol", "p", "pre", "s",
+        "strong", "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "ul",
+    }
+)  # fmt: skip
+ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto"})
+
+
+def _allowed_attribute(tag: str, name: str, value: str) -> bool:
+    if tag == "a":
+        return name in {"href", "title"}
+    if tag == "img":
+        return name in {"src", "alt", "title"}
+    if tag in {"td", "th"}:
+        return name == "align" and value in {"left", "center", "right"}
+    if tag == "ol":
+        return name == "start" and value.isdigit()
+    if tag == "code":
+        # fenced_code marks the language: class="language-python"
+        return name == "class" and value.startswith("language-") and value[9:].isidentifier()
+    return tag == "abbr" and name == "title"
+
+
+def _nofollow_ugc(attrs: dict, new: bool = False) -> dict | None:
+    href = attrs.get((None, "href"))
+    if href is None:
+        return attrs
+    if new and not href.lower().startswith(("http://", "https://")):
+        return None  # linkify only web addresses
+    attrs[(None, "rel")] = "nofollow ugc"
+    return attrs
+
+
+class _Renderer(threading.local):
+    """Markdown and Cleaner instances keep state, so each thread gets its own."""
+
+    def __init__(self) -> None:
+        self.markdown = markdown.Markdown(
+            extensions=["fenced_code", "tables", "sane_lists", "nl2br"],
+            extension_configs={"tables": {"use_align_attribute": True}},
+            output_format="html",
+        )
+        self.cleaner = bleach.sanitizer.Cleaner(
+            tags=ALLOWED_TAGS,
+            attributes=_allowed_attribute,
+            protocols=ALLOWED_PROTOCOLS,
+            strip=False,  # disallowed markup is shown as the text that was typed
+            strip_comments=True,
+            filters=[
+                partial(
+                    LinkifyFilter,
+                    callbacks=[_nofollow_ugc],
+                    skip_tags={"pre", "code"},
+                    url_re=build_url_re(protocols=["http", "https"]),
+                )
+            ],
+        )
+
+
+_renderer = _Renderer()
+
+
+def markdown_to_html(source: str) -> str:
+    """Markdown source to sanitized HTML, safe to insert into any page."""
+    _renderer.markdown.reset()
+    return _renderer.cleaner.clean(_renderer.markdown.convert(source))
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+def _time_element(moment: datetime) -> str:
+    moment = _utc(moment)
+    return '<time datetime="{}">{}</time>'.format(
+        moment.strftime("%Y-%m-%dT%H:%M:%SZ"), moment.strftime("%-d %b %Y, %H:%M UTC")
+    )
+
+
+def post_fragment(post) -> str:
+    """The post as every reader sees it in a thread: byline, body and links.
+
+    The thread loop wraps it in `<li><details>`; the `<summary>` holds only
+    text, so collapsing never hides a link inside a button.
+    """
+    return render_to_string(
+        "threads/post_fragment.html",
+        {
+            "post": post,
+            "author_name": post.author.username,
+            "created": mark_safe(_time_element(post.created)),
+            "edited": mark_safe(_time_element(post.edited)) if post.edited else "",
+        },
+    ).strip()
+
+
+def thread_html(
+    rows: Iterable[tuple],
+    *,
+    base_level: int,
+    max_depth: int,
+    tools: Mapping[int, str],
+    first_class: str = "",
+) -> SafeString:
+    """Nest the fragments of a (tree_id, lft)-ordered page into `<ol>` lists.
+
+    Each row starts with (id, level, parent_id, fragment); more items are ignored.
+
+    One pass, no template per post: a list is opened when the level goes up
+    and closed when it comes down. Rows deeper than `base_level + max_depth`
+    are not shown; the first of them under a post becomes one "Continue this
+    thread" link to that post's own page. `tools` holds per-reader controls
+    (edit, moderate) by post id.
+    """
+    out = ['<ol class="thread">']
+    previous = -1  # depth (relative to base_level) of the last post written
+    continued = False  # whether the last post written already got its link
+    for row in rows:
+        post_id, level, parent_id, fragment = row[0], row[1], row[2], row[3]
+        depth = level - base_level
+        if depth > max_depth:
+            if depth == max_depth + 1 and previous == max_depth and not continued:
+                url = reverse("threads:post_thread", args=[parent_id])
+                out.append(
+                    f'<ol class="thread-continue"><li><a href="{url}">'
+                    "Continue this thread&nbsp;→</a></li></ol>"
+                )
+                continued = True
+            continue
+        if depth > previous:
+            if previous >= 0:
+                out.append("<ol>")
+        else:
+            out.append("</details></li>" + "</ol></details></li>" * (previous - depth))
+        css = "post"
+        if first_class and previous == -1:
+            css += " " + first_class
+        out.append(f'<li class="{css}" id="p{post_id}"><details open>{fragment}')
+        if extra := tools.get(post_id):
+            out.append(extra)
+        previous = depth
+        continued = False
+    if previous >= 0:
+        out.append("</details></li>" + "</ol></details></li>" * previous)
+    out.append("</ol>")
+    return mark_safe("".join(out))  # fragments are sanitized at write time
+
+
+def post_tools(*, links: Iterable[tuple[str, str]]) -> str:
+    """A reader's own controls for one post, as a small list of links."""
+    items = "".join(f'<a href="{escape(url)}">{escape(label)}</a>' for url, label in links)
+    return f'<p class="post-tools">{items}</p>' if items else ""

@@ -1,0 +1,182 @@
+"""Every read a page needs, each in a fixed number of queries whatever the thread size."""
+
+from dataclasses import dataclass
+
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils.safestring import SafeString
+
+from . import permissions, rendering
+from .models import Post, Topic, User
+
+TOPICS_PER_PAGE = 30
+# A topic page holds this many top-level posts, each with all its replies.
+TOP_LEVEL_POSTS_PER_PAGE = 50
+# Deeper replies are reached through "Continue this thread".
+THREAD_DEPTH = 12
+PROFILE_POSTS_PER_PAGE = 20
+
+_ROW_FIELDS = ("id", "level", "parent_id", "fragment", "author_id", "removal")
+
+
+def topic_list(*, page: int | str | None) -> Page:
+    """One page of topics: pinned first, then the most recently active."""
+    return Paginator(Topic.objects.select_related("author"), TOPICS_PER_PAGE).get_page(page)
+
+
+@dataclass(frozen=True)
+class Thread:
+    """A page of a topic (or of a post's own page), ready to show."""
+
+    topic: Topic
+    html: SafeString
+    page: Page | None = None
+    post: Post | None = None
+    context_html: SafeString | None = None
+
+
+def _id_url(viewname: str) -> str:
+    """The URL of `viewname` for any post id, as a str.format pattern."""
+    marker = 2_147_483_647
+    return reverse(viewname, args=[marker]).replace(str(marker), "{0}")
+
+
+def _tools(rows: list[tuple], viewer, topic: Topic) -> dict[int, str]:
+    """Each post's controls for this reader: edit and delete their own, moderate any."""
+    links: dict[int, list[tuple[str, str]]] = {}
+    if not viewer.is_authenticated:
+        return {}
+    if permissions.is_moderator(viewer):
+        remove, restore = (
+            _id_url("admin:threads_post_remove"),
+            _id_url("admin:threads_post_restore"),
+        )
+        for row in rows:
+            if row[5]:
+                links[row[0]] = [(restore.format(row[0]), "Restore")]
+            else:
+                links[row[0]] = [(remove.format(row[0]), "Remove")]
+    if permissions.posting_refusal(viewer) is None and (
+        not topic.is_locked or permissions.is_moderator(viewer)
+    ):
+        edit, delete = _id_url("threads:post_edit"), _id_url("threads:post_delete")
+        for row in rows:
+            if row[4] == viewer.pk and not row[5]:
+                own = [(edit.format(row[0]), "Edit"), (delete.format(row[0]), "Delete")]
+                links[row[0]] = own + links.get(row[0], [])
+    return {post_id: rendering.post_tools(links=items) for post_id, items in links.items()}
+
+
+def _thread_rows(posts: QuerySet) -> list[tuple]:
+    return list(posts.order_by("tree_id", "lft").values_list(*_ROW_FIELDS))
+
+
+def topic_thread(*, topic_id: int, page: int | str | None, viewer) -> Thread:
+    """A page of a topic: its top-level posts, each followed by its replies."""
+    topic = get_object_or_404(Topic.objects.select_related("author"), pk=topic_id)
+    roots = list(
+        Post.objects.filter(topic=topic, level=0)
+        .order_by("tree_id")
+        .values_list("tree_id", flat=True)
+    )
+    page_of_roots = Paginator(roots, TOP_LEVEL_POSTS_PER_PAGE).get_page(page)
+    rows = []
+    if roots:
+        rows = _thread_rows(
+            Post.objects.filter(
+                topic=topic,
+                tree_id__gte=page_of_roots[0],
+                tree_id__lte=page_of_roots[-1],
+                level__lte=THREAD_DEPTH + 1,
+            )
+        )
+    html = rendering.thread_html(
+        rows,
+        base_level=0,
+        max_depth=THREAD_DEPTH,
+        tools=_tools(rows, viewer, topic),
+        first_class="opening-post" if page_of_roots.number == 1 else "",
+    )
+    return Thread(topic=topic, html=html, page=page_of_roots)
+
+
+def post_thread(*, post_id: int, viewer) -> Thread:
+    """A post's own page: its ancestors as context, then the post and all its replies."""
+    post = get_object_or_404(Post.objects.select_related("topic"), pk=post_id)
+    context = list(post.get_ancestors().values_list(*_ROW_FIELDS))
+    rows = _thread_rows(
+        post.get_descendants(include_self=True).filter(level__lte=post.level + THREAD_DEPTH + 1)
+    )
+    tools = _tools(context + rows, viewer, post.topic)
+    flat_context = [(row[0], 0, row[2], row[3]) for row in context]
+    return Thread(
+        topic=post.topic,
+        post=post,
+        context_html=rendering.thread_html(flat_context, base_level=0, max_depth=0, tools=tools),
+        html=rendering.thread_html(
+            rows, base_level=post.level, max_depth=THREAD_DEPTH, tools=tools
+        ),
+    )
+
+
+def post_location(*, post_id: int) -> str:
+    """Where a post is shown: its topic page, or the page of the thread it continues."""
+    post = get_object_or_404(Post.objects.select_related("topic"), pk=post_id)
+    if post.level > THREAD_DEPTH:
+        shown_under = THREAD_DEPTH * ((post.level - 1) // THREAD_DEPTH)
+        ancestor = post.get_ancestors().filter(level=shown_under).values_list("pk", flat=True)
+        return reverse("threads:post_thread", args=[ancestor.get()]) + f"#p{post.pk}"
+    earlier_roots = Post.objects.filter(
+        topic_id=post.topic_id, level=0, tree_id__lt=post.tree_id
+    ).count()
+    page = earlier_roots // TOP_LEVEL_POSTS_PER_PAGE + 1
+    query = f"?page={page}" if page > 1 else ""
+    return f"{post.topic.get_absolute_url()}{query}#p{post.pk}"
+
+
+def reply_target(
+    *, topic_id: int | None = None, post_id: int | None = None
+) -> tuple[Topic, Post | None]:
+    """The topic and the post (None for the topic itself) that a reply answers."""
+    if post_id is not None:
+        parent = get_object_or_404(Post.objects.select_related("topic", "author"), pk=post_id)
+        return parent.topic, parent
+    return get_object_or_404(Topic, pk=topic_id), None
+
+
+def post_for_change(*, post_id: int) -> Post:
+    """A post with what its edit and delete pages show."""
+    return get_object_or_404(Post.objects.select_related("topic", "author"), pk=post_id)
+
+
+def is_opening_post(post: Post) -> bool:
+    """The opening post is the first top-level post of its topic."""
+    return (
+        post.level == 0
+        and not Post.objects.filter(
+            topic_id=post.topic_id, level=0, tree_id__lt=post.tree_id
+        ).exists()
+    )
+
+
+@dataclass(frozen=True)
+class Profile:
+    member: User
+    topics: list[Topic]
+    posts: Page
+
+
+def profile(*, username: str, page: int | str | None) -> Profile:
+    """A member's recent topics and, page by page, their posts."""
+    member = get_object_or_404(User, username__iexact=username)
+    topics = list(member.topics.order_by("-created")[:10])
+    posts = (
+        Post.objects.filter(author=member, removal="").select_related("topic").order_by("-created")
+    )
+    return Profile(
+        member=member,
+        topics=topics,
+        posts=Paginator(posts, PROFILE_POSTS_PER_PAGE).get_page(page),
+    )

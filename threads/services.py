@@ -1,0 +1,449 @@
+"""Every write to the forum: one keyword-only function per action.
+
+Views, admin actions, management commands and tests call these; nothing else
+saves a Post. Each function validates its input (raising ValidationError),
+checks permissions through threads.permissions (raising Refused), renders
+Markdown before it takes any lock, and then writes inside one transaction.
+
+Locks
+-----
+django-mptt does not lock. Two rules keep the trees consistent:
+
+* Every write to a topic's posts first locks that topic's row
+  (`_lock_topics`) and then re-reads the posts it will touch, so the tree
+  fields it computes from are current. Writers of one topic, and so of one
+  tree, go one at a time.
+* A new tree gets MAX(tree_id) + 1, so creating one also takes a
+  database-wide lock (`_lock_tree_ids`), held until commit.
+
+Order, always: topic rows by ascending id, then the tree-id lock.
+PostgreSQL implements them with SELECT ... FOR UPDATE and a transaction
+advisory lock. SQLite has neither, but every transaction there begins
+IMMEDIATE (see settings.DATABASES), which serializes all writers.
+"""
+
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.text import slugify
+
+from . import permissions, rendering, selectors
+from .models import BODY_MAX_LENGTH, TITLE_MAX_LENGTH, Post, Topic, User
+
+
+class Refused(Exception):
+    """The forum will not do this. `message` is meant for the person who asked."""
+
+    status_code = 403
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(Refused):
+    status_code = 404
+
+
+# --- Locks -------------------------------------------------------------------
+
+_TREE_ID_LOCK_KEY = 0x74726565  # any constant shared by all writers
+
+
+def _lock_topics(*topic_ids: int) -> dict[int, Topic]:
+    """Lock the rows of these topics, in id order, and return them fresh."""
+    locked = Topic.objects.select_for_update().filter(pk__in=topic_ids).order_by("pk")
+    topics = {topic.pk: topic for topic in locked}
+    if len(topics) != len(set(topic_ids)):
+        raise NotFound("That topic no longer exists.")
+    return topics
+
+
+def _lock_topic(topic_id: int) -> Topic:
+    return _lock_topics(topic_id)[topic_id]
+
+
+def _lock_tree_ids() -> None:
+    """Serialize the allocation of new tree ids until the transaction ends."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_TREE_ID_LOCK_KEY])
+
+
+# --- Input --------------------------------------------------------------------
+
+
+def normalize_body(text: str) -> str:
+    """Unix line ends and no blank lines at the start or the end."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    start, end = 0, len(lines)
+    while start < end and not lines[start].strip():
+        start += 1
+    while end > start and not lines[end - 1].strip():
+        end -= 1
+    return "\n".join(lines[start:end])
+
+
+def _clean_body(text: str) -> str:
+    body = normalize_body(text)
+    if not body:
+        raise ValidationError("The post is empty: write something first.", code="empty")
+    if len(body) > BODY_MAX_LENGTH:
+        raise ValidationError(
+            f"A post can be at most {BODY_MAX_LENGTH:,} characters long; "
+            f"this one has {len(body):,}.",
+            code="too_long",
+        )
+    if "\x00" in body:
+        raise ValidationError("The text contains a NUL character.", code="null_characters")
+    return body
+
+
+def _clean_title(text: str) -> str:
+    title = text.strip()
+    if not title:
+        raise ValidationError("The topic needs a title.", code="empty")
+    if len(title) > TITLE_MAX_LENGTH:
+        raise ValidationError(
+            f"A title can be at most {TITLE_MAX_LENGTH} characters long; "
+            f"this one has {len(title)}.",
+            code="too_long",
+        )
+    if any(ord(c) < 32 or ord(c) == 127 for c in title):
+        raise ValidationError(
+            "A title is one line of text, without control characters.", code="control_characters"
+        )
+    return title
+
+
+def _slug(title: str) -> str:
+    return slugify(title)[:80].strip("-") or "topic"
+
+
+def _refuse_if(reason: str | None) -> None:
+    if reason:
+        raise Refused(reason)
+
+
+# --- Posts ------------------------------------------------------------------------
+
+
+def _insert_post(
+    *, topic: Topic, parent: Post | None, author: User, body: str, body_html: str, created: datetime
+) -> Post:
+    """Insert a post as the last child of `parent`, or as a new tree (a top-level post)."""
+    post = Post(
+        topic=topic,
+        parent=parent,
+        author=author,
+        body=body,
+        body_html=body_html,
+        render_version=rendering.RENDER_VERSION,
+        created=created,
+    )
+    if parent is None:
+        _lock_tree_ids()
+    post.save()
+    post.fragment = rendering.post_fragment(post)
+    Post.objects.filter(pk=post.pk).update(fragment=post.fragment)
+    return post
+
+
+def _rewrite(post: Post, **changes) -> Post:
+    """Change a post's own fields (never its place in the tree) and rebuild its fragment."""
+    for field, value in changes.items():
+        setattr(post, field, value)
+    post.render_version = rendering.RENDER_VERSION
+    post.fragment = rendering.post_fragment(post)
+    Post.objects.filter(pk=post.pk).update(
+        **changes, fragment=post.fragment, render_version=post.render_version
+    )
+    Topic.objects.filter(pk=post.topic_id).update(revision=F("revision") + 1)
+    return post
+
+
+def _locked_post(post_id: int) -> Post:
+    """Lock the post's topic, then read the post as it is now."""
+    try:
+        topic_id = Post.objects.values_list("topic_id", flat=True).get(pk=post_id)
+    except Post.DoesNotExist:
+        raise NotFound("That post no longer exists.") from None
+    topic = _lock_topic(topic_id)
+    post = Post.objects.select_related("author").get(pk=post_id)
+    if post.topic_id != topic.pk:  # moved to another topic before we got the lock
+        return _locked_post(post_id)
+    post.topic = topic
+    return post
+
+
+def topic_create(*, author: User, title: str, body: str, created: datetime | None = None) -> Topic:
+    """Start a topic with its opening post."""
+    title = _clean_title(title)
+    body = _clean_body(body)
+    body_html = rendering.markdown_to_html(body)
+    created = created or timezone.now()
+    with transaction.atomic():
+        _refuse_if(permissions.posting_refusal(author))
+        topic = Topic.objects.create(
+            title=title,
+            slug=_slug(title),
+            author=author,
+            created=created,
+            last_activity=created,
+        )
+        _insert_post(
+            topic=topic, parent=None, author=author, body=body, body_html=body_html, created=created
+        )
+    return topic
+
+
+def post_reply(
+    *,
+    author: User,
+    topic: Topic,
+    parent: Post | None = None,
+    body: str,
+    created: datetime | None = None,
+) -> Post:
+    """Reply to `parent`, or to the topic itself (a new top-level post) when it is None."""
+    body = _clean_body(body)
+    body_html = rendering.markdown_to_html(body)
+    created = created or timezone.now()
+    with transaction.atomic():
+        topic = _lock_topic(topic.pk)
+        if parent is not None:
+            try:
+                parent = Post.objects.get(pk=parent.pk)
+            except Post.DoesNotExist:
+                raise NotFound("The post you replied to no longer exists.") from None
+            if parent.topic_id != topic.pk:
+                raise ValidationError(
+                    "The post you replied to is in another topic.", code="wrong_topic"
+                )
+        _refuse_if(permissions.reply_refusal(author, topic, parent))
+        post = _insert_post(
+            topic=topic,
+            parent=parent,
+            author=author,
+            body=body,
+            body_html=body_html,
+            created=created,
+        )
+        Topic.objects.filter(pk=topic.pk).update(
+            reply_count=F("reply_count") + 1,
+            last_activity=max(topic.last_activity, created),
+            revision=F("revision") + 1,
+        )
+    return post
+
+
+def post_edit(*, post: Post, editor: User, body: str, title: str | None = None) -> Post:
+    """Replace the text of one's own post, marking it edited.
+
+    `title` renames the topic too; only the opening post carries it.
+    """
+    body = _clean_body(body)
+    if title is not None:
+        title = _clean_title(title)
+    body_html = rendering.markdown_to_html(body)
+    with transaction.atomic():
+        post = _locked_post(post.pk)
+        _refuse_if(permissions.edit_refusal(editor, post))
+        if title is not None and title != post.topic.title:
+            if not selectors.is_opening_post(post):
+                raise ValidationError(
+                    "Only the opening post carries the topic's title.", code="not_opening_post"
+                )
+            _retitle(post.topic, title)
+        if body != post.body:
+            post = _rewrite(post, body=body, body_html=body_html, edited=timezone.now())
+    return post
+
+
+def post_delete(*, post: Post, user: User) -> Post:
+    """Delete one's own post. It stays as a placeholder so its replies keep their place."""
+    with transaction.atomic():
+        post = _locked_post(post.pk)
+        _refuse_if(permissions.delete_refusal(user, post))
+        return _rewrite(post, removal=Post.Removal.AUTHOR)
+
+
+def post_remove(*, post: Post, moderator: User, reason: str) -> Post:
+    """Hide a post from readers, keeping its place in the thread."""
+    with transaction.atomic():
+        _refuse_if(permissions.moderation_refusal(moderator))
+        post = _locked_post(post.pk)
+        return _rewrite(post, removal=Post.Removal.MODERATOR, removal_reason=reason.strip())
+
+
+def post_restore(*, post: Post, moderator: User) -> Post:
+    """Show a removed or deleted post again."""
+    with transaction.atomic():
+        _refuse_if(permissions.moderation_refusal(moderator))
+        post = _locked_post(post.pk)
+        return _rewrite(post, removal=Post.Removal.VISIBLE, removal_reason="")
+
+
+def post_move(
+    *, post: Post, moderator: User, new_parent: Post | None, topic: Topic | None = None
+) -> Post:
+    """Move a post and its replies under `new_parent`, or make it a top-level post.
+
+    With `new_parent` None the post becomes the last top-level post of
+    `topic` (its own topic when that is None too).
+    """
+    _refuse_if(permissions.moderation_refusal(moderator))
+    with transaction.atomic():
+        current = Post.objects.filter(pk=post.pk).values_list("topic_id", flat=True).first()
+        if new_parent is not None:
+            target_id = Post.objects.filter(pk=new_parent.pk).values_list("topic_id", flat=True)
+            target_id = target_id.first()
+        else:
+            target_id = topic.pk if topic is not None else current
+        if current is None or target_id is None:
+            raise NotFound("That post no longer exists.")
+        topics = _lock_topics(current, target_id)
+        post = Post.objects.select_related("author").get(pk=post.pk)
+        if new_parent is not None:
+            new_parent = Post.objects.get(pk=new_parent.pk)
+            if new_parent.topic_id != target_id:
+                raise Refused("The post changed topic meanwhile; try again.")
+        if post.topic_id != current:
+            raise Refused("The post changed topic meanwhile; try again.")
+        if selectors.is_opening_post(post):
+            raise ValidationError("The opening post cannot be moved.", code="opening_post")
+        if (
+            new_parent is not None
+            and new_parent.tree_id == post.tree_id
+            and post.lft <= new_parent.lft <= post.rght
+        ):
+            raise ValidationError(
+                "A post cannot move under itself or its own replies.", code="cycle"
+            )
+
+        if target_id != current:
+            size = post.get_descendant_count() + 1
+            post.get_descendants(include_self=True).update(topic_id=target_id)
+            Topic.objects.filter(pk=current).update(reply_count=F("reply_count") - size)
+            Topic.objects.filter(pk=target_id).update(reply_count=F("reply_count") + size)
+            post.topic_id = target_id
+
+        if new_parent is not None:
+            Post.objects.move_node(post, new_parent, "last-child")
+        elif post.parent_id is not None or target_id != current:
+            # A top-level post is the newest tree of its topic: give it a new tree id.
+            _lock_tree_ids()
+            if post.parent_id is not None:
+                Post.objects.move_node(post, None)
+            else:
+                new_tree_id = Post.objects._get_next_tree_id()
+                Post.objects.filter(tree_id=post.tree_id).update(tree_id=new_tree_id)
+        post.refresh_from_db()
+        post.topic = topics[target_id]
+        _rewrite(post)  # its parent link changed; bumps the target topic's revision
+        if target_id != current:
+            Topic.objects.filter(pk=current).update(revision=F("revision") + 1)
+    return post
+
+
+# --- Topics -------------------------------------------------------------------------
+
+
+def _retitle(topic: Topic, title: str) -> None:
+    topic.title, topic.slug = title, _slug(title)
+    Topic.objects.filter(pk=topic.pk).update(
+        title=topic.title, slug=topic.slug, revision=F("revision") + 1
+    )
+
+
+def topic_retitle(*, topic: Topic, moderator: User, title: str) -> Topic:
+    """Change a topic's title (its author does it by editing the opening post)."""
+    title = _clean_title(title)
+    with transaction.atomic():
+        _refuse_if(permissions.moderation_refusal(moderator))
+        topic = _lock_topic(topic.pk)
+        _retitle(topic, title)
+    return topic
+
+
+def _set_topic_flag(topic: Topic, moderator: User, **flag: bool) -> Topic:
+    with transaction.atomic():
+        _refuse_if(permissions.moderation_refusal(moderator))
+        topic = _lock_topic(topic.pk)
+        Topic.objects.filter(pk=topic.pk).update(**flag, revision=F("revision") + 1)
+        topic.refresh_from_db()
+    return topic
+
+
+def topic_set_locked(*, topic: Topic, moderator: User, locked: bool) -> Topic:
+    """Lock a topic (no more replies, except from moderators) or unlock it."""
+    return _set_topic_flag(topic, moderator, is_locked=locked)
+
+
+def topic_set_pinned(*, topic: Topic, moderator: User, pinned: bool) -> Topic:
+    """Pin a topic to the top of the topic list, or unpin it."""
+    return _set_topic_flag(topic, moderator, is_pinned=pinned)
+
+
+def topic_delete(*, topic: Topic, moderator: User) -> None:
+    """Delete a topic and every post in it, for good."""
+    with transaction.atomic():
+        _refuse_if(permissions.moderation_refusal(moderator))
+        topic = _lock_topic(topic.pk)
+        Post.objects.filter(topic=topic).delete()
+        topic.delete()
+
+
+# --- Accounts --------------------------------------------------------------------------
+
+
+def user_create(*, username: str, email: str, password: str) -> User:
+    """Sign a new member up."""
+    return User.objects.create_user(username=username, email=email, password=password)
+
+
+def user_set_active(*, user: User, moderator: User, active: bool) -> User:
+    """Ban a member from posting (deactivate) or let them back in."""
+    _refuse_if(permissions.moderation_refusal(moderator))
+    if user.pk == moderator.pk and not active:
+        raise Refused("You cannot ban yourself.")
+    User.objects.filter(pk=user.pk).update(is_active=active)
+    user.is_active = active
+    return user
+
+
+# --- Re-rendering --------------------------------------------------------------------------
+
+
+def posts_rerender(*, everything: bool = False, batch_size: int = 500) -> int:
+    """Render posts again after the Markdown rules or the fragment changed.
+
+    Only posts rendered by an older RENDER_VERSION, unless `everything`.
+    Returns how many posts were rendered.
+    """
+    pending = Post.objects.order_by("pk")
+    if not everything:
+        pending = pending.filter(render_version__lt=rendering.RENDER_VERSION)
+    done, last_pk = 0, 0
+    while True:
+        batch_ids = list(pending.filter(pk__gt=last_pk).values_list("pk", flat=True)[:batch_size])
+        if not batch_ids:
+            return done
+        with transaction.atomic():
+            topic_ids = set(
+                Post.objects.filter(pk__in=batch_ids).values_list("topic_id", flat=True)
+            )
+            topics = _lock_topics(*topic_ids)
+            posts = list(Post.objects.select_related("author").filter(pk__in=batch_ids))
+            for post in posts:
+                post.topic = topics[post.topic_id]
+                post.body_html = rendering.markdown_to_html(post.body)
+                post.render_version = rendering.RENDER_VERSION
+                post.fragment = rendering.post_fragment(post)
+            Post.objects.bulk_update(posts, ["body_html", "fragment", "render_version"])
+            Topic.objects.filter(pk__in=topic_ids).update(revision=F("revision") + 1)
+        done += len(posts)
+        last_pk = batch_ids[-1]

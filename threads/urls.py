@@ -1,0 +1,19 @@
+from django.urls import path
+
+from . import views
+
+app_name = "threads"
+
+urlpatterns = [
+    path("", views.topic_list, name="topic_list"),
+    path("t/new/", views.topic_create, name="topic_create"),
+    path("t/<int:pk>/", views.topic_detail, name="topic_detail_short"),
+    path("t/<int:pk>/<slug:slug>/", views.topic_detail, name="topic_detail"),
+    path("t/<int:topic_pk>/reply/", views.reply, name="topic_reply"),
+    path("p/<int:pk>/", views.post_permalink, name="post_permalink"),
+    path("p/<int:pk>/thread/", views.post_thread, name="post_thread"),
+    path("p/<int:post_pk>/reply/", views.reply, name="post_reply"),
+    path("p/<int:pk>/edit/", views.post_edit, name="post_edit"),
+    path("p/<int:pk>/delete/", views.post_delete, name="post_delete"),
+    path("u/<str:username>/", views.profile, name="profile"),
+]

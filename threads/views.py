@@ -1,0 +1,208 @@
+"""Thin views: bind a form, call a service or a selector, render or redirect."""
+
+from functools import wraps
+
+from django.contrib.auth import login
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from . import permissions, rendering, selectors, services
+from .forms import EditForm, ReplyForm, SignupForm, TopicForm
+
+
+def login_to_open(view):
+    """Send anonymous visitors of a form to the login page.
+
+    A POST still reaches the view: if the session ran out while someone was
+    typing, the service refuses and the form comes back with their text.
+    """
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.method != "POST" and not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _submit(form, action):
+    """Run a service for a valid form; a refusal becomes a form error with its status.
+
+    Returns (result, status): result is None when the form was refused.
+    """
+    try:
+        return action(), 200
+    except ValidationError as error:
+        form.add_error(None, error)
+        return None, 400
+    except services.Refused as refused:
+        form.add_error(None, refused.message)
+        return None, refused.status_code
+
+
+def _preview(request: HttpRequest, form) -> str | None:
+    """Rendered Markdown when the Preview button was pressed on a valid form."""
+    if "preview" in request.POST and form.is_valid():
+        return rendering.markdown_to_html(form.cleaned_data["body"])
+    return None
+
+
+def _refused_page(request: HttpRequest, message: str, status: int = 403) -> HttpResponse:
+    return render(request, "threads/refused.html", {"message": message}, status=status)
+
+
+def topic_list(request: HttpRequest) -> HttpResponse:
+    page = selectors.topic_list(page=request.GET.get("page"))
+    return render(request, "threads/topic_list.html", {"page": page})
+
+
+def topic_detail(request: HttpRequest, pk: int, slug: str = "") -> HttpResponse:
+    thread = selectors.topic_thread(topic_id=pk, page=request.GET.get("page"), viewer=request.user)
+    if slug != thread.topic.slug:
+        return redirect(thread.topic.get_absolute_url() + _page_query(request), permanent=True)
+    return render(
+        request,
+        "threads/topic_detail.html",
+        {
+            "thread": thread,
+            "topic": thread.topic,
+            "reply_refusal": permissions.reply_refusal(request.user, thread.topic),
+            "is_moderator": permissions.is_moderator(request.user),
+            "form": ReplyForm(),
+        },
+    )
+
+
+def _page_query(request: HttpRequest) -> str:
+    page = request.GET.get("page")
+    return f"?page={page}" if page else ""
+
+
+def post_permalink(request: HttpRequest, pk: int) -> HttpResponse:
+    return redirect(selectors.post_location(post_id=pk))
+
+
+def post_thread(request: HttpRequest, pk: int) -> HttpResponse:
+    thread = selectors.post_thread(post_id=pk, viewer=request.user)
+    return render(
+        request,
+        "threads/post_thread.html",
+        {"thread": thread, "topic": thread.topic, "post": thread.post},
+    )
+
+
+@login_to_open
+@require_http_methods(["GET", "POST"])
+def topic_create(request: HttpRequest) -> HttpResponse:
+    form = TopicForm(request.POST or None)
+    preview, status = _preview(request, form), 200
+    if request.method == "POST" and preview is None:
+        status = 400
+        if form.is_valid():
+            topic, status = _submit(
+                form,
+                lambda: services.topic_create(author=request.user, **form.cleaned_data),
+            )
+            if topic:
+                return redirect(topic)
+    elif refusal := permissions.posting_refusal(request.user):
+        return _refused_page(request, refusal)
+    return render(
+        request, "threads/topic_form.html", {"form": form, "preview": preview}, status=status
+    )
+
+
+@login_to_open
+@require_http_methods(["GET", "POST"])
+def reply(
+    request: HttpRequest, topic_pk: int | None = None, post_pk: int | None = None
+) -> HttpResponse:
+    topic, parent = selectors.reply_target(topic_id=topic_pk, post_id=post_pk)
+    form = ReplyForm(request.POST or None)
+    preview, status = _preview(request, form), 200
+    if request.method == "POST" and preview is None:
+        status = 400
+        if form.is_valid():
+            post, status = _submit(
+                form,
+                lambda: services.post_reply(
+                    author=request.user, topic=topic, parent=parent, body=form.cleaned_data["body"]
+                ),
+            )
+            if post:
+                return redirect(selectors.post_location(post_id=post.pk))
+    elif refusal := permissions.reply_refusal(request.user, topic, parent):
+        return _refused_page(request, refusal)
+    return render(
+        request,
+        "threads/reply_form.html",
+        {"form": form, "preview": preview, "topic": topic, "parent": parent},
+        status=status,
+    )
+
+
+@login_to_open
+@require_http_methods(["GET", "POST"])
+def post_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    post = selectors.post_for_change(post_id=pk)
+    title = post.topic.title if selectors.is_opening_post(post) else None
+    form = EditForm(request.POST or None, initial={"body": post.body}, title=title)
+    preview, status = _preview(request, form), 200
+    if request.method == "POST" and preview is None:
+        status = 400
+        if form.is_valid():
+            edited, status = _submit(
+                form,
+                lambda: services.post_edit(post=post, editor=request.user, **form.cleaned_data),
+            )
+            if edited:
+                return redirect(selectors.post_location(post_id=post.pk))
+    elif refusal := permissions.edit_refusal(request.user, post):
+        return _refused_page(request, refusal)
+    return render(
+        request,
+        "threads/edit_form.html",
+        {"form": form, "preview": preview, "post": post, "topic": post.topic},
+        status=status,
+    )
+
+
+@login_to_open
+@require_http_methods(["GET", "POST"])
+def post_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    post = selectors.post_for_change(post_id=pk)
+    if request.method == "POST":
+        try:
+            services.post_delete(post=post, user=request.user)
+        except services.Refused as refused:
+            return _refused_page(request, refused.message, refused.status_code)
+        return redirect(selectors.post_location(post_id=post.pk))
+    if refusal := permissions.delete_refusal(request.user, post):
+        return _refused_page(request, refusal)
+    return render(request, "threads/delete_confirm.html", {"post": post, "topic": post.topic})
+
+
+def profile(request: HttpRequest, username: str) -> HttpResponse:
+    member_profile = selectors.profile(username=username, page=request.GET.get("page"))
+    return render(request, "threads/profile.html", {"profile": member_profile})
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("threads:topic_list")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = services.user_create(
+            username=form.cleaned_data["username"],
+            email=form.cleaned_data["email"],
+            password=form.cleaned_data["password1"],
+        )
+        login(request, user, backend="django.contrib.auth.backends.AllowAllUsersModelBackend")
+        return redirect("threads:topic_list")
+    status = 400 if form.errors else 200
+    return render(request, "registration/signup.html", {"form": form}, status=status)
