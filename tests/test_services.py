@@ -1,15 +1,18 @@
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
 
-from threads import rendering, services
+from threads import conversation, rendering, selectors, services
 from threads.models import Post, Topic, User
 
 from .factories import ReplyFactory, TopicFactory
 from .helpers import opening_post, tree_shape
 
 pytestmark = pytest.mark.django_db
+
+SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "samples" / "conversation.md"
 
 
 def test_topic_create_makes_the_opening_post_a_root(member):
@@ -327,3 +330,166 @@ def test_user_create(db):
     assert user.check_password("pw")
     assert user.is_active
     assert User.objects.get_by_natural_key("CAROL") == user
+
+
+# --- Import --------------------------------------------------------------------------------
+
+
+def _document(text: str, filename: str = "f.md") -> conversation.Document:
+    return conversation.read(text.encode(), filename=filename)
+
+
+IMPORTED = """\
+### Imported topic
+- @ann [2025-02-12T01:14:44Z]: opening with **bold**
+  - @Alice [2025-02-12T01:15:00Z]: reply from an existing member
+    - @ann [2025-02-12T01:16:00Z]: deeper
+  - @bob [2025-02-12T01:17:00Z]: second reply
+- @bob [2025-02-12T01:18:00Z]: top level
+"""
+
+
+def test_import_builds_topics_trees_and_accounts(member):
+    summary = services.conversation_import(documents=[_document(IMPORTED)])
+
+    assert summary == services.ImportSummary(topics=1, posts=5, new_accounts=["ann", "bob"])
+    topic = Topic.objects.get(title="Imported topic")
+    assert tree_shape(topic) == "\n".join(
+        [
+            "ann: opening with **bold**",
+            "  alice: reply from an existing member",
+            "    ann: deeper",
+            "  bob: second reply",
+            "bob: top level",
+        ]
+    )
+    assert (topic.author.username, topic.reply_count) == ("ann", 4)
+    assert topic.created == datetime(2025, 2, 12, 1, 14, 44, tzinfo=UTC)
+    assert topic.last_activity == datetime(2025, 2, 12, 1, 18, tzinfo=UTC)
+    ann = User.objects.get(username="ann")
+    assert not ann.is_active
+    assert not ann.has_usable_password()
+    post = opening_post(topic)
+    assert post.body_html == "<p>opening with <strong>bold</strong></p>"
+    assert f'id="p{post.pk}"' not in post.fragment  # the thread loop adds the anchor
+    assert f'href="#p{post.pk}"' in post.fragment
+    roots = Post.objects.filter(topic=topic, level=0).values_list("tree_id", flat=True)
+    assert len(set(roots)) == 2
+
+
+def test_import_mptt_fields_match_a_rebuild(member):
+    services.conversation_import(documents=[_document(IMPORTED), _document(IMPORTED, "g.md")])
+    before = list(Post.objects.order_by("pk").values_list("tree_id", "lft", "rght", "level"))
+
+    Post.objects.rebuild()
+
+    after = list(Post.objects.order_by("pk").values_list("tree_id", "lft", "rght", "level"))
+    assert [row[1:] for row in before] == [row[1:] for row in after]
+
+
+def test_import_is_all_or_nothing_across_files(member):
+    bad = "### Fine\n- @carol [2025-01-01T00:00:00Z]: ok\n### Too long\n- @dan [2025-01-01]: "
+    bad += "x" * 50_001 + "\n"
+
+    with pytest.raises(conversation.ConversationError) as caught:
+        services.conversation_import(documents=[_document(IMPORTED), _document(bad, "bad.md")])
+
+    assert str(caught.value) == (
+        "bad.md:4: A post can be at most 50,000 characters long; this one has 50,001."
+    )
+    assert not Topic.objects.exists()
+    assert list(User.objects.values_list("username", flat=True)) == ["alice"]
+
+
+def test_import_refuses_a_title_the_forms_would_refuse(member):
+    text = "### " + "t" * 201 + "\n- @ann [2025-01-01T00:00:00Z]: x\n"
+
+    with pytest.raises(
+        conversation.ConversationError, match=r"f\.md:1: A title can be at most 200"
+    ):
+        services.conversation_import(documents=[_document(text)])
+
+
+def test_dry_run_reports_without_writing(member):
+    summary = services.conversation_import(documents=[_document(IMPORTED)], dry_run=True)
+
+    assert summary == services.ImportSummary(topics=1, posts=5, new_accounts=["ann", "bob"])
+    assert not Topic.objects.exists()
+    assert User.objects.count() == 1
+
+
+def test_import_reports_progress(member):
+    calls = []
+
+    services.conversation_import(
+        documents=[_document(IMPORTED)], progress=lambda *args: calls.append(args)
+    )
+
+    assert calls[0] == ("render", 5, 5)
+    assert calls[-1] == ("write", 5, 5)
+
+
+def test_a_canonical_file_comes_back_byte_identical(db):
+    services.conversation_import(documents=[_document(IMPORTED)])
+    canonical = selectors.conversation_export()
+    Topic.objects.all().delete()
+
+    services.conversation_import(documents=[_document(canonical)])
+
+    assert selectors.conversation_export() == canonical
+
+
+def test_the_sample_survives_import_and_export(db):
+    if not SAMPLE.exists():
+        pytest.skip("the shared sample file is not in this checkout")
+    original = conversation.read(SAMPLE.read_bytes(), filename="conversation.md")
+    services.conversation_import(documents=[original])
+
+    exported = selectors.conversation_export()
+
+    assert conversation.read(exported.encode(), filename="x").conversations == (
+        original.conversations
+    )
+    Topic.objects.all().delete()
+    services.conversation_import(documents=[_document(exported)])
+    assert selectors.conversation_export() == exported
+
+
+def test_export_keeps_removed_posts_as_placeholders(topic, other_member, moderator):
+    reply = ReplyFactory(parent=opening_post(topic), author=other_member, body="rude")
+    ReplyFactory(parent=reply, author=topic.author, body="answer")
+    services.post_remove(post=reply, moderator=moderator, reason="rude")
+
+    exported = selectors.conversation_export(topic_ids=[topic.pk])
+
+    assert "rude" not in exported
+    assert [
+        (m.depth, m.handle, m.text)
+        for m in conversation.read(exported.encode(), filename="x").conversations[0].messages
+    ] == [
+        (0, "alice", "Hello, **forum**."),
+        (1, "bob", "[removed by a moderator]"),
+        (2, "alice", "answer"),
+    ]
+
+
+def test_a_post_that_quotes_a_message_line_renders_the_same_after_a_round_trip(topic):
+    body = "Quoting the old forum:\n\n- @bob [2025-01-01T00:00:00Z]: hi there"
+    post = ReplyFactory(topic=topic, author=topic.author, body=body)
+
+    exported = selectors.conversation_export(topic_ids=[topic.pk])
+    Topic.objects.all().delete()
+    services.conversation_import(documents=[_document(exported)])
+
+    copy = Post.objects.get(body__startswith="Quoting")
+    assert copy.body_html == post.body_html
+    assert Post.objects.count() == 2
+
+
+def test_export_queries_do_not_grow_with_the_forum(topic, django_assert_num_queries):
+    with django_assert_num_queries(2):
+        selectors.conversation_export()
+    TopicFactory.create_batch(3)
+    ReplyFactory.create_batch(5, topic=topic, author=topic.author)
+    with django_assert_num_queries(2):
+        selectors.conversation_export()

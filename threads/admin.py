@@ -14,7 +14,7 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 from mptt.admin import MPTTModelAdmin
 
-from . import permissions, services
+from . import conversation, permissions, services
 from .models import Post, Topic, User
 
 
@@ -64,6 +64,16 @@ TOPIC_FLAG_ACTIONS = {
     "pin": ("pinned", True, "Pinned"),
     "unpin": ("pinned", False, "Unpinned"),
 }
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        label="ConversationJS file",
+        help_text="Markdown: '### Topic' headings and '- @user [timestamp]: text' messages.",
+    )
+    dry_run = forms.BooleanField(
+        required=False, label="Only check the file and show what would be imported"
+    )
 
 
 @admin.register(Topic)
@@ -149,6 +159,11 @@ class TopicAdmin(admin.ModelAdmin):
     def get_urls(self):
         view = self.admin_site.admin_view(self.flag_view)
         return [
+            path(
+                "import/",
+                self.admin_site.admin_view(self.import_view),
+                name="threads_topic_import",
+            ),
             *(
                 path(
                     f"<int:pk>/{action}/", view, {"action": action}, name=f"threads_topic_{action}"
@@ -157,6 +172,39 @@ class TopicAdmin(admin.ModelAdmin):
             ),
             *super().get_urls(),
         ]
+
+    def import_view(self, request) -> HttpResponse:
+        """Upload a ConversationJS file: check it, then import all its topics or none."""
+        _moderator_only(request)
+        form = ImportForm(request.POST or None, request.FILES or None)
+        summary = None
+        if form.is_valid():
+            upload, dry_run = form.cleaned_data["file"], form.cleaned_data["dry_run"]
+            try:
+                document = conversation.read(upload.read(), filename=upload.name)
+                summary = services.conversation_import(documents=[document], dry_run=dry_run)
+            except conversation.ConversationError as error:
+                form.add_error("file", str(error))
+            else:
+                if not dry_run:
+                    messages.success(
+                        request,
+                        f"Imported {summary.topics} topic(s) and {summary.posts} post(s); "
+                        f"{len(summary.new_accounts)} new account(s), inactive until activated.",
+                    )
+                    return redirect("admin:threads_topic_changelist")
+        return TemplateResponse(
+            request,
+            "admin/threads/topic/import.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "form": form,
+                "summary": summary,
+                "title": "Import conversations",
+            },
+            status=400 if form.errors else 200,
+        )
 
     def flag_view(self, request, pk: int, action: str) -> HttpResponse:
         """Confirm, then lock, unlock, pin or unpin one topic; linked from the topic page."""

@@ -22,15 +22,21 @@ advisory lock. SQLite has neither, but every transaction there begins
 IMMEDIATE (see settings.DATABASES), which serializes all writers.
 """
 
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.text import slugify
 
-from . import permissions, rendering, selectors
+from . import conversation, permissions, rendering, selectors
+from .apps import MODERATORS_GROUP
 from .models import BODY_MAX_LENGTH, TITLE_MAX_LENGTH, Post, Topic, User
 
 
@@ -400,9 +406,15 @@ def topic_delete(*, topic: Topic, moderator: User) -> None:
 # --- Accounts --------------------------------------------------------------------------
 
 
-def user_create(*, username: str, email: str, password: str) -> User:
-    """Sign a new member up."""
-    return User.objects.create_user(username=username, email=email, password=password)
+def user_create(*, username: str, email: str, password: str, is_moderator: bool = False) -> User:
+    """Sign a new member up; a moderator also gets the admin and the Moderators group."""
+    with transaction.atomic():
+        user = User.objects.create_user(
+            username=username, email=email, password=password, is_staff=is_moderator
+        )
+        if is_moderator:
+            user.groups.add(Group.objects.get(name=MODERATORS_GROUP))
+    return user
 
 
 def user_set_active(*, user: User, moderator: User, active: bool) -> User:
@@ -413,6 +425,216 @@ def user_set_active(*, user: User, moderator: User, active: bool) -> User:
     User.objects.filter(pk=user.pk).update(is_active=active)
     user.is_active = active
     return user
+
+
+# --- Import ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    topics: int
+    posts: int
+    new_accounts: list[str]
+
+
+Progress = Callable[[str, int, int], None]
+
+
+def _checked(document: conversation.Document, line: int | None, clean, value: str) -> str:
+    try:
+        return clean(value)
+    except ValidationError as error:
+        raise conversation.ConversationError(document.filename, error.messages[0], line) from None
+
+
+def conversation_import(
+    *,
+    documents: Sequence[conversation.Document],
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Import every topic of the documents, all in one transaction, or nothing.
+
+    Titles and messages follow the same rules as the forms; a problem raises
+    ConversationError with its file and line. Handles that match a username
+    (ignoring case) are that member; others become accounts that cannot log
+    in until a moderator activates them. Markdown is rendered before any
+    lock is taken; new trees are built with django-mptt's bulk tools.
+    """
+    report = progress or (lambda stage, done, total: None)
+    topics = []  # (title, [(message, body)])
+    handles: dict[str, str] = {}  # lower-cased handle: first spelling seen
+    for document in documents:
+        for conv in document.conversations:
+            title = _checked(document, conv.line, _clean_title, conv.title)
+            messages = []
+            for message in conv.messages:
+                if len(message.handle) > User._meta.get_field("username").max_length:
+                    raise conversation.ConversationError(
+                        document.filename, "the handle is longer than 150 characters", message.line
+                    )
+                handles.setdefault(message.handle.lower(), message.handle)
+                messages.append(
+                    (message, _checked(document, message.line, _clean_body, message.text))
+                )
+            topics.append((title, messages))
+    total = sum(len(messages) for _, messages in topics)
+    members = {
+        user.username.lower(): user
+        for user in User.objects.annotate(key=Lower("username")).filter(key__in=list(handles))
+    }
+    new_handles = [handle for key, handle in handles.items() if key not in members]
+    if dry_run:
+        return ImportSummary(topics=len(topics), posts=total, new_accounts=new_handles)
+
+    rendered, done = [], 0
+    for _, messages in topics:
+        rendered.append([rendering.markdown_to_html(body) for _, body in messages])
+        done += len(messages)
+        report("render", done, total)
+
+    with transaction.atomic():
+        new_members = [User(username=handle, is_active=False) for handle in new_handles]
+        for user in new_members:
+            user.set_unusable_password()
+        for user in User.objects.bulk_create(new_members):
+            members[user.username.lower()] = user
+        _lock_tree_ids()
+        next_tree_id = Post.objects._get_next_tree_id()
+        topic_rows = Topic.objects.bulk_create(
+            Topic(
+                title=title,
+                slug=_slug(title),
+                author=members[messages[0][0].handle.lower()],
+                created=messages[0][0].created,
+                last_activity=max(message.created for message, _ in messages),
+                reply_count=len(messages) - 1,
+            )
+            for title, messages in topics
+        )
+        by_level: dict[int, list[Post]] = defaultdict(list)
+        for topic, (_, messages), htmls in zip(topic_rows, topics, rendered, strict=True):
+            for tree in _subtrees(topic, messages, htmls, members):
+                nodes = Post.objects.build_tree_nodes(tree)
+                for node, parent_index in zip(nodes, _parent_indexes(nodes), strict=True):
+                    node.tree_id = next_tree_id
+                    node.parent = nodes[parent_index] if parent_index is not None else None
+                    by_level[node.level].append(node)
+                next_tree_id += 1
+        # Parents before children, so every child knows its parent's id.
+        posts: list[Post] = []
+        for level in sorted(by_level):
+            posts += Post.objects.bulk_create(by_level[level])
+            report("write", len(posts), total)
+        for post in posts:
+            post.fragment = rendering.post_fragment(post)
+        Post.objects.bulk_update(posts, ["fragment"], batch_size=1000)
+    return ImportSummary(topics=len(topic_rows), posts=len(posts), new_accounts=new_handles)
+
+
+def _subtrees(topic: Topic, messages, htmls, members) -> list[dict]:
+    """Nested dicts, one per top-level message, as build_tree_nodes takes them."""
+    roots: list[dict] = []
+    path: list[dict] = []  # the latest node at each depth
+    for (message, body), html in zip(messages, htmls, strict=True):
+        node = {
+            "topic": topic,
+            "author": members[message.handle.lower()],
+            "body": body,
+            "body_html": html,
+            "render_version": rendering.RENDER_VERSION,
+            "created": message.created,
+            "children": [],
+        }
+        del path[message.depth :]
+        (path[-1]["children"] if path else roots).append(node)
+        path.append(node)
+    return roots
+
+
+def _parent_indexes(nodes: list[Post]) -> list[int | None]:
+    """For nodes of one tree in depth-first order, the index of each one's parent."""
+    indexes: list[int | None] = []
+    path: list[int] = []
+    for index, node in enumerate(nodes):
+        del path[node.level :]
+        indexes.append(path[-1] if path else None)
+        path.append(index)
+    return indexes
+
+
+# --- Repair ---------------------------------------------------------------------------------
+
+
+def trees_repair(*, tree_ids: Sequence[int], topic_ids: Sequence[int] = ()) -> None:
+    """Rebuild these trees from their parent links, and recount these topics' replies.
+
+    Each post goes to the tree of the root its parent links lead to (a root
+    that shares its tree id with an older root gets a new one), and into
+    that root's topic. Only the trees named are rewritten, each under the
+    locks of every topic it touches.
+    """
+    recount = set(topic_ids)
+    for tree_id in sorted(set(tree_ids)):
+        with transaction.atomic():
+            touched = set(Post.objects.filter(tree_id=tree_id).values_list("topic_id", flat=True))
+            _lock_topics(*touched)
+            _lock_tree_ids()
+            recount |= touched | _regroup_tree(tree_id)
+    for topic_id in sorted(recount):
+        with transaction.atomic():
+            topic = _lock_topic(topic_id)
+            real = Post.objects.filter(topic=topic).count()
+            Topic.objects.filter(pk=topic.pk).update(
+                reply_count=max(real - 1, 0), revision=F("revision") + 1
+            )
+
+
+def _regroup_tree(tree_id: int) -> set[int]:
+    """Give the posts stored under `tree_id` the tree and topic of their real root.
+
+    Rebuilds every tree involved with django-mptt; returns the topics touched.
+    """
+    stored = Post.objects.filter(tree_id=tree_id)
+    nodes = {
+        pk: (parent_id, topic_id, tree_id)
+        for pk, parent_id, topic_id in stored.values_list("pk", "parent_id", "topic_id")
+    }
+    members = list(nodes)
+
+    def node(pk: int) -> tuple:
+        if pk not in nodes:  # a parent stored in another tree
+            nodes[pk] = Post.objects.values_list("parent_id", "topic_id", "tree_id").get(pk=pk)
+        return nodes[pk]
+
+    root_of: dict[int, int] = {}
+    for pk in members:
+        chain = []
+        while pk not in root_of and node(pk)[0] is not None:
+            if pk in chain:
+                raise Refused(f"Posts {chain} link to each other in a cycle; fix them by hand.")
+            chain.append(pk)
+            pk = node(pk)[0]
+        root = root_of.get(pk, pk)
+        root_of.update(dict.fromkeys([*chain, pk], root))
+
+    # Roots stored under this tree id: the oldest keeps it, the others get new ones.
+    new_tree = {}
+    next_tree_id = Post.objects._get_next_tree_id()
+    roots = sorted({root_of[pk] for pk in members})
+    for root in [r for r in roots if node(r)[2] == tree_id][1:]:
+        new_tree[root], next_tree_id = next_tree_id, next_tree_id + 1
+    touched = set()
+    for root in roots:
+        group = [pk for pk in members if root_of[pk] == root]
+        topic_id = node(root)[1]
+        Post.objects.filter(pk__in=group).update(
+            tree_id=new_tree.get(root, node(root)[2]), topic_id=topic_id
+        )
+        touched |= {node(pk)[1] for pk in group} | {topic_id}
+    for final_tree_id in sorted({new_tree.get(root, node(root)[2]) for root in roots}):
+        Post.objects.partial_rebuild(final_tree_id)
+    return touched
 
 
 # --- Re-rendering --------------------------------------------------------------------------

@@ -10,6 +10,7 @@ urlpatterns = [
     path("t/<int:pk>/", views.topic_detail, name="topic_detail_short"),
     path("t/<int:pk>/<slug:slug>/", views.topic_detail, name="topic_detail"),
     path("t/<int:topic_pk>/reply/", views.reply, name="topic_reply"),
+    path("t/<int:pk>/download.md", views.topic_download, name="topic_download"),
     path("p/<int:pk>/", views.post_permalink, name="post_permalink"),
     path("p/<int:pk>/thread/", views.post_thread, name="post_thread"),
     path("p/<int:post_pk>/reply/", views.reply, name="post_reply"),

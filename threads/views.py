@@ -82,6 +82,13 @@ def _page_query(request: HttpRequest) -> str:
     return f"?page={page}" if page else ""
 
 
+def topic_download(request: HttpRequest, pk: int) -> HttpResponse:
+    topic, text = selectors.topic_markdown(topic_id=pk)
+    response = HttpResponse(text, content_type="text/markdown; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{topic.slug}.md"'
+    return response
+
+
 def post_permalink(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(selectors.post_location(post_id=pk))
 

@@ -1,0 +1,234 @@
+import os
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db.models import F
+
+from threads import rendering, selectors
+from threads.models import Post, Topic, User
+
+from .factories import ReplyFactory, TopicFactory
+from .helpers import opening_post, tree_shape
+
+pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parents[1]
+GOOD = """\
+### One
+- @ann [2025-02-12T01:14:44Z]: hello
+  - @bob [2025-02-12T01:15:00Z]: hi
+"""
+OTHER = """\
+### Two
+- @cy [2025-02-12T02:00:00Z]: another
+"""
+
+
+def run(*args) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command(*args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def files(tmp_path):
+    def write(name: str, text: str | bytes) -> str:
+        path = tmp_path / name
+        path.write_bytes(text.encode() if isinstance(text, str) else text)
+        return str(path)
+
+    return write
+
+
+def test_import_reports_what_it_imported(files):
+    out, _ = run("import_conversation", files("a.md", GOOD), files("b.md", OTHER))
+
+    assert out == (
+        "Imported 2 topic(s), 3 post(s), 3 new account(s) (ann, bob, cy).\n"
+        "New accounts cannot log in until a moderator activates them in the admin.\n"
+    )
+    assert [t.title for t in Topic.objects.order_by("pk")] == ["One", "Two"]
+    assert tree_shape(Topic.objects.get(title="One")) == "ann: hello\n  bob: hi"
+
+
+def test_import_dry_run_writes_nothing(files):
+    out, _ = run("import_conversation", "--dry-run", files("a.md", GOOD))
+
+    assert out.startswith("Dry run: the files are valid and would import 1 topic(s), 2 post(s)")
+    assert not Topic.objects.exists()
+    assert not User.objects.exists()
+
+
+def test_a_bad_file_anywhere_imports_nothing(files):
+    bad = files("bad.md", "### Bad\n- @ann [2025-02-12T01:14:44Z]: x\n   - @bob [2025]: y\n")
+
+    with pytest.raises(CommandError, match=r"bad\.md:3: odd indentation \(3 spaces\)"):
+        run("import_conversation", files("a.md", GOOD), bad)
+    assert not Topic.objects.exists()
+
+
+def test_a_missing_file_is_named(tmp_path):
+    with pytest.raises(CommandError, match=r"nothere\.md: No such file"):
+        run("import_conversation", str(tmp_path / "nothere.md"))
+
+
+def test_import_exits_non_zero_with_file_and_line(files, tmp_path):
+    bad = files("bad.md", "### Bad\n- @ann [soon]: x\n")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "import_conversation", bad],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert f"{bad}:2: unreadable timestamp [soon]" in result.stderr
+
+
+def test_export_writes_the_canonical_form_to_stdout(files):
+    run("import_conversation", files("a.md", GOOD), files("b.md", OTHER))
+
+    out, _ = run("export_conversation")
+
+    assert out == GOOD + "\n" + OTHER
+
+
+def test_export_chosen_topics_to_a_file(files, tmp_path):
+    run("import_conversation", files("a.md", GOOD), files("b.md", OTHER))
+    two = Topic.objects.get(title="Two")
+    target = tmp_path / "out.md"
+
+    run("export_conversation", "--topic", str(two.pk), "--output", str(target))
+
+    assert target.read_text() == OTHER
+
+
+def test_export_refuses_unknown_topics():
+    with pytest.raises(CommandError, match="No topic with id 41, 42"):
+        run("export_conversation", "--topic", "42", "--topic", "41")
+
+
+def test_rerender_posts(topic, monkeypatch):
+    ReplyFactory(topic=topic, author=topic.author)
+    Post.objects.update(body_html="stale")
+    monkeypatch.setattr(rendering, "RENDER_VERSION", rendering.RENDER_VERSION + 1)
+
+    out, _ = run("rerender_posts")
+
+    assert out == "Rendered 2 post(s).\n"
+    assert opening_post(topic).body_html == "<p>Hello, <strong>forum</strong>.</p>"
+    assert run("rerender_posts")[0] == "Rendered 0 post(s).\n"
+    assert run("rerender_posts", "--all")[0] == "Rendered 2 post(s).\n"
+
+
+def test_exported_forum_reimports_identically(files):
+    run("import_conversation", files("a.md", GOOD + "\n" + OTHER))
+    first = selectors.conversation_export()
+    Topic.objects.all().delete()
+
+    run("import_conversation", files("again.md", first))
+
+    assert selectors.conversation_export() == first
+
+
+# --- check_trees -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def forum(topic, other_member):
+    """Two topics with a few levels of replies."""
+    op = opening_post(topic)
+    first = ReplyFactory(parent=op, author=other_member, body="first")
+    ReplyFactory(parent=first, author=topic.author, body="first child")
+    ReplyFactory(topic=topic, author=other_member, body="top level")
+    second = TopicFactory(author=other_member, title="Second", body="second opening")
+    ReplyFactory(parent=opening_post(second), author=topic.author, body="second reply")
+    return topic, second
+
+
+def shapes(*topics) -> list[str]:
+    return [tree_shape(topic) for topic in topics]
+
+
+def test_check_trees_passes_a_healthy_forum(forum):
+    assert run("check_trees")[0] == "All trees and reply counts are consistent.\n"
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "expected"),
+    [
+        (
+            lambda first: Post.objects.filter(pk=first.pk).update(lft=F("lft") + 7),
+            "is not inside its parent's",
+        ),
+        (
+            lambda first: Post.objects.filter(pk=first.pk).update(rght=F("lft")),
+            "is not below right",
+        ),
+        (lambda first: Post.objects.filter(pk=first.pk).update(level=5), "level 5"),
+        (
+            lambda first: Post.objects.filter(pk=first.parent_id).update(rght=F("rght") + 2),
+            "numbered unlike a walk of the tree",
+        ),
+        (
+            lambda first: Post.objects.filter(parent=first).update(topic_id=F("topic_id") + 1),
+            "but its root in topic",
+        ),
+        (
+            lambda first: Topic.objects.filter(pk=first.topic_id).update(reply_count=9),
+            "stores 9 replies but has 3",
+        ),
+        (
+            lambda first: Post.objects.filter(tree_id=first.tree_id + 2).update(
+                tree_id=first.tree_id
+            ),
+            "has 2 roots",
+        ),
+    ],
+)
+def test_check_trees_names_the_breakage_and_fix_repairs_only_that(forum, corrupt, expected):
+    before = shapes(*forum)
+    first = Post.objects.get(body="first")
+    corrupt(first)
+
+    err = StringIO()
+    with pytest.raises(CommandError, match="run with --fix"):
+        call_command("check_trees", stderr=err)
+    assert expected in err.getvalue()
+
+    out, _ = run("check_trees", "--fix")
+
+    assert out.startswith("Repaired")
+    assert run("check_trees")[0] == "All trees and reply counts are consistent.\n"
+    assert shapes(*forum) == before
+    assert Topic.objects.get(pk=forum[0].pk).reply_count == 3
+    roots = Post.objects.filter(level=0)
+    assert roots.values("tree_id").distinct().count() == roots.count()
+
+
+def test_fix_leaves_healthy_trees_alone(forum):
+    first = Post.objects.get(body="first")
+    Post.objects.filter(pk=first.pk).update(level=9)
+    healthy = list(
+        Post.objects.filter(topic=forum[1]).order_by("pk").values_list("tree_id", "lft", "rght")
+    )
+
+    with pytest.raises(CommandError):
+        run("check_trees")
+    run("check_trees", "--fix")
+
+    assert (
+        list(
+            Post.objects.filter(topic=forum[1]).order_by("pk").values_list("tree_id", "lft", "rght")
+        )
+        == healthy
+    )

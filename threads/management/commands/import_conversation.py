@@ -1,0 +1,60 @@
+"""Import ConversationJS markdown files into the forum.
+
+    manage.py import_conversation FILE [FILE ...] [--dry-run]
+
+Every topic of every file is imported in one transaction: a problem anywhere
+(reported as FILE:LINE: reason) imports nothing.
+"""
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from threads import conversation, services
+
+
+class Command(BaseCommand):
+    help = "Import every topic of ConversationJS markdown files, all or nothing."
+
+    def add_arguments(self, parser):
+        parser.add_argument("files", nargs="+", metavar="FILE", help="a ConversationJS file")
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="check the files and say what would be imported, without writing anything",
+        )
+
+    def handle(self, *args, files: list[str], dry_run: bool, verbosity: int, **options) -> None:
+        try:
+            documents = [conversation.read(_read(name), filename=name) for name in files]
+            summary = services.conversation_import(
+                documents=documents,
+                dry_run=dry_run,
+                progress=self._progress if verbosity and self.stderr.isatty() else None,
+            )
+        except conversation.ConversationError as error:
+            raise CommandError(str(error)) from None
+        if verbosity:
+            accounts = f"{len(summary.new_accounts)} new account(s)"
+            if summary.new_accounts:
+                accounts += " (" + ", ".join(summary.new_accounts) + ")"
+            what = f"{summary.topics} topic(s), {summary.posts} post(s), {accounts}"
+            if dry_run:
+                self.stdout.write(f"Dry run: the files are valid and would import {what}.")
+            else:
+                self.stdout.write(self.style.SUCCESS(f"Imported {what}."))
+                if summary.new_accounts:
+                    self.stdout.write(
+                        "New accounts cannot log in until a moderator activates them in the admin."
+                    )
+
+    def _progress(self, stage: str, done: int, total: int) -> None:
+        label = {"render": "Rendering Markdown", "write": "Writing posts"}[stage]
+        self.stderr.write(f"\r{label}: {done:,}/{total:,}", ending="\n" if done == total else "")
+
+
+def _read(name: str) -> bytes:
+    try:
+        return Path(name).read_bytes()
+    except OSError as error:
+        raise conversation.ConversationError(name, error.strerror or "cannot be read") from None
