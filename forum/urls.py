@@ -1,7 +1,9 @@
 from django.contrib import admin
+from django.contrib.auth.views import LoginView
 from django.urls import include, path
 
 from threads import views as thread_views
+from threads.forms import LoginForm
 
 admin.site.site_header = "Forum moderation"
 admin.site.site_title = "Forum moderation"
@@ -9,6 +11,7 @@ admin.site.site_title = "Forum moderation"
 urlpatterns = [
     path("", include("threads.urls")),
     path("accounts/signup/", thread_views.signup, name="signup"),
+    path("accounts/login/", LoginView.as_view(authentication_form=LoginForm), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -123,6 +123,13 @@ class TopicAdmin(admin.ModelAdmin):
         if "title" in form.changed_data:
             services.topic_retitle(topic=obj, moderator=request.user, title=obj.title)
 
+    def get_deleted_objects(self, objs, request):
+        # Posts cannot be deleted one by one in the admin, but a topic's
+        # deletion takes its posts along (services.topic_delete does that).
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed.discard(Post._meta.verbose_name)
+        return deleted, model_count, perms_needed, protected
+
     def delete_model(self, request, obj) -> None:
         services.topic_delete(topic=obj, moderator=request.user)
 
@@ -234,6 +241,7 @@ class PostAdmin(MPTTModelAdmin):
     search_fields = ["author__username", "body"]
     list_per_page = 200
     mptt_level_indent = 16
+    mptt_indent_field = "excerpt"
     fields = ["topic", "parent", "author", "created", "edited", "removal", "removal_reason", "body"]
     readonly_fields = [
         "topic",
@@ -377,10 +385,41 @@ class ForumUserAdmin(UserAdmin):
     list_display = ["username", "email", "date_joined", "is_active", "is_staff"]
     actions = ["ban", "unban"]
 
+    # What a moderator who is not a superuser sees of a member: enough to ban them.
+    moderator_fieldsets = [(None, {"fields": ["username", "email", "is_active", "date_joined"]})]
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is not None and not request.user.is_superuser:
+            return self.moderator_fieldsets
+        return super().get_fieldsets(request, obj)
+
     def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return super().get_readonly_fields(request, obj)
+        if not request.user.is_superuser:
+            return ["username", "email", "date_joined"]
         # A username is an identity: it is written into every post and every export.
-        fields = super().get_readonly_fields(request, obj)
-        return [*fields, "username"] if obj else fields
+        return [*super().get_readonly_fields(request, obj), "username"]
+
+    def has_add_permission(self, request) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        if obj is not None and (obj.is_staff or obj.is_superuser) and not request.user.is_superuser:
+            return False  # staff accounts are the administrators' business
+        return super().has_change_permission(request, obj)
+
+    def user_change_password(self, request, id, form_url=""):
+        if not request.user.is_superuser:
+            raise PermissionDenied("Only administrators set passwords for others.")
+        return super().user_change_password(request, id, form_url)
+
+    def save_model(self, request, obj, form, change) -> None:
+        if change and not request.user.is_superuser:
+            if "is_active" in form.changed_data:
+                services.user_set_active(user=obj, moderator=request.user, active=obj.is_active)
+            return
+        super().save_model(request, obj, form, change)
 
     @admin.action(description="Ban selected members (deactivate)", permissions=["change"])
     def ban(self, request, queryset) -> None:

@@ -1,5 +1,5 @@
 from django import forms
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 
 from . import services
 from .models import BODY_MAX_LENGTH, TITLE_MAX_LENGTH, User
@@ -57,3 +57,13 @@ class SignupForm(UserCreationForm):
         super().__init__(*args, **kwargs)
         self.fields["email"].required = True
         self.fields["email"].help_text = "Only used to reset your password."
+
+
+class LoginForm(AuthenticationForm):
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "inactive": (
+            "This account is not active: it was suspended, or it was imported and a "
+            "moderator has not activated it yet."
+        ),
+    }

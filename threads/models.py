@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models.functions import Length, Lower
 from django.db.models.lookups import LessThanOrEqual
 from django.urls import reverse
+from django.utils.text import Truncator
 from mptt.models import MPTTModel, TreeForeignKey
 
 TITLE_MAX_LENGTH = 200
@@ -139,7 +140,7 @@ class Post(MPTTModel):
         permissions = [("moderate", "Can moderate topics and posts")]
 
     def __str__(self):
-        return f"Post {self.pk} by {self.author_id} in topic {self.topic_id}"
+        return f"#{self.pk} “{Truncator(self.body).chars(40)}”"
 
     def get_absolute_url(self):
         return reverse("threads:post_permalink", args=[self.pk])

@@ -17,6 +17,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from markdown import inlinepatterns
 
 # Bump when the Markdown rules, the allowlist or the fragment template change,
 # then run `manage.py rerender_posts`.
@@ -25,8 +26,8 @@ RENDER_VERSION = 1
 ALLOWED_TAGS = frozenset(
     {
         "a", "abbr", "b", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3",
-        "h4", "h5", "h6", "hr", "i", "img", "kbd", "li", "ol", "p", "pre", "s",
-        "strong", "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "ul",
+        "h4", "h5", "h6", "hr", "i", "kbd", "li", "ol", "p", "pre", "s", "strong",
+        "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "ul",
     }
 )  # fmt: skip
 ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto"})
@@ -35,8 +36,6 @@ ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto"})
 def _allowed_attribute(tag: str, name: str, value: str) -> bool:
     if tag == "a":
         return name in {"href", "title"}
-    if tag == "img":
-        return name in {"src", "alt", "title"}
     if tag in {"td", "th"}:
         return name == "align" and value in {"left", "center", "right"}
     if tag == "ol":
@@ -48,13 +47,36 @@ def _allowed_attribute(tag: str, name: str, value: str) -> bool:
 
 
 def _nofollow_ugc(attrs: dict, new: bool = False) -> dict | None:
-    href = attrs.get((None, "href"))
-    if href is None:
+    if (None, "href") not in attrs:
         return attrs
-    if new and not href.lower().startswith(("http://", "https://")):
-        return None  # linkify only web addresses
+    if new and not attrs.get("_text", "").lower().startswith(("http://", "https://", "www.")):
+        return None  # a bare address, not a file name such as main.py
     attrs[(None, "rel")] = "nofollow ugc"
     return attrs
+
+
+class _AsLink:
+    """Turns the <img> an image processor makes into <a href=src>alt</a>."""
+
+    def handleMatch(self, match, data):
+        element, start, end = super().handleMatch(match, data)
+        if element is not None:
+            element.tag = "a"
+            element.set("href", element.attrib.pop("src", ""))
+            element.text = element.attrib.pop("alt", "") or element.get("href")
+        return element, start, end
+
+
+class _ImageLink(_AsLink, inlinepatterns.ImageInlineProcessor):
+    pass
+
+
+class _ImageReference(_AsLink, inlinepatterns.ImageReferenceInlineProcessor):
+    pass
+
+
+class _ShortImageReference(_AsLink, inlinepatterns.ShortImageReferenceInlineProcessor):
+    pass
 
 
 class _Renderer(threading.local):
@@ -66,6 +88,14 @@ class _Renderer(threading.local):
             extension_configs={"tables": {"use_align_attribute": True}},
             output_format="html",
         )
+        # No images from elsewhere (they would tell other sites who reads what):
+        # ![text](url) becomes a link to the image.
+        for name, processor, pattern, priority in [
+            ("image_link", _ImageLink, inlinepatterns.IMAGE_LINK_RE, 150),
+            ("image_reference", _ImageReference, inlinepatterns.IMAGE_REFERENCE_RE, 140),
+            ("short_image_ref", _ShortImageReference, inlinepatterns.IMAGE_REFERENCE_RE, 125),
+        ]:
+            self.markdown.inlinePatterns.register(processor(pattern, self.markdown), name, priority)
         self.cleaner = bleach.sanitizer.Cleaner(
             tags=ALLOWED_TAGS,
             attributes=_allowed_attribute,

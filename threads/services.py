@@ -422,6 +422,8 @@ def user_set_active(*, user: User, moderator: User, active: bool) -> User:
     _refuse_if(permissions.moderation_refusal(moderator))
     if user.pk == moderator.pk and not active:
         raise Refused("You cannot ban yourself.")
+    if (user.is_staff or user.is_superuser) and not moderator.is_superuser:
+        raise Refused("Only an administrator can ban or reinstate a staff account.")
     User.objects.filter(pk=user.pk).update(is_active=active)
     user.is_active = active
     return user

@@ -107,7 +107,10 @@ def post_thread(request: HttpRequest, pk: int) -> HttpResponse:
 def topic_create(request: HttpRequest) -> HttpResponse:
     form = TopicForm(request.POST or None)
     preview, status = _preview(request, form), 200
-    if request.method == "POST" and preview is None:
+    if request.method != "POST":
+        if refusal := permissions.posting_refusal(request.user):
+            return _refused_page(request, refusal)
+    elif preview is None:
         status = 400
         if form.is_valid():
             topic, status = _submit(
@@ -116,8 +119,6 @@ def topic_create(request: HttpRequest) -> HttpResponse:
             )
             if topic:
                 return redirect(topic)
-    elif refusal := permissions.posting_refusal(request.user):
-        return _refused_page(request, refusal)
     return render(
         request, "threads/topic_form.html", {"form": form, "preview": preview}, status=status
     )
@@ -131,7 +132,10 @@ def reply(
     topic, parent = selectors.reply_target(topic_id=topic_pk, post_id=post_pk)
     form = ReplyForm(request.POST or None)
     preview, status = _preview(request, form), 200
-    if request.method == "POST" and preview is None:
+    if request.method != "POST":
+        if refusal := permissions.reply_refusal(request.user, topic, parent):
+            return _refused_page(request, refusal)
+    elif preview is None:
         status = 400
         if form.is_valid():
             post, status = _submit(
@@ -142,8 +146,6 @@ def reply(
             )
             if post:
                 return redirect(selectors.post_location(post_id=post.pk))
-    elif refusal := permissions.reply_refusal(request.user, topic, parent):
-        return _refused_page(request, refusal)
     return render(
         request,
         "threads/reply_form.html",
@@ -159,7 +161,10 @@ def post_edit(request: HttpRequest, pk: int) -> HttpResponse:
     title = post.topic.title if selectors.is_opening_post(post) else None
     form = EditForm(request.POST or None, initial={"body": post.body}, title=title)
     preview, status = _preview(request, form), 200
-    if request.method == "POST" and preview is None:
+    if request.method != "POST":
+        if refusal := permissions.edit_refusal(request.user, post):
+            return _refused_page(request, refusal)
+    elif preview is None:
         status = 400
         if form.is_valid():
             edited, status = _submit(
@@ -168,8 +173,6 @@ def post_edit(request: HttpRequest, pk: int) -> HttpResponse:
             )
             if edited:
                 return redirect(selectors.post_location(post_id=post.pk))
-    elif refusal := permissions.edit_refusal(request.user, post):
-        return _refused_page(request, refusal)
     return render(
         request,
         "threads/edit_form.html",
