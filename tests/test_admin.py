@@ -1,0 +1,531 @@
+import re
+
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+
+from threads import services
+from threads.models import Post, Topic, User
+
+from .factories import ReplyFactory, TopicFactory, UserFactory
+from .helpers import form_data, opening_post, tree_shape
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(params=["moderator", "superuser"])
+def staff(request, client, moderator):
+    """A client logged in as a moderator, then as a superuser; `staff.user` is who."""
+    if request.param == "moderator":
+        user = moderator
+    else:
+        user = User.objects.create_superuser("root", "root@example.org", "pw")
+    client.force_login(user)
+    client.user = user
+    return client
+
+
+def _messages(response) -> list[str]:
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def _changelist(model: str) -> str:
+    return reverse(f"admin:threads_{model}_changelist")
+
+
+def _results(response) -> list:
+    return list(response.context["cl"].result_list)
+
+
+# --- Access --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/",
+        "/admin/threads/topic/",
+        "/admin/threads/post/",
+        "/admin/threads/topic/1/lock/",
+        "/admin/threads/post/1/remove/",
+    ],
+)
+def test_members_are_sent_to_the_admin_login(member_client, topic, url):
+    response = member_client.get(url)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/?next=")
+
+
+def test_staff_without_the_moderate_permission_cannot_moderate(client, topic):
+    client.force_login(UserFactory(is_staff=True))
+    op = opening_post(topic)
+
+    lock = client.post(reverse("admin:threads_topic_lock", args=[topic.pk]))
+    remove = client.post(reverse("admin:threads_post_remove", args=[op.pk]), {"reason": "x"})
+
+    assert (lock.status_code, remove.status_code) == (403, 403)
+    assert not Topic.objects.get(pk=topic.pk).is_locked
+    assert not Post.objects.get(pk=op.pk).is_removed
+
+
+# --- Topics ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def topics(topic, other_member):
+    """Three topics: alice's, bob's about cats, bob's locked one about dogs."""
+    cats = TopicFactory(author=other_member, title="All about cats")
+    dogs = TopicFactory(author=other_member, title="All about dogs")
+    Topic.objects.filter(pk=dogs.pk).update(is_locked=True)
+    return topic, cats, dogs
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("", [0, 1, 2]),
+        ("?q=cats", [1]),
+        ("?q=bob", [1, 2]),
+        ("?is_locked__exact=1", [2]),
+        ("?is_locked__exact=0&q=about", [1]),
+        ("?is_pinned__exact=1", []),
+    ],
+)
+def test_topic_changelist_searches_and_filters(staff, topics, query, expected):
+    response = staff.get(_changelist("topic") + query)
+
+    assert response.status_code == 200
+    assert sorted(t.pk for t in _results(response)) == sorted(topics[i].pk for i in expected)
+
+
+def test_topic_changelist_links_to_each_topics_post_tree(staff, topic):
+    response = staff.get(_changelist("topic"))
+
+    assert f'href="/admin/threads/post/?topic__id__exact={topic.pk}">tree</a>' in (
+        response.content.decode()
+    )
+
+
+def test_topics_cannot_be_added_in_the_admin(staff):
+    assert staff.get(reverse("admin:threads_topic_add")).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("action", "field", "value", "done"),
+    [
+        ("lock", "is_locked", True, "Locked"),
+        ("unlock", "is_locked", False, "Unlocked"),
+        ("pin", "is_pinned", True, "Pinned"),
+        ("unpin", "is_pinned", False, "Unpinned"),
+    ],
+)
+def test_topic_flag_actions(staff, topics, action, field, value, done):
+    Topic.objects.update(**{field: not value})
+    chosen = topics[:2]
+
+    response = staff.post(
+        _changelist("topic"),
+        {"action": action, "_selected_action": [t.pk for t in chosen]},
+    )
+
+    assert response.status_code == 302
+    flags = dict(Topic.objects.values_list("pk", field))
+    assert flags == {chosen[0].pk: value, chosen[1].pk: value, topics[2].pk: not value}
+    assert Topic.objects.get(pk=chosen[0].pk).revision == chosen[0].revision + 1
+    assert f"{done}: 2." in _messages(response)
+
+
+@pytest.mark.parametrize(
+    ("action", "field", "value", "says"),
+    [
+        ("lock", "is_locked", True, "Nobody but moderators will be able to reply"),
+        ("unlock", "is_locked", False, "Members will be able to reply"),
+        ("pin", "is_pinned", True, "will stay at the top of the topic list"),
+        ("unpin", "is_pinned", False, "will take its place in the topic list"),
+    ],
+)
+def test_topic_flag_confirm_views(staff, topic, action, field, value, says):
+    Topic.objects.update(**{field: not value})
+    url = reverse(f"admin:threads_topic_{action}", args=[topic.pk])
+
+    page = staff.get(url)
+    assert page.status_code == 200
+    assert says in page.content.decode()
+    assert getattr(Topic.objects.get(pk=topic.pk), field) is not value
+
+    response = staff.post(url)
+
+    assert response.status_code == 302
+    assert response["Location"] == topic.get_absolute_url()
+    assert getattr(Topic.objects.get(pk=topic.pk), field) is value
+
+
+def test_topic_flag_view_of_a_missing_topic_is_404(staff):
+    assert staff.get(reverse("admin:threads_topic_lock", args=[999])).status_code == 404
+
+
+def test_retitle_a_topic_in_the_admin(staff, topic):
+    url = reverse("admin:threads_topic_change", args=[topic.pk])
+    data = form_data(staff.get(url), "topic_form")
+    assert data["title"] == ["A first topic"]
+
+    response = staff.post(url, {**data, "title": "  Renamed by the moderators "})
+
+    topic.refresh_from_db()
+    assert response.status_code == 302
+    assert (topic.title, topic.slug) == ("Renamed by the moderators", "renamed-by-the-moderators")
+    assert topic.revision == 1
+
+
+def test_the_admin_refuses_an_empty_title(staff, topic):
+    url = reverse("admin:threads_topic_change", args=[topic.pk])
+
+    response = staff.post(url, {**form_data(staff.get(url), "topic_form"), "title": "  "})
+
+    assert response.status_code == 200
+    assert "This field is required." in response.content.decode()
+    assert Topic.objects.get(pk=topic.pk).title == "A first topic"
+
+
+def test_delete_a_topic_in_the_admin(staff, topic, other_member):
+    ReplyFactory(parent=opening_post(topic), author=other_member)
+    kept = TopicFactory(author=other_member)
+    url = reverse("admin:threads_topic_delete", args=[topic.pk])
+
+    page = staff.get(url)
+    response = staff.post(url, {"post": "yes"})
+
+    assert page.status_code == 200
+    assert "Are you sure" in page.content.decode()
+    assert response.status_code == 302
+    assert list(Topic.objects.all()) == [kept]
+    assert list(Post.objects.values_list("topic_id", flat=True)) == [kept.pk]
+
+
+# --- Posts -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def thread(topic, other_member):
+    """alice's opening post, bob's answer with alice's reply under it, and bob's top-level post."""
+    op = opening_post(topic)
+    answer = ReplyFactory(parent=op, author=other_member, body="an answer about bananas")
+    deeper = ReplyFactory(parent=answer, author=topic.author, body="a reply to the answer")
+    top = ReplyFactory(topic=topic, author=other_member, body="a top-level post")
+    return {"op": op, "answer": answer, "deeper": deeper, "top": top}
+
+
+def test_post_changelist_of_a_topic_shows_its_tree(staff, thread, other_member):
+    TopicFactory(author=other_member, body="in another topic")
+    topic = thread["op"].topic
+
+    response = staff.get(_changelist("post") + f"?topic__id__exact={topic.pk}")
+
+    assert response.status_code == 200
+    assert [p.pk for p in _results(response)] == [
+        thread[name].pk for name in ("op", "answer", "deeper", "top")
+    ]
+    indents = re.findall(r'style="padding-left:(\d+)px"', response.content.decode())
+    assert [int(px) for px in indents] == [8, 24, 40, 8]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("?q=bob", ["answer", "top"]),
+        ("?q=bananas", ["answer"]),
+        ("?q=reply", ["deeper"]),
+        ("?removal__exact=moderator", []),
+    ],
+)
+def test_post_search_by_author_and_text(staff, thread, query, expected):
+    response = staff.get(_changelist("post") + query)
+
+    assert response.status_code == 200
+    assert sorted(p.pk for p in _results(response)) == sorted(thread[n].pk for n in expected)
+
+
+def test_posts_cannot_be_added_or_deleted_in_the_admin(staff, thread):
+    post = thread["answer"]
+
+    add = staff.get(reverse("admin:threads_post_add"))
+    delete = staff.post(reverse("admin:threads_post_delete", args=[post.pk]), {"post": "yes"})
+    changelist = staff.get(_changelist("post"))
+
+    assert (add.status_code, delete.status_code) == (403, 403)
+    assert 'value="delete_selected"' not in changelist.content.decode()
+    assert 'value="remove"' in changelist.content.decode()
+    assert Post.objects.count() == 4
+
+
+def test_remove_action_asks_for_a_reason_then_removes(staff, thread):
+    chosen = [thread["answer"].pk, thread["top"].pk]
+
+    page = staff.post(_changelist("post"), {"action": "remove", "_selected_action": chosen})
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'name="reason"' in html
+    assert "an answer about bananas" in html
+    assert not Post.objects.filter(pk__in=chosen).exclude(removal="").exists()
+
+    response = staff.post(
+        _changelist("post"),
+        {"action": "remove", "_selected_action": chosen, "reason": "off-topic"},
+    )
+
+    assert response.status_code == 302
+    removed = Post.objects.filter(removal=Post.Removal.MODERATOR)
+    assert sorted(removed.values_list("pk", "removal_reason")) == [
+        (pk, "off-topic") for pk in sorted(chosen)
+    ]
+    assert "Removed: 2." in _messages(response)
+    assert "bananas" not in Post.objects.get(pk=thread["answer"].pk).fragment
+
+
+def test_remove_action_without_a_reason_asks_again(staff, thread):
+    chosen = [thread["answer"].pk]
+
+    response = staff.post(
+        _changelist("post"), {"action": "remove", "_selected_action": chosen, "reason": ""}
+    )
+
+    assert response.status_code == 200
+    assert "This field is required." in response.content.decode()
+    assert not Post.objects.get(pk=chosen[0]).is_removed
+
+
+def test_restore_action(staff, thread, moderator):
+    services.post_remove(post=thread["answer"], moderator=moderator, reason="spam")
+
+    response = staff.post(
+        _changelist("post"), {"action": "restore", "_selected_action": [thread["answer"].pk]}
+    )
+
+    post = Post.objects.get(pk=thread["answer"].pk)
+    assert response.status_code == 302
+    assert (post.removal, post.removal_reason) == ("", "")
+    assert "bananas" in post.fragment
+
+
+def test_remove_view(staff, thread):
+    post = thread["answer"]
+    url = reverse("admin:threads_post_remove", args=[post.pk])
+
+    page = staff.get(url)
+    assert page.status_code == 200
+    assert "an answer about bananas" in page.content.decode()
+    assert not Post.objects.get(pk=post.pk).is_removed
+
+    response = staff.post(url, {"reason": "  rude  "})
+
+    post.refresh_from_db()
+    assert response.status_code == 302
+    assert response["Location"] == f"/p/{post.pk}/"
+    assert (post.removal, post.removal_reason) == (Post.Removal.MODERATOR, "rude")
+
+
+def test_remove_view_of_a_missing_post_is_404(staff):
+    assert staff.get(reverse("admin:threads_post_remove", args=[999])).status_code == 404
+
+
+def test_restore_view(staff, thread, moderator):
+    post = thread["answer"]
+    services.post_remove(post=post, moderator=moderator, reason="too spicy")
+    url = reverse("admin:threads_post_restore", args=[post.pk])
+
+    page = staff.get(url)
+    assert page.status_code == 200
+    assert "too spicy" in page.content.decode()
+    assert Post.objects.get(pk=post.pk).is_removed
+
+    response = staff.post(url)
+
+    post.refresh_from_db()
+    assert response["Location"] == f"/p/{post.pk}/"
+    assert (post.removal, post.removal_reason) == ("", "")
+
+
+def test_move_view_under_a_new_parent(staff, thread):
+    url = reverse("admin:threads_post_move", args=[thread["answer"].pk])
+
+    page = staff.get(url)
+    response = staff.post(url, {"new_parent": thread["top"].pk, "topic": ""})
+
+    assert page.status_code == 200
+    assert response.status_code == 302
+    assert response["Location"] == f"/p/{thread['answer'].pk}/"
+    assert tree_shape(thread["op"].topic) == "\n".join(
+        [
+            "alice: Hello, **forum**.",
+            "bob: a top-level post",
+            "  bob: an answer about bananas",
+            "    alice: a reply to the answer",
+        ]
+    )
+
+
+def test_move_view_to_the_top_level(staff, thread):
+    url = reverse("admin:threads_post_move", args=[thread["deeper"].pk])
+
+    response = staff.post(url, {"new_parent": "", "topic": ""})
+
+    assert response.status_code == 302
+    assert tree_shape(thread["op"].topic) == "\n".join(
+        [
+            "alice: Hello, **forum**.",
+            "  bob: an answer about bananas",
+            "bob: a top-level post",
+            "alice: a reply to the answer",
+        ]
+    )
+
+
+def test_move_view_to_another_topic(staff, thread, other_member):
+    elsewhere = TopicFactory(author=other_member, body="elsewhere")
+    url = reverse("admin:threads_post_move", args=[thread["top"].pk])
+
+    response = staff.post(url, {"new_parent": "", "topic": elsewhere.pk})
+
+    assert response.status_code == 302
+    assert tree_shape(elsewhere) == "bob: elsewhere\nbob: a top-level post"
+    assert Topic.objects.get(pk=elsewhere.pk).reply_count == 1
+
+
+@pytest.mark.parametrize(
+    ("post", "data", "message"),
+    [
+        ("answer", {"new_parent": "999"}, "There is no post with that id."),
+        ("answer", {"topic": "999"}, "There is no topic with that id."),
+        ("answer", {"new_parent": "0"}, "Ensure this value is greater than or equal to 1."),
+        ("answer", {"new_parent": "deeper"}, "A post cannot move under itself"),
+        ("op", {"new_parent": "top"}, "The opening post cannot be moved."),
+    ],
+)
+def test_move_view_refuses_bad_targets(staff, thread, post, data, message):
+    data = {
+        name: str(thread[value].pk) if value in thread else value for name, value in data.items()
+    }
+    before = tree_shape(thread["op"].topic)
+
+    response = staff.post(reverse("admin:threads_post_move", args=[thread[post].pk]), data)
+
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert tree_shape(thread["op"].topic) == before
+
+
+def test_editing_a_post_in_the_admin_goes_through_the_services(staff, thread):
+    post = thread["answer"]
+    revision = Topic.objects.get(pk=post.topic_id).revision
+    url = reverse("admin:threads_post_change", args=[post.pk])
+    data = form_data(staff.get(url), "post_form")
+    assert data["body"] == ["an answer about bananas"]
+
+    response = staff.post(url, {**data, "body": "an answer about *apples*\r\n\r\n"})
+
+    post.refresh_from_db()
+    assert response.status_code == 302
+    assert post.body == "an answer about *apples*"
+    assert post.body_html == "<p>an answer about <em>apples</em></p>"
+    assert post.edited is not None
+    assert "<em>apples</em>" in post.fragment
+    assert "edited" in post.fragment
+    assert Topic.objects.get(pk=post.topic_id).revision == revision + 1
+
+
+def test_saving_a_post_unchanged_in_the_admin_changes_nothing(staff, thread):
+    post = thread["answer"]
+    url = reverse("admin:threads_post_change", args=[post.pk])
+
+    staff.post(url, form_data(staff.get(url), "post_form"))
+
+    assert Post.objects.get(pk=post.pk).edited is None
+
+
+def test_the_admin_refuses_an_empty_post_body(staff, thread):
+    post = thread["answer"]
+    url = reverse("admin:threads_post_change", args=[post.pk])
+
+    response = staff.post(url, {**form_data(staff.get(url), "post_form"), "body": ""})
+
+    assert response.status_code == 200
+    assert Post.objects.get(pk=post.pk).body == "an answer about bananas"
+
+
+# --- Members ----------------------------------------------------------------------------
+
+
+def test_ban_and_unban_actions(staff, other_member, member):
+    url = reverse("admin:threads_user_changelist")
+
+    banned = staff.post(url, {"action": "ban", "_selected_action": [other_member.pk, member.pk]})
+
+    assert banned.status_code == 302
+    assert not User.objects.get(pk=other_member.pk).is_active
+    assert not User.objects.get(pk=member.pk).is_active
+    assert "Banned: 2." in _messages(banned)
+
+    staff.post(url, {"action": "unban", "_selected_action": [other_member.pk]})
+
+    assert User.objects.get(pk=other_member.pk).is_active
+    assert not User.objects.get(pk=member.pk).is_active
+
+
+def test_moderators_cannot_ban_themselves(staff):
+    response = staff.post(
+        reverse("admin:threads_user_changelist"),
+        {"action": "ban", "_selected_action": [staff.user.pk]},
+    )
+
+    assert User.objects.get(pk=staff.user.pk).is_active
+    assert any("You cannot ban yourself." in m for m in _messages(response))
+
+
+def test_username_is_read_only_in_the_admin(staff, other_member):
+    url = reverse("admin:threads_user_change", args=[other_member.pk])
+    page = staff.get(url)
+    data = form_data(page, "user_form")
+
+    assert "username" not in data
+    assert '<div class="readonly">bob</div>' in page.content.decode()
+
+    response = staff.post(url, {**data, "username": "renamed", "email": "bob@example.net"})
+
+    other_member.refresh_from_db()
+    assert response.status_code == 302
+    # Only administrators change e-mail addresses (a moderator could take the account over).
+    email = "bob@example.net" if staff.user.is_superuser else "bob@example.org"
+    assert (other_member.username, other_member.email) == ("bob", email)
+
+
+def test_moderators_see_only_what_banning_needs(moderator_client, other_member):
+    url = reverse("admin:threads_user_change", args=[other_member.pk])
+    data = form_data(moderator_client.get(url), "user_form")
+
+    password_page = reverse("admin:auth_user_password_change", args=[other_member.pk])
+    assert set(data) - {"csrfmiddlewaretoken"} == {"is_active"}
+    assert moderator_client.get(password_page).status_code == 403
+
+
+def test_moderators_cannot_change_or_ban_staff(moderator_client, moderator):
+    admin_user = User.objects.create_superuser("root", "root@example.org", "pw")
+    url = reverse("admin:threads_user_change", args=[admin_user.pk])
+    changelist = reverse("admin:threads_user_changelist")
+
+    page = moderator_client.get(url)
+    moderator_client.post(changelist, {"action": "ban", "_selected_action": [admin_user.pk]})
+
+    assert "is_active" not in form_data(page, "user_form")
+    assert User.objects.get(pk=admin_user.pk).is_active
+
+
+def test_moderators_cannot_make_themselves_superusers(moderator_client, moderator):
+    """Changing members is for banning them; it must not hand out powers."""
+    url = reverse("admin:threads_user_change", args=[moderator.pk])
+    data = form_data(moderator_client.get(url), "user_form")
+
+    moderator_client.post(url, {**data, "is_superuser": "on"})
+
+    assert not User.objects.get(pk=moderator.pk).is_superuser

@@ -1,0 +1,193 @@
+"""Every check in threads.permissions, for every kind of reader and post.
+
+Each table gives the expected answer as None (allowed) or a piece of the reason.
+"""
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+
+from threads import permissions
+from threads.models import Post
+
+from .factories import UserFactory
+from .helpers import opening_post
+
+pytestmark = pytest.mark.django_db
+
+LOGIN = "Log in to post."
+SUSPENDED = permissions.SUSPENDED
+LOCKED = permissions.LOCKED
+ONLY_MODERATORS = "Only moderators can do that."
+
+ACTORS = ["anonymous", "member", "author", "moderator", "banned"]
+
+
+@pytest.fixture
+def actors(member, other_member, moderator, banned):
+    # `member` writes the post below, so it plays the author.
+    return {
+        "anonymous": AnonymousUser(),
+        "member": other_member,
+        "author": member,
+        "moderator": moderator,
+        "banned": banned,
+    }
+
+
+@pytest.fixture
+def make_post(topic):
+    def make(*, locked: bool, removed: bool) -> Post:
+        post = opening_post(topic)
+        topic.is_locked = locked
+        post.topic = topic
+        post.removal = Post.Removal.AUTHOR if removed else Post.Removal.VISIBLE
+        return post
+
+    return make
+
+
+def _matches(result: str | None, expected: str | None) -> bool:
+    if expected is None:
+        return result is None
+    return result is not None and expected in result
+
+
+# --- Checks about the reader alone ----------------------------------------------
+
+READER_TABLE = {
+    # actor: (is_moderator, posting_refusal, moderation_refusal)
+    "anonymous": (False, LOGIN, ONLY_MODERATORS),
+    "member": (False, None, ONLY_MODERATORS),
+    "author": (False, None, ONLY_MODERATORS),
+    "moderator": (True, None, None),
+    "banned": (False, SUSPENDED, ONLY_MODERATORS),
+}
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+def test_reader_checks(actors, actor):
+    user = actors[actor]
+    is_moderator, posting, moderation = READER_TABLE[actor]
+
+    assert permissions.is_moderator(user) is is_moderator
+    assert _matches(permissions.posting_refusal(user), posting)
+    assert _matches(permissions.moderation_refusal(user), moderation)
+
+
+def test_staff_without_the_moderate_permission_is_no_moderator(db):
+    assert not permissions.is_moderator(UserFactory(is_staff=True))
+
+
+def test_a_banned_moderator_is_no_moderator(moderator):
+    moderator.is_active = False
+
+    assert not permissions.is_moderator(moderator)
+    assert permissions.moderation_refusal(moderator) == ONLY_MODERATORS
+
+
+def test_a_superuser_is_a_moderator(db):
+    assert permissions.is_moderator(UserFactory(is_staff=True, is_superuser=True))
+
+
+# --- Checks about a post ----------------------------------------------------------
+
+# For each actor, the answers for (open, visible), (open, removed),
+# (locked, visible), (locked, removed).
+REPLY_DELETED = "That post was deleted, so it no longer takes replies."
+REPLY_TABLE = {
+    "anonymous": (LOGIN, LOGIN, LOGIN, LOGIN),
+    "member": (None, REPLY_DELETED, LOCKED, LOCKED),
+    "author": (None, REPLY_DELETED, LOCKED, LOCKED),
+    "moderator": (None, REPLY_DELETED, None, REPLY_DELETED),
+    "banned": (SUSPENDED, SUSPENDED, SUSPENDED, SUSPENDED),
+}
+NOT_YOURS = "You can only change your own posts."
+EDIT_TABLE = {
+    "anonymous": (LOGIN, LOGIN, LOGIN, LOGIN),
+    "member": (NOT_YOURS, NOT_YOURS, NOT_YOURS, NOT_YOURS),
+    "author": (None, "That post was deleted.", LOCKED, "That post was deleted."),
+    "moderator": (None, None, None, None),
+    "banned": (SUSPENDED, SUSPENDED, SUSPENDED, SUSPENDED),
+}
+NOT_YOURS_TO_DELETE = "You can only delete your own posts."
+ALREADY = "That post was already deleted."
+DELETE_TABLE = {
+    "anonymous": (LOGIN, LOGIN, LOGIN, LOGIN),
+    "member": (NOT_YOURS_TO_DELETE,) * 4,
+    "author": (None, ALREADY, LOCKED, ALREADY),
+    # moderators remove posts of others in the admin instead
+    "moderator": (NOT_YOURS_TO_DELETE,) * 4,
+    "banned": (SUSPENDED, SUSPENDED, SUSPENDED, SUSPENDED),
+}
+STATES = [(False, False), (False, True), (True, False), (True, True)]
+
+
+def _post_cases(table):
+    return [
+        pytest.param(
+            actor,
+            locked,
+            removed,
+            table[actor][index],
+            id=f"{actor}-{'locked' if locked else 'open'}-{'removed' if removed else 'visible'}",
+        )
+        for actor in ACTORS
+        for index, (locked, removed) in enumerate(STATES)
+    ]
+
+
+@pytest.mark.parametrize(("actor", "locked", "removed", "expected"), _post_cases(REPLY_TABLE))
+def test_reply_refusal(actors, make_post, actor, locked, removed, expected):
+    post = make_post(locked=locked, removed=removed)
+
+    assert _matches(permissions.reply_refusal(actors[actor], post.topic, post), expected)
+
+
+@pytest.mark.parametrize(("actor", "locked", "removed", "expected"), _post_cases(REPLY_TABLE))
+def test_reply_refusal_to_the_topic_itself(actors, make_post, actor, locked, removed, expected):
+    post = make_post(locked=locked, removed=removed)
+    if expected == REPLY_DELETED:
+        expected = None  # only a reply to that post is refused
+
+    assert _matches(permissions.reply_refusal(actors[actor], post.topic), expected)
+
+
+@pytest.mark.parametrize(("actor", "locked", "removed", "expected"), _post_cases(EDIT_TABLE))
+def test_edit_refusal(actors, make_post, actor, locked, removed, expected):
+    post = make_post(locked=locked, removed=removed)
+
+    assert _matches(permissions.edit_refusal(actors[actor], post), expected)
+
+
+@pytest.mark.parametrize(("actor", "locked", "removed", "expected"), _post_cases(DELETE_TABLE))
+def test_delete_refusal(actors, make_post, actor, locked, removed, expected):
+    post = make_post(locked=locked, removed=removed)
+
+    assert _matches(permissions.delete_refusal(actors[actor], post), expected)
+
+
+def test_removed_by_a_moderator_counts_as_removed(actors, make_post):
+    post = make_post(locked=False, removed=False)
+    post.removal = Post.Removal.MODERATOR
+
+    assert permissions.edit_refusal(actors["author"], post) == "That post was deleted."
+    assert permissions.delete_refusal(actors["author"], post) == ALREADY
+    assert permissions.reply_refusal(actors["member"], post.topic, post) == REPLY_DELETED
+
+
+def test_a_banned_author_can_no_longer_change_their_posts(actors, make_post):
+    post = make_post(locked=False, removed=False)
+    author = actors["author"]
+    author.is_active = False
+
+    assert permissions.edit_refusal(author, post) == SUSPENDED
+    assert permissions.delete_refusal(author, post) == SUSPENDED
+
+
+def test_a_moderator_deletes_their_own_post_in_a_locked_topic(moderator, topic):
+    post = opening_post(topic)
+    post.author = moderator
+    topic.is_locked = True
+    post.topic = topic
+
+    assert permissions.delete_refusal(moderator, post) is None

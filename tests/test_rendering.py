@@ -1,0 +1,372 @@
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+
+import pytest
+
+from threads import rendering, services
+
+from .factories import ReplyFactory
+from .helpers import opening_post
+
+md = rendering.markdown_to_html
+
+
+# --- Markdown -----------------------------------------------------------------------
+
+
+def test_fenced_code_keeps_its_language_as_a_class():
+    html = md("```python\nprint('<hi>')\n```")
+
+    assert html == ("<pre><code class=\"language-python\">print('&lt;hi&gt;')\n</code></pre>")
+
+
+def test_a_language_class_that_is_not_a_name_is_dropped():
+    assert md("```c++\ncode\n```") == "<pre><code>code\n</code></pre>"
+
+
+def test_tables_keep_their_alignment():
+    html = md("| a | b | c |\n|:--|:-:|--:|\n| 1 | 2 | 3 |")
+
+    assert '<th align="left">a</th>' in html
+    assert '<th align="center">b</th>' in html
+    assert '<td align="right">3</td>' in html
+    assert "<table>" in html
+    assert "<tbody>" in html
+
+
+def test_lists():
+    assert md("- one\n- two") == "<ul>\n<li>one</li>\n<li>two</li>\n</ul>"
+    assert md("3. three\n4. four") == '<ol start="3">\n<li>three</li>\n<li>four</li>\n</ol>'
+
+
+def test_single_line_breaks_are_kept():
+    assert md("first line\nsecond line") == "<p>first line<br>\nsecond line</p>"
+
+
+def test_basic_inline_markup():
+    assert md("**b** _i_ `c` ~~no~~") == (
+        "<p><strong>b</strong> <em>i</em> <code>c</code> ~~no~~</p>"
+    )
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "<script>alert(1)</script>",
+        '<iframe src="https://example.org/"></iframe>',
+        '<div onclick="alert(1)">x</div>',
+        "<style>body{}</style>",
+    ],
+)
+def test_raw_html_is_shown_as_the_text_that_was_typed(source):
+    html = md(source)
+
+    assert "<script" not in html
+    assert "<iframe" not in html
+    assert "<div" not in html
+    assert "<style" not in html
+    assert "&lt;" in html
+
+
+def test_allowed_raw_tags_lose_their_event_attributes():
+    html = md('<b onclick="alert(1)">bold</b> <img src="x.png" onerror="alert(1)">')
+
+    assert html == '<p><b>bold</b> &lt;img src="x.png" onerror="alert(1)"&gt;</p>'
+
+
+def test_images_become_links_so_nothing_loads_from_other_sites():
+    html = md('![a cat](https://example.org/cat.png "Cat") and ![ref][c]\n\n[c]: /c.png')
+
+    assert html == (
+        '<p><a href="https://example.org/cat.png" title="Cat" rel="nofollow ugc">a cat</a>'
+        ' and <a href="/c.png" rel="nofollow ugc">ref</a></p>'
+    )
+    assert md("![x](javascript:alert(1))") == "<p><a>x</a></p>"
+
+
+def test_file_names_are_not_mistaken_for_addresses():
+    html = md("see main.py and readme.md, or www.example.org")
+
+    assert html == (
+        '<p>see main.py and readme.md, or <a href="http://www.example.org" '
+        'rel="nofollow ugc">www.example.org</a></p>'
+    )
+
+
+def test_html_comments_are_dropped():
+    assert "secret" not in md("before <!-- secret --> after")
+
+
+@pytest.mark.parametrize(
+    "href",
+    [
+        "javascript:alert(1)",
+        "JavaScript:alert(1)",
+        "data:text/html;base64,PHNjcmlwdD4=",
+        "vbscript:msgbox(1)",
+    ],
+)
+def test_dangerous_links_lose_their_href(href):
+    html = md(f"[click]({href}) ![img]({href})")
+
+    assert "href" not in html
+    assert "src" not in html
+    assert "<a>click</a>" in html
+
+
+@pytest.mark.parametrize(
+    "href",
+    ["http://example.org/a", "https://example.org/b?c=d", "mailto:someone@example.org", "/t/1/x/"],
+)
+def test_safe_links_are_kept_with_nofollow_ugc(href):
+    html = md(f"[link]({href})")
+
+    assert html == f'<p><a href="{href}" rel="nofollow ugc">link</a></p>'
+
+
+def test_an_author_cannot_choose_rel_or_target():
+    html = md('<a href="https://example.org/" rel="me" target="_blank">x</a>')
+
+    assert html == '<p><a href="https://example.org/" rel="nofollow ugc">x</a></p>'
+
+
+def test_bare_urls_are_linkified():
+    html = md("see https://example.org/page and http://example.com")
+
+    assert '<a href="https://example.org/page" rel="nofollow ugc">' in html
+    assert '<a href="http://example.com" rel="nofollow ugc">' in html
+
+
+def test_bare_urls_in_code_are_not_linkified():
+    html = md("`https://example.org/inline`\n\n```\nhttps://example.org/block\n```")
+
+    assert "<a" not in html
+    assert "https://example.org/inline" in html
+    assert "https://example.org/block" in html
+
+
+def test_email_addresses_are_not_linkified():
+    assert md("write to someone@example.org") == "<p>write to someone@example.org</p>"
+
+
+# --- Fragments ----------------------------------------------------------------------
+
+WHEN = datetime(2025, 3, 4, 5, 6, 7, 890, tzinfo=UTC)
+
+
+@pytest.mark.django_db
+def test_fragment_has_byline_time_and_links(topic, other_member):
+    op = opening_post(topic)
+    reply = ReplyFactory(parent=op, author=other_member, body="A *reply*", created=WHEN)
+
+    fragment = reply.fragment
+
+    assert '<span class="author">bob</span>' in fragment
+    assert '<time datetime="2025-03-04T05:06:07Z">4 Mar 2025, 05:06 UTC</time>' in fragment
+    assert "<p>A <em>reply</em></p>" in fragment
+    assert f'href="#p{reply.pk}"' in fragment
+    assert f'href="#p{op.pk}"' in fragment
+    assert f'href="/p/{reply.pk}/reply/"' in fragment
+    assert 'href="/u/bob/"' in fragment
+    assert "edited" not in fragment
+
+
+@pytest.mark.django_db
+def test_fragment_time_is_in_utc(member):
+    from zoneinfo import ZoneInfo
+
+    moment = datetime(2025, 3, 4, 8, 0, tzinfo=ZoneInfo("Europe/Paris"))
+    topic = services.topic_create(author=member, title="t", body="b", created=moment)
+
+    assert '<time datetime="2025-03-04T07:00:00Z">' in opening_post(topic).fragment
+
+
+@pytest.mark.django_db
+def test_a_top_level_post_has_no_parent_link(topic):
+    op = opening_post(topic)
+
+    assert op.fragment.count('href="#p') == 1
+
+
+@pytest.mark.django_db
+def test_an_edited_post_says_so(topic):
+    post = services.post_edit(post=opening_post(topic), editor=topic.author, body="changed")
+
+    assert '<span class="edited">· edited <time datetime="' in post.fragment
+
+
+@pytest.mark.django_db
+def test_a_deleted_post_is_a_placeholder(topic, other_member):
+    reply = ReplyFactory(topic=topic, author=other_member, body="my secret words")
+
+    post = services.post_delete(post=reply, user=other_member)
+
+    assert "[deleted by its author]" in post.fragment
+    assert "secret" not in post.fragment
+    assert "/reply/" not in post.fragment
+    assert f'href="#p{post.pk}"' in post.fragment
+
+
+@pytest.mark.django_db
+def test_a_removed_post_is_a_placeholder(topic, other_member, moderator):
+    reply = ReplyFactory(topic=topic, author=other_member, body="buy cheap things")
+
+    post = services.post_remove(post=reply, moderator=moderator, reason="spam")
+
+    assert "[removed by a moderator]" in post.fragment
+    assert "cheap" not in post.fragment
+    assert "spam" not in post.fragment  # the reason is for moderators
+    assert "/reply/" not in post.fragment
+
+
+# --- The thread loop ----------------------------------------------------------------
+
+
+class _Tree(HTMLParser):
+    """Checks that ol/li/details are balanced and records, for each post, its parent post."""
+
+    NESTED = {"ol", "li", "details", "summary", "p", "div", "a", "span"}
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.stack: list[tuple[str, str | None]] = []
+        self.parent_of: dict[int, int | None] = {}
+        self.order: list[int] = []
+        self.continue_links: list[tuple[int | None, str]] = []
+        self._in_continue: int | None = None
+        self.feed(html)
+        self.close()
+        assert self.stack == [], f"unclosed: {self.stack}"
+
+    def _enclosing_post(self) -> int | None:
+        for tag, post_id in reversed(self.stack):
+            if tag == "li" and post_id:
+                return int(post_id[1:])
+        return None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "li" and attrs.get("id"):
+            post_id = int(attrs["id"][1:])
+            self.parent_of[post_id] = self._enclosing_post()
+            self.order.append(post_id)
+        if tag == "ol" and "thread-continue" in (attrs.get("class") or ""):
+            self._in_continue = len(self.stack)
+        if tag == "a" and self._in_continue is not None:
+            self.continue_links.append((self._enclosing_post(), attrs["href"]))
+        if tag in self.NESTED:
+            self.stack.append((tag, attrs.get("id")))
+
+    def handle_endtag(self, tag):
+        if tag in self.NESTED:
+            assert self.stack, f"</{tag}> without an opening tag"
+            opened, _ = self.stack.pop()
+            assert opened == tag, f"</{tag}> closes <{opened}>"
+            if tag == "ol" and self._in_continue == len(self.stack):
+                self._in_continue = None
+
+
+def _rows(*spec):
+    """Rows from (id, level, parent_id) triples, each with a tiny fragment."""
+    return [(i, level, parent, f"<summary>post {i}</summary>") for i, level, parent in spec]
+
+
+def _render(rows, **kwargs):
+    kwargs.setdefault("base_level", 0)
+    kwargs.setdefault("max_depth", 12)
+    kwargs.setdefault("tools", {})
+    return rendering.thread_html(rows, **kwargs)
+
+
+def test_thread_html_nests_replies_under_their_parents():
+    rows = _rows(
+        (1, 0, None),
+        (2, 1, 1),
+        (3, 2, 2),
+        (4, 3, 3),
+        (5, 1, 1),
+        (6, 0, None),
+        (7, 1, 6),
+        (8, 2, 7),
+        (9, 0, None),
+    )
+
+    tree = _Tree(_render(rows))
+
+    assert tree.order == [1, 2, 3, 4, 5, 6, 7, 8, 9]
+    assert tree.parent_of == {row[0]: row[2] for row in rows}
+
+
+def test_thread_html_of_nothing_is_an_empty_list():
+    assert _render([]) == '<ol class="thread"></ol>'
+
+
+def test_thread_html_wraps_each_fragment_in_an_open_details():
+    html = _render(_rows((1, 0, None), (2, 1, 1)))
+
+    assert html.count("<details open><summary>post ") == 2
+    assert _Tree(html).parent_of == {1: None, 2: 1}
+
+
+def test_thread_html_marks_only_the_first_post():
+    tree_html = _render(_rows((1, 0, None), (2, 0, None)), first_class="opening-post")
+
+    assert tree_html.count("opening-post") == 1
+    assert '<li class="post opening-post" id="p1">' in tree_html
+
+
+def test_thread_html_ends_deep_threads_with_one_continue_link():
+    chain = [(i, i - 1, i - 1 or None) for i in range(1, 16)]  # levels 0..14
+    rows = _rows(*[row for row in chain if row[1] <= 13], (20, 13, 13), (21, 12, 12))
+
+    tree = _Tree(_render(rows))
+
+    assert tree.order == [*range(1, 14), 21]
+    assert tree.continue_links == [(13, "/p/13/thread/")]
+    assert tree.parent_of[21] == 12
+
+
+def test_thread_html_continue_links_for_sibling_branches():
+    rows = _rows((1, 0, None), (2, 1, 1), (3, 2, 2), (4, 1, 1), (5, 2, 4), (6, 1, 1))
+
+    tree = _Tree(_render(rows, max_depth=1))
+
+    assert tree.order == [1, 2, 4, 6]
+    assert tree.continue_links == [(2, "/p/2/thread/"), (4, "/p/4/thread/")]
+
+
+def test_thread_html_counts_depth_from_the_base_level():
+    rows = _rows((10, 5, 9), (11, 6, 10), (12, 7, 11), (13, 6, 10))
+
+    tree = _Tree(_render(rows, base_level=5, max_depth=1))
+
+    assert tree.order == [10, 11, 13]
+    assert tree.parent_of == {10: None, 11: 10, 13: 10}
+    assert tree.continue_links == [(11, "/p/11/thread/")]
+
+
+def test_thread_html_flat_context():
+    rows = [(1, 0, None, "<summary>a</summary>"), (2, 0, 1, "<summary>b</summary>")]
+
+    tree = _Tree(_render(rows, max_depth=0))
+
+    assert tree.parent_of == {1: None, 2: None}
+    assert tree.continue_links == []
+
+
+def test_thread_html_inserts_each_posts_tools_in_that_post():
+    tools = {2: rendering.post_tools(links=[("/p/2/edit/", "Edit")])}
+
+    html = _render(_rows((1, 0, None), (2, 1, 1), (3, 2, 2)), tools=tools)
+
+    assert html.count("post-tools") == 1
+    start = html.index('id="p2"')
+    assert start < html.index('href="/p/2/edit/"') < html.index('id="p3"')
+    _Tree(html)
+
+
+def test_post_tools_escape_and_can_be_empty():
+    assert rendering.post_tools(links=[]) == ""
+    assert rendering.post_tools(links=[("/x/?a=1&b=2", "<Edit>")]) == (
+        '<p class="post-tools"><a href="/x/?a=1&amp;b=2">&lt;Edit&gt;</a></p>'
+    )

@@ -1,0 +1,335 @@
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.db import connection
+from django.http import Http404
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from threads import selectors, services
+from threads.models import Post, Topic
+
+from .factories import ReplyFactory, TopicFactory
+from .helpers import build_chain, build_thread, opening_post
+
+pytestmark = pytest.mark.django_db
+
+ANONYMOUS = AnonymousUser()
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def _ids(html: str) -> list[int]:
+    """The post ids of a thread's HTML, in page order."""
+    return [int(i) for i in re.findall(r'<li [^>]*id="p(\d+)"', html)]
+
+
+def _topic_url(topic: Topic) -> str:
+    return reverse("threads:topic_detail", args=[topic.pk, "a-first-topic"])
+
+
+def _page_order(topic: Topic, tree_ids=None) -> list[int]:
+    posts = Post.objects.filter(topic=topic).order_by("tree_id", "lft")
+    if tree_ids is not None:
+        posts = posts.filter(tree_id__in=tree_ids)
+    return list(posts.values_list("pk", flat=True))
+
+
+# --- topic_list --------------------------------------------------------------------------
+
+
+def test_topic_list_puts_pinned_topics_first_then_the_most_active(member, moderator):
+    old = TopicFactory(author=member, title="old", created=T0)
+    newer = TopicFactory(author=member, title="newer", created=T0 + timedelta(days=1))
+    revived = TopicFactory(author=member, title="revived", created=T0 - timedelta(days=1))
+    pinned = TopicFactory(author=member, title="pinned", created=T0 - timedelta(days=9))
+    ReplyFactory(topic=revived, author=member, created=T0 + timedelta(days=2))
+    services.topic_set_pinned(topic=pinned, moderator=moderator, pinned=True)
+
+    page = selectors.topic_list(page=None)
+
+    assert list(page) == [pinned, revived, newer, old]
+
+
+def test_topic_list_pages(member, monkeypatch):
+    monkeypatch.setattr(selectors, "TOPICS_PER_PAGE", 2)
+    for day in range(5):
+        TopicFactory(author=member, title=f"day {day}", created=T0 + timedelta(days=day))
+
+    assert [t.title for t in selectors.topic_list(page=2)] == ["day 2", "day 1"]
+    assert [t.title for t in selectors.topic_list(page="99")] == ["day 0"]
+    assert [t.title for t in selectors.topic_list(page="nonsense")] == ["day 4", "day 3"]
+
+
+# --- topic_thread --------------------------------------------------------------------------
+
+
+def test_topic_thread_shows_rows_in_tree_order(topic, other_member):
+    op = opening_post(topic)
+    a = ReplyFactory(parent=op, author=other_member)
+    top = ReplyFactory(topic=topic, author=other_member)
+    ReplyFactory(parent=top, author=other_member)
+    ReplyFactory(parent=a, author=other_member)  # shifts a's tree only
+    ReplyFactory(parent=op, author=other_member)
+
+    thread = selectors.topic_thread(topic_id=topic.pk, page=None, viewer=ANONYMOUS)
+
+    assert thread.topic == topic
+    assert _ids(thread.html) == _page_order(topic)
+    assert len(_ids(thread.html)) == 6
+
+
+def test_topic_thread_pages_by_top_level_posts(topic, other_member, monkeypatch):
+    monkeypatch.setattr(selectors, "TOP_LEVEL_POSTS_PER_PAGE", 2)
+    op = opening_post(topic)
+    ReplyFactory(parent=op, author=other_member)
+    tops = [ReplyFactory(topic=topic, author=other_member) for _ in range(4)]
+    for top in tops:
+        ReplyFactory(parent=top, author=other_member)
+    trees = [op.tree_id] + [Post.objects.get(pk=top.pk).tree_id for top in tops]
+
+    pages = [
+        selectors.topic_thread(topic_id=topic.pk, page=number, viewer=ANONYMOUS)
+        for number in (1, 2, 3)
+    ]
+
+    assert [_ids(page.html) for page in pages] == [
+        _page_order(topic, trees[0:2]),
+        _page_order(topic, trees[2:4]),
+        _page_order(topic, trees[4:5]),
+    ]
+    assert pages[0].page.paginator.num_pages == 3
+    assert pages[2].page.number == 3
+
+
+def test_topic_thread_marks_the_opening_post_on_page_one_only(topic, other_member, monkeypatch):
+    monkeypatch.setattr(selectors, "TOP_LEVEL_POSTS_PER_PAGE", 1)
+    second = ReplyFactory(topic=topic, author=other_member)
+    op = opening_post(topic)
+
+    first_page = selectors.topic_thread(topic_id=topic.pk, page=1, viewer=ANONYMOUS).html
+    second_page = selectors.topic_thread(topic_id=topic.pk, page=2, viewer=ANONYMOUS).html
+
+    assert f'<li class="post opening-post" id="p{op.pk}">' in first_page
+    assert first_page.count("opening-post") == 1
+    assert f'<li class="post" id="p{second.pk}">' in second_page
+    assert "opening-post" not in second_page
+
+
+def test_topic_thread_keeps_to_its_topic(topic, other_member):
+    mine = ReplyFactory(topic=topic, author=other_member)
+    elsewhere = TopicFactory(author=other_member)  # a tree id between this topic's trees
+    later = ReplyFactory(topic=topic, author=other_member)
+
+    html = selectors.topic_thread(topic_id=topic.pk, page=None, viewer=ANONYMOUS).html
+
+    assert _ids(html) == [opening_post(topic).pk, mine.pk, later.pk]
+    assert opening_post(elsewhere).pk not in _ids(html)
+
+
+def test_topic_thread_stops_at_the_thread_depth(topic, other_member):
+    chain = build_chain(opening_post(topic), depth=14, author=other_member)
+
+    html = selectors.topic_thread(topic_id=topic.pk, page=None, viewer=ANONYMOUS).html
+
+    assert _ids(html)[-1] == chain[11].pk  # level 12
+    assert f'href="/p/{chain[11].pk}/thread/"' in html
+
+
+def test_topic_thread_of_a_missing_topic_is_404(db):
+    with pytest.raises(Http404):
+        selectors.topic_thread(topic_id=404, page=None, viewer=ANONYMOUS)
+
+
+# --- post_thread --------------------------------------------------------------------------
+
+
+def test_post_thread_has_the_ancestors_as_context_and_the_subtree(topic, other_member):
+    op = opening_post(topic)
+    a = ReplyFactory(parent=op, author=other_member)
+    b = ReplyFactory(parent=a, author=other_member)
+    c = ReplyFactory(parent=b, author=other_member)
+    d = ReplyFactory(parent=b, author=other_member)
+    sibling = ReplyFactory(parent=a, author=other_member)
+
+    thread = selectors.post_thread(post_id=b.pk, viewer=ANONYMOUS)
+
+    assert thread.post == b
+    assert thread.topic == topic
+    assert _ids(thread.context_html) == [op.pk, a.pk]
+    assert _ids(thread.html) == [b.pk, c.pk, d.pk]
+    assert sibling.pk not in _ids(thread.context_html + thread.html)
+
+
+def test_post_thread_continues_twelve_levels_below_the_post(topic, other_member):
+    chain = build_chain(opening_post(topic), depth=26, author=other_member)
+
+    thread = selectors.post_thread(post_id=chain[11].pk, viewer=ANONYMOUS)  # level 12
+
+    assert _ids(thread.html) == [post.pk for post in chain[11:24]]  # levels 12..24
+    assert f'href="/p/{chain[23].pk}/thread/"' in thread.html
+
+
+def test_post_thread_of_a_missing_post_is_404(db):
+    with pytest.raises(Http404):
+        selectors.post_thread(post_id=404, viewer=ANONYMOUS)
+
+
+# --- post_location ------------------------------------------------------------------------
+
+
+def test_post_location_is_an_anchor_on_the_topic_page(topic, other_member):
+    reply = ReplyFactory(parent=opening_post(topic), author=other_member)
+
+    assert selectors.post_location(post_id=reply.pk) == f"{_topic_url(topic)}#p{reply.pk}"
+
+
+def test_post_location_names_a_later_page(topic, other_member, monkeypatch):
+    monkeypatch.setattr(selectors, "TOP_LEVEL_POSTS_PER_PAGE", 2)
+    tops = [ReplyFactory(topic=topic, author=other_member) for _ in range(4)]
+    deep = ReplyFactory(parent=tops[2], author=other_member)
+    url = _topic_url(topic)
+
+    assert selectors.post_location(post_id=tops[0].pk) == f"{url}#p{tops[0].pk}"
+    assert selectors.post_location(post_id=tops[1].pk) == f"{url}?page=2#p{tops[1].pk}"
+    assert selectors.post_location(post_id=deep.pk) == f"{url}?page=2#p{deep.pk}"
+    assert selectors.post_location(post_id=tops[3].pk) == f"{url}?page=3#p{tops[3].pk}"
+
+
+def test_post_location_of_deep_posts_is_a_thread_page(topic, other_member):
+    chain = build_chain(opening_post(topic), depth=26, author=other_member)
+    level = {post.level: post for post in chain}
+
+    def location(lvl):
+        return selectors.post_location(post_id=level[lvl].pk)
+
+    assert location(12) == f"{_topic_url(topic)}#p{level[12].pk}"
+    assert location(13) == f"/p/{level[12].pk}/thread/#p{level[13].pk}"
+    assert location(24) == f"/p/{level[12].pk}/thread/#p{level[24].pk}"
+    assert location(25) == f"/p/{level[24].pk}/thread/#p{level[25].pk}"
+    assert location(26) == f"/p/{level[24].pk}/thread/#p{level[26].pk}"
+
+
+def test_every_post_is_shown_where_post_location_says(topic, other_member):
+    """Each location's page really contains the post it points to."""
+    chain = build_chain(opening_post(topic), depth=26, author=other_member)
+
+    for post in chain:
+        location = selectors.post_location(post_id=post.pk)
+        if location.startswith("/p/"):
+            shown_on = int(location.split("/")[2])
+            html = selectors.post_thread(post_id=shown_on, viewer=ANONYMOUS).html
+        else:
+            html = selectors.topic_thread(topic_id=topic.pk, page=None, viewer=ANONYMOUS).html
+        assert post.pk in _ids(html), location
+
+
+# --- reply_target and is_opening_post --------------------------------------------------------
+
+
+def test_reply_target(topic, other_member):
+    reply = ReplyFactory(topic=topic, author=other_member)
+
+    assert selectors.reply_target(topic_id=topic.pk) == (topic, None)
+    assert selectors.reply_target(post_id=reply.pk) == (topic, reply)
+    with pytest.raises(Http404):
+        selectors.reply_target(post_id=reply.pk + 100)
+    with pytest.raises(Http404):
+        selectors.reply_target(topic_id=topic.pk + 100)
+
+
+def test_is_opening_post(topic, other_member):
+    op = opening_post(topic)
+    top = ReplyFactory(topic=topic, author=other_member)
+    child = ReplyFactory(parent=op, author=other_member)
+
+    assert selectors.is_opening_post(op)
+    assert not selectors.is_opening_post(top)
+    assert not selectors.is_opening_post(child)
+
+
+# --- profile --------------------------------------------------------------------------------
+
+
+def test_profile_lists_topics_and_visible_posts_newest_first(member, other_member, moderator):
+    first = TopicFactory(author=member, title="first", created=T0)
+    second = TopicFactory(author=member, title="second", created=T0 + timedelta(days=1))
+    TopicFactory(author=other_member, title="not hers")
+    kept = ReplyFactory(topic=first, author=member, body="kept", created=T0 + timedelta(days=2))
+    deleted = ReplyFactory(topic=first, author=member, body="deleted")
+    removed = ReplyFactory(topic=first, author=member, body="removed")
+    services.post_delete(post=deleted, user=member)
+    services.post_remove(post=removed, moderator=moderator, reason="rude")
+
+    profile = selectors.profile(username="ALICE", page=None)
+
+    assert profile.member == member
+    assert [t.title for t in profile.topics] == ["second", "first"]
+    assert list(profile.posts) == [
+        kept,
+        opening_post(second),
+        opening_post(first),
+    ]
+
+
+def test_profile_of_an_unknown_member_is_404(db):
+    with pytest.raises(Http404):
+        selectors.profile(username="nobody", page=None)
+
+
+# --- Query counts ----------------------------------------------------------------------------
+
+
+def _grow(topic: Topic, author, size: int) -> dict:
+    """Add replies (some deeper than a page shows) and return posts to look at."""
+    build_thread(topic, replies=size, author=author)
+    chain = build_chain(opening_post(topic), depth=size // 2 + 11, author=author)
+    TopicFactory.create_batch(size // 5, author=author)
+    return {"deep": chain[-1], "shallow": chain[5], "topic": topic}
+
+
+SELECTOR_CALLS = {
+    "topic_list": (2, lambda d: list(selectors.topic_list(page=1))),
+    "topic_thread": (
+        3,
+        lambda d: selectors.topic_thread(topic_id=d["topic"].pk, page=1, viewer=ANONYMOUS),
+    ),
+    "post_thread": (3, lambda d: selectors.post_thread(post_id=d["shallow"].pk, viewer=ANONYMOUS)),
+    "post_location": (2, lambda d: selectors.post_location(post_id=d["deep"].pk)),
+    "post_location_shallow": (2, lambda d: selectors.post_location(post_id=d["shallow"].pk)),
+    "reply_target": (1, lambda d: selectors.reply_target(post_id=d["deep"].pk)),
+    "profile": (
+        4,
+        lambda d: list(selectors.profile(username=d["deep"].author.username, page=1).posts),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", SELECTOR_CALLS)
+def test_selector_query_counts_do_not_grow_with_the_data(
+    name, topic, other_member, django_assert_num_queries
+):
+    expected, call = SELECTOR_CALLS[name]
+    small = _grow(TopicFactory(author=other_member), other_member, 6)
+    big = _grow(topic, other_member, 40)
+
+    with django_assert_num_queries(expected):
+        call(small)
+    with django_assert_num_queries(expected):
+        call(big)
+
+
+def test_topic_thread_query_count_for_a_moderator_does_not_grow(topic, other_member, moderator):
+    small = TopicFactory(author=other_member)
+    build_thread(small, replies=4, author=other_member)
+    build_thread(topic, replies=60, author=moderator)
+
+    counts = []
+    for each in (small, topic):
+        viewer = type(moderator).objects.get(pk=moderator.pk)  # no permission cache
+        with CaptureQueriesContext(connection) as queries:
+            selectors.topic_thread(topic_id=each.pk, page=1, viewer=viewer)
+        counts.append(len(queries))
+
+    assert counts[0] == counts[1]

@@ -1,0 +1,1036 @@
+import re
+
+import pytest
+from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils.html import escape
+
+from threads import permissions, selectors, services
+from threads.models import Post, Topic, User
+
+from .factories import PASSWORD, ReplyFactory, TopicFactory
+from .helpers import build_chain, build_thread, form_values, opening_post
+
+pytestmark = pytest.mark.django_db
+
+NEW_PASSWORD = "a brand new passphrase 42"
+
+
+@pytest.fixture
+def get(django_assert_max_num_queries):
+    """GET a page, in at most `queries` queries."""
+
+    def get(client, url, *, queries: int, **kwargs):
+        with django_assert_max_num_queries(queries):
+            return client.get(url, **kwargs)
+
+    return get
+
+
+@pytest.fixture
+def banned_client(client, banned):
+    client.force_login(banned)
+    return client
+
+
+def _state():
+    """Everything a posting form could write, to check that nothing was."""
+    return (
+        list(Topic.objects.order_by("pk").values_list()),
+        list(Post.objects.order_by("pk").values_list()),
+    )
+
+
+def _topic_url(topic: Topic, slug: str = "a-first-topic") -> str:
+    return reverse("threads:topic_detail", args=[topic.pk, slug])
+
+
+def _html(response) -> str:
+    return response.content.decode()
+
+
+def _post_ids(response) -> list[int]:
+    return [int(i) for i in re.findall(r'<li [^>]*id="p(\d+)"', _html(response))]
+
+
+def _newest_post() -> Post:
+    return Post.objects.latest("pk")
+
+
+def _assert_refused_form(response, status: int, message: str, typed: dict, before) -> None:
+    """A rejected form: its status, the reason shown, the text kept and nothing written."""
+    assert response.status_code == status
+    assert escape(message) in _html(response)
+    values = form_values(response)
+    for name, text in typed.items():
+        assert values.get(name) == text, name
+    assert _state() == before
+
+
+# --- Topic list -------------------------------------------------------------------
+
+
+def test_topic_list_shows_topics_pinned_first(client, get, topic, other_member, moderator):
+    other = TopicFactory(author=other_member, title="Another topic")
+    ReplyFactory(topic=other, author=other_member)
+    services.topic_set_pinned(topic=topic, moderator=moderator, pinned=True)
+    services.topic_set_locked(topic=other, moderator=moderator, locked=True)
+
+    response = get(client, "/", queries=2)
+
+    html = _html(response)
+    assert response.status_code == 200
+    assert html.index(topic.get_absolute_url()) < html.index(other.get_absolute_url())
+    assert "A first topic" in html
+    assert "Another topic" in html
+    assert "1 reply" in html
+    assert "Pinned" in html
+    assert "Locked" in html
+
+
+def test_topic_list_pages(client, get, member, monkeypatch):
+    monkeypatch.setattr(selectors, "TOPICS_PER_PAGE", 2)
+    titles = [TopicFactory(author=member, title=f"Topic number {i}").title for i in range(3)]
+
+    first = _html(get(client, "/", queries=2))
+    second = _html(get(client, "/?page=2", queries=2))
+
+    assert titles[2] in first
+    assert titles[0] not in first
+    assert titles[0] in second
+    assert 'href="?page=2"' in first
+
+
+def test_empty_topic_list(client, get, db):
+    response = get(client, "/", queries=1)
+
+    assert "No topics yet" in _html(response)
+
+
+# --- Topic page -------------------------------------------------------------------
+
+
+def test_topic_page_shows_the_thread(client, get, topic, other_member):
+    op = opening_post(topic)
+    reply = ReplyFactory(parent=op, author=other_member, body="I *agree*")
+
+    response = get(client, topic.get_absolute_url(), queries=3)
+
+    html = _html(response)
+    assert response.status_code == 200
+    assert "<h1>A first topic</h1>" in html
+    assert "<p>Hello, <strong>forum</strong>.</p>" in html
+    assert "<p>I <em>agree</em></p>" in html
+    assert _post_ids(response) == [op.pk, reply.pk]
+    assert "Log in to post." in html  # instead of the reply form
+
+
+def test_topic_page_has_a_reply_form_for_members(member_client, get, topic):
+    response = get(member_client, topic.get_absolute_url(), queries=5)
+
+    assert f'action="{reverse("threads:topic_reply", args=[topic.pk])}"' in _html(response)
+    assert form_values(response) == {"body": ""}
+
+
+@pytest.mark.parametrize(
+    ("slug", "query"), [(None, ""), ("wrong-slug", ""), (None, "?page=2"), ("wrong", "?page=2")]
+)
+def test_topic_urls_redirect_permanently_to_the_canonical_url(client, get, topic, slug, query):
+    url = f"/t/{topic.pk}/" if slug is None else _topic_url(topic, slug)
+
+    response = get(client, url + query, queries=3)
+
+    assert response.status_code == 301
+    assert response["Location"] == _topic_url(topic) + query
+
+
+def test_a_topic_titled_like_a_page_of_its_own_is_still_reachable(client, get, member):
+    """Slugs come from titles, so they must not collide with the topic's other pages."""
+    topic = TopicFactory(author=member, title="Reply", body="A topic about replies")
+
+    response = get(client, topic.get_absolute_url(), queries=3)
+
+    assert response.status_code == 200
+    assert "<h1>Reply</h1>" in _html(response)
+    assert "A topic about replies" in _html(response)
+
+
+def test_topic_page_of_a_missing_topic_is_404(client, get, db):
+    assert get(client, "/t/999/anything/", queries=1).status_code == 404
+
+
+def test_topic_page_pages_by_top_level_posts(client, get, topic, other_member, monkeypatch):
+    monkeypatch.setattr(selectors, "TOP_LEVEL_POSTS_PER_PAGE", 1)
+    later = ReplyFactory(topic=topic, author=other_member)
+    answer = ReplyFactory(parent=later, author=other_member)
+
+    first = get(client, topic.get_absolute_url(), queries=3)
+    second = get(client, topic.get_absolute_url() + "?page=2", queries=3)
+
+    assert _post_ids(first) == [opening_post(topic).pk]
+    assert _post_ids(second) == [later.pk, answer.pk]
+    assert "More replies" in _html(first)
+    assert "Earlier replies" in _html(second)
+
+
+def test_topic_page_continues_deep_threads_on_their_own_page(client, get, topic, other_member):
+    chain = build_chain(opening_post(topic), depth=14, author=other_member)
+    level_12, level_13 = chain[11], chain[12]
+
+    response = get(client, topic.get_absolute_url(), queries=3)
+
+    html = _html(response)
+    assert level_12.pk in _post_ids(response)
+    assert level_13.pk not in _post_ids(response)
+    assert html.count("Continue this thread") == 1
+    assert f'<a href="/p/{level_12.pk}/thread/">Continue this thread' in html
+
+
+@pytest.mark.parametrize("reader", ["anonymous", "member", "moderator"])
+def test_topic_page_query_count_does_not_depend_on_its_size(
+    client, member, moderator, other_member, django_assert_num_queries, reader
+):
+    if reader != "anonymous":
+        client.force_login(member if reader == "member" else moderator)
+    small = TopicFactory(author=other_member)
+    build_thread(small, replies=10, author=member)
+    big = TopicFactory(author=other_member)
+    build_thread(big, replies=200, author=member)
+
+    with CaptureQueriesContext(connection) as small_queries:
+        assert client.get(small.get_absolute_url()).status_code == 200
+    with django_assert_num_queries(len(small_queries)):
+        response = client.get(big.get_absolute_url())
+
+    assert len(_post_ids(response)) == 201
+    assert len(small_queries) <= 7
+
+
+# --- Per-reader tools -------------------------------------------------------------
+
+
+@pytest.fixture
+def two_posts(topic, other_member):
+    """The opening post by alice, and bob's reply to it."""
+    op = opening_post(topic)
+    return op, ReplyFactory(parent=op, author=other_member)
+
+
+def _tool_urls(pk: int) -> dict[str, str]:
+    return {
+        "edit": f"/p/{pk}/edit/",
+        "delete": f"/p/{pk}/delete/",
+        "remove": reverse("admin:threads_post_remove", args=[pk]),
+        "restore": reverse("admin:threads_post_restore", args=[pk]),
+    }
+
+
+def _topic_tool_urls(topic: Topic) -> list[str]:
+    return [
+        reverse(f"admin:threads_topic_{action}", args=[topic.pk])
+        for action in ("lock", "unlock", "pin", "unpin")
+    ]
+
+
+def test_anonymous_readers_see_no_tools(client, get, topic, two_posts):
+    html = _html(get(client, topic.get_absolute_url(), queries=3))
+
+    for post in two_posts:
+        for url in _tool_urls(post.pk).values():
+            assert url not in html
+    for url in _topic_tool_urls(topic):
+        assert url not in html
+    assert "post-tools" not in html
+    assert "/admin/" not in html
+
+
+def test_authors_see_edit_and_delete_on_their_own_posts_only(member_client, get, topic, two_posts):
+    own, others = two_posts
+
+    html = _html(get(member_client, topic.get_absolute_url(), queries=5))
+
+    assert f'<a href="{_tool_urls(own.pk)["edit"]}">Edit</a>' in html
+    assert f'<a href="{_tool_urls(own.pk)["delete"]}">Delete</a>' in html
+    assert _tool_urls(others.pk)["edit"] not in html
+    assert _tool_urls(others.pk)["delete"] not in html
+    assert "/admin/" not in html
+
+
+def test_authors_see_no_tools_in_a_locked_topic(member_client, get, topic, two_posts, moderator):
+    services.topic_set_locked(topic=topic, moderator=moderator, locked=True)
+
+    html = _html(get(member_client, topic.get_absolute_url(), queries=5))
+
+    assert _tool_urls(two_posts[0].pk)["edit"] not in html
+    assert "This topic is locked" in html
+
+
+def test_moderators_see_remove_links_and_topic_tools(moderator_client, get, topic, two_posts):
+    html = _html(get(moderator_client, topic.get_absolute_url(), queries=7))
+
+    for post in two_posts:
+        urls = _tool_urls(post.pk)
+        assert f'<a href="{urls["remove"]}">Remove</a>' in html
+        assert urls["edit"] not in html  # not their posts
+    assert f'href="{reverse("admin:threads_topic_lock", args=[topic.pk])}">Lock</a>' in html
+    assert f'href="{reverse("admin:threads_topic_pin", args=[topic.pk])}">Pin</a>' in html
+    assert f"?topic__id__exact={topic.pk}" in html
+
+
+def test_moderators_see_restore_and_unlock_when_done(
+    moderator_client, get, topic, two_posts, moderator
+):
+    services.post_remove(post=two_posts[1], moderator=moderator, reason="spam")
+    services.topic_set_locked(topic=topic, moderator=moderator, locked=True)
+    services.topic_set_pinned(topic=topic, moderator=moderator, pinned=True)
+
+    html = _html(get(moderator_client, topic.get_absolute_url(), queries=7))
+
+    assert f'<a href="{_tool_urls(two_posts[1].pk)["restore"]}">Restore</a>' in html
+    assert _tool_urls(two_posts[1].pk)["remove"] not in html
+    assert f'href="{reverse("admin:threads_topic_unlock", args=[topic.pk])}">Unlock</a>' in html
+    assert f'href="{reverse("admin:threads_topic_unpin", args=[topic.pk])}">Unpin</a>' in html
+
+
+# --- Permalinks and thread pages ------------------------------------------------------
+
+
+def test_permalink_redirects_to_the_post_on_the_topic_page(client, get, topic, two_posts):
+    response = get(client, f"/p/{two_posts[1].pk}/", queries=2)
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{_topic_url(topic)}#p{two_posts[1].pk}"
+
+
+def test_permalink_names_the_page_of_the_posts_top_level_post(
+    client, get, topic, other_member, monkeypatch
+):
+    monkeypatch.setattr(selectors, "TOP_LEVEL_POSTS_PER_PAGE", 2)
+    tops = [ReplyFactory(topic=topic, author=other_member) for _ in range(3)]
+    answer = ReplyFactory(parent=tops[2], author=other_member)
+
+    response = get(client, f"/p/{answer.pk}/", queries=2)
+
+    assert response["Location"] == f"{_topic_url(topic)}?page=2#p{answer.pk}"
+    page = get(client, response["Location"].split("#")[0], queries=3)
+    assert answer.pk in _post_ids(page)
+
+
+def test_permalink_of_a_deep_post_goes_to_its_thread_page(client, get, topic, other_member):
+    chain = build_chain(opening_post(topic), depth=13, author=other_member)
+
+    response = get(client, f"/p/{chain[12].pk}/", queries=2)
+
+    assert response["Location"] == f"/p/{chain[11].pk}/thread/#p{chain[12].pk}"
+
+
+def test_permalink_of_a_missing_post_is_404(client, get, db):
+    assert get(client, "/p/999/", queries=1).status_code == 404
+
+
+def test_thread_page_shows_ancestors_as_context_then_the_subtree(client, get, topic, other_member):
+    op = opening_post(topic)
+    a = ReplyFactory(parent=op, author=other_member, body="first answer")
+    b = ReplyFactory(parent=a, author=other_member, body="the post itself")
+    c = ReplyFactory(parent=b, author=other_member, body="an answer to it")
+    sibling = ReplyFactory(parent=a, author=other_member, body="a sibling")
+
+    response = get(client, f"/p/{b.pk}/thread/", queries=3)
+
+    html = _html(response)
+    assert _post_ids(response) == [op.pk, a.pk, b.pk, c.pk]
+    assert html.index("Earlier in this thread") < html.index(f'id="p{op.pk}"')
+    assert "first answer" in html
+    assert "a sibling" not in html
+    assert sibling.pk not in _post_ids(response)
+    assert f'href="/p/{b.pk}/"' in html  # back to the whole topic
+
+
+def test_thread_page_of_a_top_level_post_has_no_context(client, get, topic, two_posts):
+    response = get(client, f"/p/{two_posts[0].pk}/thread/", queries=3)
+
+    assert "Earlier in this thread" not in _html(response)
+    assert _post_ids(response) == [post.pk for post in two_posts]
+
+
+def test_thread_page_continues_deeper(client, get, topic, other_member):
+    chain = build_chain(opening_post(topic), depth=26, author=other_member)
+
+    response = get(client, f"/p/{chain[11].pk}/thread/", queries=3)
+
+    assert chain[23].pk in _post_ids(response)
+    assert chain[24].pk not in _post_ids(response)
+    assert f'<a href="/p/{chain[23].pk}/thread/">Continue this thread' in _html(response)
+
+
+def test_thread_page_of_a_missing_post_is_404(client, get, db):
+    assert get(client, "/p/999/thread/", queries=1).status_code == 404
+
+
+# --- New topic ------------------------------------------------------------------------
+
+
+def test_new_topic_form(member_client, get):
+    response = get(member_client, "/t/new/", queries=2)
+
+    assert response.status_code == 200
+    assert form_values(response) == {"title": "", "body": ""}
+
+
+def test_new_topic_is_created_and_shown(member_client, member):
+    response = member_client.post(
+        "/t/new/", {"title": "  Fresh topic ", "body": "\r\nSome *text*\r\n\r\n"}
+    )
+
+    topic = Topic.objects.get()
+    post = opening_post(topic)
+    assert response.status_code == 302
+    assert response["Location"] == _topic_url(topic, "fresh-topic")
+    assert (topic.title, topic.author, post.author) == ("Fresh topic", member, member)
+    assert post.body == "Some *text*"
+
+
+def test_new_topic_preview_writes_nothing(member_client, member):
+    typed = {"title": "Previewed", "body": "A **bold** claim"}
+
+    response = member_client.post("/t/new/", {**typed, "preview": "1"})
+
+    assert response.status_code == 200
+    assert "<p>A <strong>bold</strong> claim</p>" in _html(response)
+    assert form_values(response) == typed
+    assert not Topic.objects.exists()
+
+
+NEW_TOPIC_ERRORS = [
+    pytest.param({"title": "", "body": "text"}, "The topic needs a title.", id="empty-title"),
+    pytest.param(
+        {"title": "t" * 201, "body": "text"},
+        "Ensure this value has at most 200 characters (it has 201).",
+        id="long-title",
+    ),
+    pytest.param({"title": "Title", "body": " \n "}, "The message is empty", id="empty-body"),
+    pytest.param(
+        {"title": "Title", "body": "b" * 50_001},
+        "Ensure this value has at most 50000 characters (it has 50001).",
+        id="long-body",
+    ),
+    pytest.param(
+        {"title": "Title", "body": "nul\x00byte"}, "Null characters are not allowed.", id="nul-body"
+    ),
+    pytest.param(
+        {"title": "nul\x00", "body": "text"}, "Null characters are not allowed.", id="nul-title"
+    ),
+    pytest.param(
+        {"title": "two\nlines", "body": "text"}, "A title is one line of text", id="two-lines"
+    ),
+]
+
+
+@pytest.mark.parametrize(("typed", "message"), NEW_TOPIC_ERRORS)
+def test_new_topic_bad_input_is_refused_and_kept(member_client, typed, message):
+    before = _state()
+
+    response = member_client.post("/t/new/", typed)
+
+    _assert_refused_form(response, 400, message, typed, before)
+
+
+def test_new_topic_form_needs_a_login(client, get):
+    response = get(client, "/t/new/", queries=0)
+
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=/t/new/"
+
+
+def test_new_topic_posted_after_the_session_ended_keeps_the_text(client, db):
+    typed = {"title": "Long thoughts", "body": "typed for an hour"}
+    before = _state()
+
+    response = client.post("/t/new/", typed)
+
+    _assert_refused_form(response, 403, "Log in to post.", typed, before)
+
+
+def test_new_topic_preview_after_the_session_ended_keeps_the_text(client, db):
+    """Pressing Preview is a POST too: the text typed must not be lost."""
+    typed = {"title": "Long thoughts", "body": "typed for an *hour*"}
+    before = _state()
+
+    response = client.post("/t/new/", {**typed, "preview": "1"})
+
+    assert response.status_code == 200
+    assert "<p>typed for an <em>hour</em></p>" in _html(response)
+    assert form_values(response) == typed
+    assert _state() == before
+
+
+def test_banned_members_cannot_start_topics(banned_client, get):
+    typed = {"title": "Let me back", "body": "please"}
+    before = _state()
+
+    page = get(banned_client, "/t/new/", queries=2)
+    response = banned_client.post("/t/new/", typed)
+
+    assert page.status_code == 403
+    assert escape(permissions.SUSPENDED) in _html(page)
+    _assert_refused_form(response, 403, permissions.SUSPENDED, typed, before)
+
+
+# --- Replies ----------------------------------------------------------------------------
+# Both ways to reply: to the topic itself (a new top-level post) and to a post.
+
+
+@pytest.fixture(params=["to-topic", "to-post"])
+def reply_url(request, topic):
+    if request.param == "to-topic":
+        return reverse("threads:topic_reply", args=[topic.pk])
+    return reverse("threads:post_reply", args=[opening_post(topic).pk])
+
+
+def _expected_parent(reply_url: str, topic: Topic) -> Post | None:
+    return (
+        None
+        if reply_url == reverse("threads:topic_reply", args=[topic.pk])
+        else opening_post(topic)
+    )
+
+
+def test_reply_form(client, get, member, topic, reply_url):
+    client.force_login(member)
+
+    response = get(client, reply_url, queries=3)
+
+    assert response.status_code == 200
+    assert form_values(response) == {"body": ""}
+    assert f'action="{reply_url}"' in _html(response)
+
+
+def test_reply_to_a_post_shows_that_post(member_client, get, topic, other_member):
+    reply = ReplyFactory(parent=opening_post(topic), author=other_member, body="What *about* it?")
+
+    response = get(member_client, f"/p/{reply.pk}/reply/", queries=3)
+
+    html = _html(response)
+    assert "Reply to @bob" in html
+    assert "<p>What <em>about</em> it?</p>" in html
+
+
+def test_reply_is_posted_and_the_redirect_shows_it(member_client, member, topic, reply_url):
+    response = member_client.post(reply_url, {"body": "My answer"})
+
+    post = _newest_post()
+    assert response.status_code == 302
+    assert response["Location"] == f"{_topic_url(topic)}#p{post.pk}"
+    assert (post.body, post.author, post.topic) == ("My answer", member, topic)
+    assert post.parent == _expected_parent(reply_url, topic)
+    assert Topic.objects.get(pk=topic.pk).reply_count == 1
+
+
+def test_reply_to_a_deep_post_lands_on_its_thread_page(member_client, topic, other_member):
+    chain = build_chain(opening_post(topic), depth=12, author=other_member)
+
+    response = member_client.post(f"/p/{chain[-1].pk}/reply/", {"body": "deeper still"})
+
+    post = _newest_post()
+    assert post.level == 13
+    assert response["Location"] == f"/p/{chain[-1].pk}/thread/#p{post.pk}"
+
+
+def test_reply_preview_writes_nothing(member_client, reply_url):
+    before = _state()
+
+    response = member_client.post(reply_url, {"body": "> quoted\n\nanswer", "preview": "1"})
+
+    assert response.status_code == 200
+    html = _html(response)
+    assert "<blockquote>\n<p>quoted</p>\n</blockquote>\n<p>answer</p>" in html
+    assert form_values(response) == {"body": "> quoted\n\nanswer"}
+    assert _state() == before
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        pytest.param("\n \n", "The message is empty", id="empty"),
+        pytest.param(
+            "r" * 50_001,
+            "Ensure this value has at most 50000 characters (it has 50001).",
+            id="long",
+        ),
+        pytest.param("a\x00b", "Null characters are not allowed.", id="nul"),
+    ],
+)
+def test_reply_bad_input_is_refused_and_kept(member_client, reply_url, body, message):
+    before = _state()
+
+    response = member_client.post(reply_url, {"body": body})
+
+    _assert_refused_form(response, 400, message, {"body": body}, before)
+
+
+def test_reply_to_a_missing_post_or_topic_is_404(member_client, get):
+    before = _state()
+
+    assert get(member_client, "/p/999/reply/", queries=3).status_code == 404
+    assert member_client.post("/p/999/reply/", {"body": "hello"}).status_code == 404
+    assert member_client.post("/t/999/reply/", {"body": "hello"}).status_code == 404
+    assert _state() == before
+
+
+def test_reply_to_a_locked_topic_is_refused_and_kept(
+    member_client, get, topic, moderator, reply_url
+):
+    services.topic_set_locked(topic=topic, moderator=moderator, locked=True)
+    before = _state()
+
+    page = get(member_client, reply_url, queries=3)
+    response = member_client.post(reply_url, {"body": "one more thing"})
+
+    assert page.status_code == 403
+    assert escape(permissions.LOCKED) in _html(page)
+    _assert_refused_form(response, 403, permissions.LOCKED, {"body": "one more thing"}, before)
+
+
+def test_moderators_reply_to_locked_topics(moderator_client, topic, moderator, reply_url):
+    services.topic_set_locked(topic=topic, moderator=moderator, locked=True)
+
+    response = moderator_client.post(reply_url, {"body": "Closing note"})
+
+    post = _newest_post()
+    assert response["Location"].endswith(f"#p{post.pk}")
+    assert (post.body, post.author) == ("Closing note", moderator)
+
+
+def test_reply_form_needs_a_login(client, get, reply_url):
+    response = get(client, reply_url, queries=0)
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/accounts/login/?next={reply_url}"
+
+
+def test_reply_posted_after_the_session_ended_keeps_the_text(client, reply_url):
+    before = _state()
+
+    response = client.post(reply_url, {"body": "typed while logged out"})
+
+    _assert_refused_form(
+        response, 403, "Log in to post.", {"body": "typed while logged out"}, before
+    )
+
+
+def test_reply_preview_after_the_session_ended_keeps_the_text(client, reply_url):
+    before = _state()
+
+    response = client.post(reply_url, {"body": "typed *while* logged out", "preview": "1"})
+
+    assert response.status_code == 200
+    assert "<p>typed <em>while</em> logged out</p>" in _html(response)
+    assert form_values(response) == {"body": "typed *while* logged out"}
+    assert _state() == before
+
+
+def test_banned_members_cannot_reply(banned_client, get, reply_url):
+    before = _state()
+
+    page = get(banned_client, reply_url, queries=3)
+    response = banned_client.post(reply_url, {"body": "let me back"})
+
+    assert page.status_code == 403
+    _assert_refused_form(response, 403, permissions.SUSPENDED, {"body": "let me back"}, before)
+
+
+def test_reply_to_a_deleted_post_shows_nothing_of_it(client, get, topic, other_member, member):
+    """Its author deleted it: the refusal must not show its text to anyone."""
+    deleted = ReplyFactory(parent=opening_post(topic), author=other_member, body="regrettable")
+    services.post_delete(post=deleted, user=other_member)
+    client.force_login(member)
+    before = _state()
+
+    page = get(client, f"/p/{deleted.pk}/reply/", queries=3)
+    response = client.post(f"/p/{deleted.pk}/reply/", {"body": "what did you say?"})
+
+    assert page.status_code == 403
+    assert "regrettable" not in _html(page)
+    assert response.status_code == 403
+    assert "regrettable" not in _html(response)
+    assert _state() == before
+
+
+# --- Edit -----------------------------------------------------------------------------
+
+
+def test_edit_form_of_the_opening_post_has_the_title(member_client, get, topic):
+    response = get(member_client, f"/p/{opening_post(topic).pk}/edit/", queries=4)
+
+    assert response.status_code == 200
+    assert form_values(response) == {"title": "A first topic", "body": "Hello, **forum**."}
+
+
+def test_edit_form_of_a_reply_has_no_title(member_client, get, topic, member):
+    reply = ReplyFactory(topic=topic, author=member, body="my reply")
+
+    response = get(member_client, f"/p/{reply.pk}/edit/", queries=4)
+
+    assert form_values(response) == {"body": "my reply"}
+
+
+def test_edit_saves_and_redirects_to_the_post(member_client, topic, member):
+    reply = ReplyFactory(parent=opening_post(topic), author=member, body="typo")
+
+    response = member_client.post(f"/p/{reply.pk}/edit/", {"body": "fixed"})
+
+    reply.refresh_from_db()
+    assert response.status_code == 302
+    assert response["Location"] == f"{_topic_url(topic)}#p{reply.pk}"
+    assert reply.body == "fixed"
+    assert reply.edited is not None
+
+
+def test_edit_of_the_opening_post_retitles_the_topic(member_client, topic):
+    op = opening_post(topic)
+
+    response = member_client.post(
+        f"/p/{op.pk}/edit/", {"title": "A better title", "body": "Hello, **forum**."}
+    )
+
+    topic.refresh_from_db()
+    assert topic.title == "A better title"
+    assert response["Location"] == f"{_topic_url(topic, 'a-better-title')}#p{op.pk}"
+    assert opening_post(topic).edited is None  # the body did not change
+
+
+def test_edit_preview_writes_nothing(member_client, topic):
+    before = _state()
+    typed = {"title": "Maybe this", "body": "1. one\n2. two"}
+
+    response = member_client.post(f"/p/{opening_post(topic).pk}/edit/", {**typed, "preview": "1"})
+
+    assert response.status_code == 200
+    assert "<ol>\n<li>one</li>\n<li>two</li>\n</ol>" in _html(response)
+    assert form_values(response) == typed
+    assert _state() == before
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        pytest.param({"title": "Ok", "body": ""}, "The message is empty", id="empty-body"),
+        pytest.param({"title": "", "body": "ok"}, "The topic needs a title.", id="empty-title"),
+        pytest.param(
+            {"title": "x" * 201, "body": "ok"},
+            "Ensure this value has at most 200 characters (it has 201).",
+            id="long-title",
+        ),
+        pytest.param(
+            {"title": "Ok", "body": "e" * 50_001},
+            "Ensure this value has at most 50000 characters (it has 50001).",
+            id="long-body",
+        ),
+        pytest.param({"title": "Ok", "body": "\x00"}, "Null characters", id="nul"),
+    ],
+)
+def test_edit_bad_input_is_refused_and_kept(member_client, topic, typed, message):
+    before = _state()
+
+    response = member_client.post(f"/p/{opening_post(topic).pk}/edit/", typed)
+
+    _assert_refused_form(response, 400, message, typed, before)
+
+
+def test_members_cannot_edit_posts_of_others(client, get, topic, other_member):
+    client.force_login(other_member)
+    url = f"/p/{opening_post(topic).pk}/edit/"
+    typed = {"title": "Mine now", "body": "vandalized"}
+    before = _state()
+
+    page = get(client, url, queries=4)
+    response = client.post(url, typed)
+
+    assert page.status_code == 403
+    assert "You can only change your own posts." in _html(page)
+    _assert_refused_form(response, 403, "You can only change your own posts.", typed, before)
+
+
+def test_authors_cannot_edit_in_a_locked_topic(member_client, topic, moderator):
+    services.topic_set_locked(topic=topic, moderator=moderator, locked=True)
+    typed = {"title": "A first topic", "body": "late change"}
+    before = _state()
+
+    response = member_client.post(f"/p/{opening_post(topic).pk}/edit/", typed)
+
+    _assert_refused_form(response, 403, permissions.LOCKED, typed, before)
+
+
+def test_edit_needs_a_login(client, get, topic):
+    url = f"/p/{opening_post(topic).pk}/edit/"
+    typed = {"title": "A first topic", "body": "changed"}
+    before = _state()
+
+    page = get(client, url, queries=0)
+    response = client.post(url, typed)
+
+    assert page["Location"] == f"/accounts/login/?next={url}"
+    _assert_refused_form(response, 403, "Log in to post.", typed, before)
+
+
+def test_edit_of_a_missing_post_is_404(member_client, get):
+    assert get(member_client, "/p/999/edit/", queries=3).status_code == 404
+
+
+# --- Delete -----------------------------------------------------------------------------
+
+
+def test_delete_asks_first(member_client, get, topic, member):
+    reply = ReplyFactory(topic=topic, author=member, body="Second *thoughts*")
+
+    response = get(member_client, f"/p/{reply.pk}/delete/", queries=4)
+
+    assert response.status_code == 200
+    assert "<p>Second <em>thoughts</em></p>" in _html(response)
+    assert not Post.objects.get(pk=reply.pk).is_removed
+
+
+def test_delete_leaves_a_placeholder_with_the_replies(member_client, get, topic, member):
+    reply = ReplyFactory(parent=opening_post(topic), author=member, body="Second *thoughts*")
+    answer = ReplyFactory(parent=reply, author=member, body="still here")
+
+    response = member_client.post(f"/p/{reply.pk}/delete/")
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{_topic_url(topic)}#p{reply.pk}"
+    assert Post.objects.get(pk=reply.pk).removal == Post.Removal.AUTHOR
+    page = _html(get(member_client, topic.get_absolute_url(), queries=5))
+    assert f'id="p{reply.pk}"' in page
+    assert "[deleted by its author]" in page
+    assert "thoughts" not in page
+    assert f'id="p{answer.pk}"' in page
+    assert "still here" in page
+
+
+def test_members_cannot_delete_posts_of_others(client, get, topic, other_member):
+    client.force_login(other_member)
+    url = f"/p/{opening_post(topic).pk}/delete/"
+    before = _state()
+
+    page = get(client, url, queries=4)
+    response = client.post(url)
+
+    for each in (page, response):
+        assert each.status_code == 403
+        assert "You can only delete your own posts." in _html(each)
+    assert _state() == before
+
+
+def test_delete_needs_a_login(client, get, topic):
+    url = f"/p/{opening_post(topic).pk}/delete/"
+    before = _state()
+
+    page = get(client, url, queries=0)
+    response = client.post(url)
+
+    assert page["Location"] == f"/accounts/login/?next={url}"
+    assert response.status_code == 403
+    assert "Log in to post." in _html(response)
+    assert _state() == before
+
+
+def test_a_deleted_post_cannot_be_deleted_again(member_client, topic, member):
+    services.post_delete(post=opening_post(topic), user=member)
+
+    response = member_client.post(f"/p/{opening_post(topic).pk}/delete/")
+
+    assert response.status_code == 403
+    assert "already deleted" in _html(response)
+
+
+# --- Profile ------------------------------------------------------------------------------
+
+
+def test_profile_shows_topics_and_visible_posts(client, get, topic, member, moderator):
+    ReplyFactory(topic=topic, author=member, body="a visible *reply*")
+    hidden = ReplyFactory(topic=topic, author=member, body="a removed reply")
+    services.post_remove(post=hidden, moderator=moderator, reason="rude")
+
+    response = get(client, "/u/alice/", queries=4)
+
+    html = _html(response)
+    assert response.status_code == 200
+    assert "<h1>@alice</h1>" in html
+    assert f'<a href="{topic.get_absolute_url()}">A first topic</a>' in html
+    assert "<p>a visible <em>reply</em></p>" in html
+    assert "a removed reply" not in html
+    assert "Change your password" not in html
+
+
+def test_own_profile_links_to_the_password_change(member_client, get, member):
+    response = get(member_client, "/u/ALICE/", queries=6)
+
+    assert "<h1>@alice</h1>" in _html(response)
+    assert 'href="/accounts/password_change/"' in _html(response)
+
+
+def test_profile_of_an_unknown_member_is_404(client, get, db):
+    assert get(client, "/u/nobody/", queries=1).status_code == 404
+
+
+# --- Accounts -----------------------------------------------------------------------------
+
+
+def test_signup_creates_a_member_and_logs_them_in(client, get, db):
+    form = get(client, "/accounts/signup/", queries=0)
+    response = client.post(
+        "/accounts/signup/",
+        {
+            "username": "carol",
+            "email": "carol@example.org",
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+        },
+    )
+
+    user = User.objects.get(username="carol")
+    assert form.status_code == 200
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+    assert user.email == "carol@example.org"
+    assert user.check_password(PASSWORD)
+    assert client.session["_auth_user_id"] == str(user.pk)
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        pytest.param({"username": "ALICE"}, "That username is taken.", id="taken"),
+        pytest.param({"username": "carol smith"}, "(no spaces)", id="space"),
+        pytest.param({"email": ""}, "This field is required.", id="no-email"),
+        pytest.param(
+            {"password2": "something else"},
+            "The two password fields didn\u2019t match.",
+            id="passwords",
+        ),
+    ],
+)
+def test_signup_bad_input_is_refused_and_kept(client, member, typed, message):
+    data = {
+        "username": "carol",
+        "email": "carol@example.org",
+        "password1": PASSWORD,
+        "password2": PASSWORD,
+        **typed,
+    }
+
+    response = client.post("/accounts/signup/", data)
+
+    assert response.status_code == 400
+    assert escape(message) in _html(response)
+    assert form_values(response)["username"] == data["username"]
+    assert form_values(response)["email"] == data["email"]
+    assert list(User.objects.values_list("username", flat=True)) == ["alice"]
+    assert "_auth_user_id" not in client.session
+
+
+def test_signup_sends_members_home(member_client, get):
+    response = get(member_client, "/accounts/signup/", queries=2)
+
+    assert response["Location"] == "/"
+
+
+def test_login_ignores_the_case_of_the_username(client, get, member):
+    form = get(client, "/accounts/login/", queries=0)
+    response = client.post("/accounts/login/", {"username": "ALICE", "password": PASSWORD})
+
+    assert form.status_code == 200
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+    assert client.session["_auth_user_id"] == str(member.pk)
+
+
+def test_login_with_a_wrong_password_is_refused(client, member):
+    response = client.post("/accounts/login/", {"username": "alice", "password": "wrong"})
+
+    assert response.status_code == 200
+    assert "Please enter a correct username and password" in _html(response)
+    assert form_values(response)["username"] == "alice"
+    assert "_auth_user_id" not in client.session
+
+
+def test_banned_members_cannot_log_in(client, banned):
+    response = client.post("/accounts/login/", {"username": "banned", "password": PASSWORD})
+
+    assert "This account is not active: it was suspended" in _html(response)
+    assert "_auth_user_id" not in client.session
+
+
+def test_logout_is_a_post(member_client, get):
+    assert get(member_client, "/accounts/logout/", queries=0).status_code == 405
+    assert "_auth_user_id" in member_client.session
+
+    response = member_client.post("/accounts/logout/")
+
+    assert response["Location"] == "/"
+    assert "_auth_user_id" not in member_client.session
+
+
+def test_password_change(member_client, get, member):
+    form = get(member_client, "/accounts/password_change/", queries=2)
+    response = member_client.post(
+        "/accounts/password_change/",
+        {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    )
+
+    member.refresh_from_db()
+    assert form.status_code == 200
+    assert response["Location"] == "/accounts/password_change/done/"
+    assert member.check_password(NEW_PASSWORD)
+    done = get(member_client, response["Location"], queries=2)
+    assert "Password changed" in _html(done)
+
+
+def test_password_change_needs_the_old_password(member_client, member):
+    response = member_client.post(
+        "/accounts/password_change/",
+        {"old_password": "wrong", "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    )
+
+    member.refresh_from_db()
+    assert response.status_code == 200
+    assert "Your old password was entered incorrectly." in _html(response)
+    assert member.check_password(PASSWORD)
+
+
+def test_password_change_needs_a_login(client, get):
+    response = get(client, "/accounts/password_change/", queries=0)
+
+    assert response["Location"] == "/accounts/login/?next=/accounts/password_change/"
+
+
+def test_password_reset_by_email(client, get, member):
+    form = get(client, "/accounts/password_reset/", queries=0)
+    response = client.post("/accounts/password_reset/", {"email": "ALICE@example.org"})
+
+    assert form.status_code == 200
+    assert response["Location"] == "/accounts/password_reset/done/"
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["alice@example.org"]
+    link = re.search(r"https?://[^/\s]+(/accounts/reset/\S+/)", mail.outbox[0].body).group(1)
+
+    set_password_url = get(client, link, queries=5)["Location"]
+    page = get(client, set_password_url, queries=2)
+    assert form_values(page) == {"new_password1": "", "new_password2": ""}
+    done = client.post(
+        set_password_url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    )
+
+    member.refresh_from_db()
+    assert done["Location"] == "/accounts/reset/done/"
+    assert member.check_password(NEW_PASSWORD)
+    assert "This link has already been used" in _html(get(client, link, queries=2, follow=True))
+
+
+def test_password_reset_for_an_unknown_address_sends_nothing(client, member):
+    response = client.post("/accounts/password_reset/", {"email": "nobody@example.org"})
+
+    assert response["Location"] == "/accounts/password_reset/done/"
+    assert mail.outbox == []
