@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP_COMPILE := $(BIN)/pip-compile --quiet --strip-extras --no-header --allow-unsafe \
 	--no-emit-index-url --no-emit-find-links
 
-.PHONY: run test check lock
+.PHONY: run test test-postgres check serve lock
 
 # Serve the forum with demo content on http://127.0.0.1:8000 (SQLite in the checkout).
 run: $(VENV)/.run-deps
@@ -17,10 +17,25 @@ run: $(VENV)/.run-deps
 test: $(VENV)/.dev-deps check
 	$(BIN)/pytest
 
+# The same suite on a throwaway PostgreSQL cluster (needs Debian's postgresql package).
+test-postgres: $(VENV)/.dev-deps
+	scripts/with-postgres $(BIN)/pytest
+
 check: $(VENV)/.dev-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python manage.py makemigrations --check --dry-run
+
+# Production serving, locally: gunicorn with 2 workers, static files by whitenoise,
+# against whatever DATABASE_URL says (default: the SQLite file in the checkout).
+# Without DJANGO_SECRET_KEY a throwaway key is made up for this run.
+serve: $(VENV)/.run-deps
+	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/gunicorn forum.wsgi --workers 2 --bind 127.0.0.1:8000 --access-logfile -
+
+serve: export DJANGO_SECRET_KEY ?= $(shell $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))")
+serve: export DJANGO_ALLOWED_HOSTS ?= 127.0.0.1,localhost
 
 # Re-pin every dependency after changing pyproject.toml.
 lock: $(VENV)/.dev-deps

@@ -1,11 +1,13 @@
 """Settings for the test suite: the real settings, plus what tests need."""
 
 import os
+import tempfile
+from pathlib import Path
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-not-a-secret")
 
 from forum.settings import *  # noqa: F403
-from forum.settings import STORAGES
+from forum.settings import DATABASES, STORAGES
 
 # Hashing passwords slowly is a defence, not something tests need to measure.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -16,3 +18,10 @@ STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticF
 # Serve static files from the source folders, as runserver does (no collectstatic).
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, as in production: an in-memory database shares one cache between
+    # connections, and concurrent writers there fail instead of waiting their turn.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(Path(tempfile.gettempdir()) / f"forum-tests-{os.getpid()}.sqlite3")
+    }

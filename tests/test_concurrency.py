@@ -1,0 +1,81 @@
+"""Concurrent writers, as several app servers produce them: the trees stay consistent.
+
+Each writer is a thread with its own database connection. On PostgreSQL they
+really run at once, and only the topic row locks and the tree-id advisory
+lock keep django-mptt's numbering right; on SQLite every transaction begins
+IMMEDIATE and writers queue for the database's write lock.
+"""
+
+import contextlib
+import random
+from collections.abc import Callable
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+
+from threads import selectors, services
+from threads.models import Post, Topic
+
+from .concurrency import replier, run_concurrently, topic_starter
+from .factories import TopicFactory, UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def stress(*, repliers: int, replies: int, starters: int, topics: int) -> None:
+    author = UserFactory()
+    topic = TopicFactory(author=author)
+    workers = [replier(topic, author, replies, seed) for seed in range(repliers)]
+    workers += [topic_starter(author, topics) for _ in range(starters)]
+
+    errors, seconds = run_concurrently(workers)
+
+    written = Post.objects.count() - 1
+    print(
+        f"\n{connection.vendor}: {len(workers)} writers wrote {written} posts "
+        f"in {seconds:.1f} s, {len(errors)} errors"
+    )
+    assert errors == []
+    assert Post.objects.filter(topic=topic).count() == 1 + repliers * replies
+    assert Topic.objects.get(pk=topic.pk).reply_count == repliers * replies
+    assert Topic.objects.count() == 1 + starters * topics
+    assert selectors.tree_problems() == []
+    roots = Post.objects.filter(level=0)
+    assert roots.values("tree_id").distinct().count() == roots.count()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL")
+def test_stress_on_postgresql():
+    stress(repliers=8, replies=100, starters=8, topics=10)
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="the SQLite variant")
+def test_stress_on_sqlite_waits_instead_of_failing():
+    stress(repliers=4, replies=50, starters=4, topics=10)
+
+
+def test_concurrent_moves_and_replies_keep_the_tree():
+    """Moderators moving subtrees while members reply into them."""
+    author, moderator = UserFactory(), UserFactory(is_staff=True, is_superuser=True)
+    topic = TopicFactory(author=author)
+    branches = [services.post_reply(author=author, topic=topic, body=f"b{i}") for i in range(6)]
+
+    def mover(seed: int) -> Callable[[], None]:
+        def work() -> None:
+            chance = random.Random(seed)
+            for _ in range(15):
+                post, target = chance.sample(branches, 2)
+                # A target that has become a reply of the post is refused, not a failure.
+                with contextlib.suppress(ValidationError):
+                    services.post_move(post=post, moderator=moderator, new_parent=target)
+
+        return work
+
+    errors, _ = run_concurrently(
+        [replier(topic, author, 30, seed) for seed in range(3)] + [mover(s) for s in range(2)]
+    )
+
+    assert errors == []
+    assert selectors.tree_problems() == []
+    assert Topic.objects.get(pk=topic.pk).reply_count == 6 + 3 * 30
