@@ -232,3 +232,22 @@ def test_fix_leaves_healthy_trees_alone(forum):
         )
         == healthy
     )
+
+
+class Terminal(StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_import_shows_progress_on_a_terminal(files):
+    err = Terminal()
+
+    call_command("import_conversation", files("a.md", GOOD), stdout=StringIO(), stderr=err)
+
+    assert err.getvalue() == "\rRendering Markdown: 2/2\n\rWriting posts: 1/2\rWriting posts: 2/2\n"
+
+
+def test_import_is_quiet_when_not_on_a_terminal(files):
+    _, err = run("import_conversation", files("a.md", GOOD))
+
+    assert err == ""
