@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP_COMPILE := $(BIN)/pip-compile --quiet --strip-extras --no-header --allow-unsafe \
 	--no-emit-index-url --no-emit-find-links
 
-.PHONY: run test test-postgres check serve lock
+.PHONY: run test test-postgres check serve bench lock
 
 # Serve the forum with demo content on http://127.0.0.1:8000 (SQLite in the checkout).
 run: $(VENV)/.run-deps
@@ -36,6 +36,12 @@ serve: $(VENV)/.run-deps
 
 serve: export DJANGO_SECRET_KEY ?= $(shell $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))")
 serve: export DJANGO_ALLOWED_HOSTS ?= 127.0.0.1,localhost
+
+# Big threads measured against the performance targets; writes bench/results.json.
+# Uses wrk (Debian package) for the gunicorn figures and PostgreSQL when installed.
+bench: $(VENV)/.dev-deps
+	@command -v wrk >/dev/null || [ "$$(id -u)" != 0 ] || apt-get install -y -q wrk >/dev/null
+	$(BIN)/python bench/run.py
 
 # Re-pin every dependency after changing pyproject.toml.
 lock: $(VENV)/.dev-deps

@@ -29,62 +29,9 @@ django.setup()
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
+from bench.text import message_text, sentence  # noqa: E402
 from threads import conversation, selectors, services  # noqa: E402
 from threads.models import Topic  # noqa: E402
-
-WORDS = [
-    "backup",
-    "restore",
-    "server",
-    "disk",
-    "network",
-    "router",
-    "vlan",
-    "docker",
-    "compose",
-    "nginx",
-    "proxy",
-    "certificate",
-    "renew",
-    "cron",
-    "timer",
-    "log",
-    "rotate",
-    "snapshot",
-    "zfs",
-    "pool",
-    "raid",
-    "power",
-    "idle",
-    "watt",
-    "fan",
-    "noise",
-    "cable",
-    "switch",
-    "port",
-    "firewall",
-    "rule",
-    "update",
-    "kernel",
-    "reboot",
-]
-
-
-def sentence(chance: random.Random) -> str:
-    words = chance.choices(WORDS, k=chance.randint(6, 16))
-    return " ".join(words).capitalize() + "."
-
-
-def message_text(chance: random.Random) -> str:
-    parts = [" ".join(sentence(chance) for _ in range(chance.randint(1, 3)))]
-    kind = chance.random()
-    if kind < 0.15:
-        parts.append("```sh\nsudo systemctl restart " + chance.choice(WORDS) + "\n```")
-    elif kind < 0.3:
-        parts.append("\n".join(f"- **{w}**: `{w}.conf`" for w in chance.sample(WORDS, 3)))
-    elif kind < 0.4:
-        parts.append("> " + sentence(chance))
-    return "\n\n".join(parts)
 
 
 def build(messages: int, seed: int = 7) -> str:

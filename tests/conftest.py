@@ -1,9 +1,16 @@
 import pytest
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 
 from threads.apps import MODERATORS_GROUP
 
 from .factories import TopicFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Each test starts with an empty cache, as a freshly started server does."""
+    cache.clear()
 
 
 @pytest.fixture

@@ -271,11 +271,10 @@ def _rows(*spec):
     return [(i, level, parent, f"<summary>post {i}</summary>") for i, level, parent in spec]
 
 
-def _render(rows, **kwargs):
+def _render(rows, tools=None, **kwargs):
     kwargs.setdefault("base_level", 0)
     kwargs.setdefault("max_depth", 12)
-    kwargs.setdefault("tools", {})
-    return rendering.thread_html(rows, **kwargs)
+    return b"".join(rendering.thread_html(rows, **kwargs).with_tools(tools or {})).decode()
 
 
 def test_thread_html_nests_replies_under_their_parents():
@@ -363,6 +362,20 @@ def test_thread_html_inserts_each_posts_tools_in_that_post():
     start = html.index('id="p2"')
     assert start < html.index('href="/p/2/edit/"') < html.index('id="p3"')
     _Tree(html)
+
+
+def test_thread_html_places_tools_right_after_each_fragment():
+    thread = rendering.thread_html(
+        _rows((1, 0, None), (2, 1, 1), (3, 0, None)), base_level=0, max_depth=12
+    )
+    tools = {1: "[one]", 3: "[three]", 99: "[not on this page]"}
+
+    html = b"".join(thread.with_tools(tools))
+
+    assert html == thread.html.replace(
+        b"<summary>post 1</summary>", b"<summary>post 1</summary>[one]"
+    ).replace(b"<summary>post 3</summary>", b"<summary>post 3</summary>[three]")
+    assert thread.with_tools({}) == [thread.html]
 
 
 def test_post_tools_escape_and_can_be_empty():

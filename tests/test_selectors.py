@@ -3,12 +3,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
+from django.core.cache import cache
 from django.db import connection
 from django.http import Http404
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from threads import selectors, services
+from threads import rendering, selectors, services
 from threads.models import Post, Topic
 
 from .factories import ReplyFactory, TopicFactory
@@ -39,17 +40,23 @@ def _page_order(topic: Topic, tree_ids=None) -> list[int]:
 # --- topic_list --------------------------------------------------------------------------
 
 
+def _text(parts: list[bytes]) -> str:
+    return b"".join(parts).decode()
+
+
+def _titles(topics: selectors.TopicList) -> list[str]:
+    return re.findall(r'class="topic-title" href="[^"]*">([^<]*)</a>', topics.html)
+
+
 def test_topic_list_puts_pinned_topics_first_then_the_most_active(member, moderator):
-    old = TopicFactory(author=member, title="old", created=T0)
-    newer = TopicFactory(author=member, title="newer", created=T0 + timedelta(days=1))
+    TopicFactory(author=member, title="old", created=T0)
+    TopicFactory(author=member, title="newer", created=T0 + timedelta(days=1))
     revived = TopicFactory(author=member, title="revived", created=T0 - timedelta(days=1))
     pinned = TopicFactory(author=member, title="pinned", created=T0 - timedelta(days=9))
     ReplyFactory(topic=revived, author=member, created=T0 + timedelta(days=2))
     services.topic_set_pinned(topic=pinned, moderator=moderator, pinned=True)
 
-    page = selectors.topic_list(page=None)
-
-    assert list(page) == [pinned, revived, newer, old]
+    assert _titles(selectors.topic_list(page=None)) == ["pinned", "revived", "newer", "old"]
 
 
 def test_topic_list_pages(member, monkeypatch):
@@ -57,9 +64,9 @@ def test_topic_list_pages(member, monkeypatch):
     for day in range(5):
         TopicFactory(author=member, title=f"day {day}", created=T0 + timedelta(days=day))
 
-    assert [t.title for t in selectors.topic_list(page=2)] == ["day 2", "day 1"]
-    assert [t.title for t in selectors.topic_list(page="99")] == ["day 0"]
-    assert [t.title for t in selectors.topic_list(page="nonsense")] == ["day 4", "day 3"]
+    assert _titles(selectors.topic_list(page=2)) == ["day 2", "day 1"]
+    assert _titles(selectors.topic_list(page="99")) == ["day 0"]
+    assert _titles(selectors.topic_list(page="nonsense")) == ["day 4", "day 3"]
 
 
 # --- topic_thread --------------------------------------------------------------------------
@@ -76,12 +83,12 @@ def test_topic_thread_shows_rows_in_tree_order(topic, other_member):
     thread = selectors.topic_thread(topic_id=topic.pk, page=None, viewer=ANONYMOUS)
 
     assert thread.topic == topic
-    assert _ids(thread.html) == _page_order(topic)
-    assert len(_ids(thread.html)) == 6
+    assert _ids(_text(thread.html)) == _page_order(topic)
+    assert len(_ids(_text(thread.html))) == 6
 
 
-def test_topic_thread_pages_by_top_level_posts(topic, other_member, monkeypatch):
-    monkeypatch.setattr(selectors, "TOP_LEVEL_POSTS_PER_PAGE", 2)
+def test_topic_thread_pages_hold_whole_top_level_posts(topic, other_member, monkeypatch):
+    monkeypatch.setattr(selectors, "POSTS_PER_PAGE", 4)
     op = opening_post(topic)
     ReplyFactory(parent=op, author=other_member)
     tops = [ReplyFactory(topic=topic, author=other_member) for _ in range(4)]
@@ -94,7 +101,7 @@ def test_topic_thread_pages_by_top_level_posts(topic, other_member, monkeypatch)
         for number in (1, 2, 3)
     ]
 
-    assert [_ids(page.html) for page in pages] == [
+    assert [_ids(_text(page.html)) for page in pages] == [
         _page_order(topic, trees[0:2]),
         _page_order(topic, trees[2:4]),
         _page_order(topic, trees[4:5]),
@@ -104,12 +111,12 @@ def test_topic_thread_pages_by_top_level_posts(topic, other_member, monkeypatch)
 
 
 def test_topic_thread_marks_the_opening_post_on_page_one_only(topic, other_member, monkeypatch):
-    monkeypatch.setattr(selectors, "TOP_LEVEL_POSTS_PER_PAGE", 1)
+    monkeypatch.setattr(selectors, "POSTS_PER_PAGE", 1)
     second = ReplyFactory(topic=topic, author=other_member)
     op = opening_post(topic)
 
-    first_page = selectors.topic_thread(topic_id=topic.pk, page=1, viewer=ANONYMOUS).html
-    second_page = selectors.topic_thread(topic_id=topic.pk, page=2, viewer=ANONYMOUS).html
+    first_page = _text(selectors.topic_thread(topic_id=topic.pk, page=1, viewer=ANONYMOUS).html)
+    second_page = _text(selectors.topic_thread(topic_id=topic.pk, page=2, viewer=ANONYMOUS).html)
 
     assert f'<li class="post opening-post" id="p{op.pk}">' in first_page
     assert first_page.count("opening-post") == 1
@@ -122,7 +129,7 @@ def test_topic_thread_keeps_to_its_topic(topic, other_member):
     elsewhere = TopicFactory(author=other_member)  # a tree id between this topic's trees
     later = ReplyFactory(topic=topic, author=other_member)
 
-    html = selectors.topic_thread(topic_id=topic.pk, page=None, viewer=ANONYMOUS).html
+    html = _text(selectors.topic_thread(topic_id=topic.pk, page=None, viewer=ANONYMOUS).html)
 
     assert _ids(html) == [opening_post(topic).pk, mine.pk, later.pk]
     assert opening_post(elsewhere).pk not in _ids(html)
@@ -131,7 +138,7 @@ def test_topic_thread_keeps_to_its_topic(topic, other_member):
 def test_topic_thread_stops_at_the_thread_depth(topic, other_member):
     chain = build_chain(opening_post(topic), depth=14, author=other_member)
 
-    html = selectors.topic_thread(topic_id=topic.pk, page=None, viewer=ANONYMOUS).html
+    html = _text(selectors.topic_thread(topic_id=topic.pk, page=None, viewer=ANONYMOUS).html)
 
     assert _ids(html)[-1] == chain[11].pk  # level 12
     assert f'href="/p/{chain[11].pk}/thread/"' in html
@@ -157,9 +164,9 @@ def test_post_thread_has_the_ancestors_as_context_and_the_subtree(topic, other_m
 
     assert thread.post == b
     assert thread.topic == topic
-    assert _ids(thread.context_html) == [op.pk, a.pk]
-    assert _ids(thread.html) == [b.pk, c.pk, d.pk]
-    assert sibling.pk not in _ids(thread.context_html + thread.html)
+    assert _ids(_text(thread.context_html)) == [op.pk, a.pk]
+    assert _ids(_text(thread.html)) == [b.pk, c.pk, d.pk]
+    assert sibling.pk not in _ids(_text(thread.context_html) + _text(thread.html))
 
 
 def test_post_thread_continues_twelve_levels_below_the_post(topic, other_member):
@@ -167,8 +174,8 @@ def test_post_thread_continues_twelve_levels_below_the_post(topic, other_member)
 
     thread = selectors.post_thread(post_id=chain[11].pk, viewer=ANONYMOUS)  # level 12
 
-    assert _ids(thread.html) == [post.pk for post in chain[11:24]]  # levels 12..24
-    assert f'href="/p/{chain[23].pk}/thread/"' in thread.html
+    assert _ids(_text(thread.html)) == [post.pk for post in chain[11:24]]  # levels 12..24
+    assert f'href="/p/{chain[23].pk}/thread/"' in _text(thread.html)
 
 
 def test_post_thread_of_a_missing_post_is_404(db):
@@ -186,15 +193,17 @@ def test_post_location_is_an_anchor_on_the_topic_page(topic, other_member):
 
 
 def test_post_location_names_a_later_page(topic, other_member, monkeypatch):
-    monkeypatch.setattr(selectors, "TOP_LEVEL_POSTS_PER_PAGE", 2)
+    monkeypatch.setattr(selectors, "POSTS_PER_PAGE", 2)
     tops = [ReplyFactory(topic=topic, author=other_member) for _ in range(4)]
     deep = ReplyFactory(parent=tops[2], author=other_member)
     url = _topic_url(topic)
 
+    # Pages: [opening post, tops[0]], [tops[1]], [tops[2] and its reply], [tops[3]]
     assert selectors.post_location(post_id=tops[0].pk) == f"{url}#p{tops[0].pk}"
     assert selectors.post_location(post_id=tops[1].pk) == f"{url}?page=2#p{tops[1].pk}"
-    assert selectors.post_location(post_id=deep.pk) == f"{url}?page=2#p{deep.pk}"
-    assert selectors.post_location(post_id=tops[3].pk) == f"{url}?page=3#p{tops[3].pk}"
+    assert selectors.post_location(post_id=tops[2].pk) == f"{url}?page=3#p{tops[2].pk}"
+    assert selectors.post_location(post_id=deep.pk) == f"{url}?page=3#p{deep.pk}"
+    assert selectors.post_location(post_id=tops[3].pk) == f"{url}?page=4#p{tops[3].pk}"
 
 
 def test_post_location_of_deep_posts_is_a_thread_page(topic, other_member):
@@ -219,9 +228,11 @@ def test_every_post_is_shown_where_post_location_says(topic, other_member):
         location = selectors.post_location(post_id=post.pk)
         if location.startswith("/p/"):
             shown_on = int(location.split("/")[2])
-            html = selectors.post_thread(post_id=shown_on, viewer=ANONYMOUS).html
+            html = _text(selectors.post_thread(post_id=shown_on, viewer=ANONYMOUS).html)
         else:
-            html = selectors.topic_thread(topic_id=topic.pk, page=None, viewer=ANONYMOUS).html
+            html = _text(
+                selectors.topic_thread(topic_id=topic.pk, page=None, viewer=ANONYMOUS).html
+            )
         assert post.pk in _ids(html), location
 
 
@@ -290,7 +301,7 @@ def _grow(topic: Topic, author, size: int) -> dict:
 
 
 SELECTOR_CALLS = {
-    "topic_list": (2, lambda d: list(selectors.topic_list(page=1))),
+    "topic_list": (2, lambda d: selectors.topic_list(page=1)),
     "topic_thread": (
         3,
         lambda d: selectors.topic_thread(topic_id=d["topic"].pk, page=1, viewer=ANONYMOUS),
@@ -333,3 +344,79 @@ def test_topic_thread_query_count_for_a_moderator_does_not_grow(topic, other_mem
         counts.append(len(queries))
 
     assert counts[0] == counts[1]
+
+
+# --- Cached pages ---------------------------------------------------------------------------
+
+
+def _page(topic: Topic, viewer=ANONYMOUS) -> str:
+    return _text(selectors.topic_thread(topic_id=topic.pk, page=None, viewer=viewer).html)
+
+
+def test_a_topic_page_is_built_once_per_revision(topic, other_member, django_assert_num_queries):
+    _page(topic)
+
+    with django_assert_num_queries(1):  # only the topic row, for its revision
+        _page(topic)
+
+
+@pytest.mark.parametrize(
+    ("write", "shown"),
+    [
+        (lambda p, m: services.post_reply(author=m, topic=p.topic, parent=p, body="new"), "new"),
+        (lambda p, m: services.post_edit(post=p, editor=p.author, body="changed"), "changed"),
+        (lambda p, m: services.post_delete(post=p, user=p.author), "[deleted by its author]"),
+        (
+            lambda p, m: services.post_remove(post=p, moderator=m, reason="x"),
+            "[removed by a moderator]",
+        ),
+        (lambda p, m: services.post_move(post=p, moderator=m, new_parent=None), 'id="p'),
+        (lambda p, m: services.topic_set_locked(topic=p.topic, moderator=m, locked=True), None),
+    ],
+)
+def test_every_write_shows_at_once(topic, other_member, moderator, write, shown):
+    post = ReplyFactory(parent=opening_post(topic), author=other_member, body="original")
+    before = _page(topic)
+
+    write(post, moderator)
+
+    after = _page(Topic.objects.get(pk=topic.pk))
+    assert after != before or shown is None
+    assert shown is None or shown in after
+    if shown in {"changed", "[deleted by its author]", "[removed by a moderator]"}:
+        assert "original" not in after
+    assert after == _text(
+        selectors.topic_thread(topic_id=topic.pk, page=None, viewer=ANONYMOUS).html
+    )  # and it is what a rebuild gives
+    cache.clear()
+    assert after == _page(Topic.objects.get(pk=topic.pk))
+
+
+def test_a_new_topic_never_gets_the_page_of_a_deleted_one(topic, member, moderator):
+    doomed = TopicFactory(author=member, body="the deleted topic")
+    _page(doomed)
+    services.topic_delete(topic=doomed, moderator=moderator)
+
+    fresh = TopicFactory(author=member, body="a new topic")
+
+    assert "a new topic" in _page(fresh)
+    assert "the deleted topic" not in _page(fresh)
+
+
+def test_readers_share_the_page_but_see_their_own_tools(topic, other_member):
+    mine = ReplyFactory(parent=opening_post(topic), author=other_member)
+    anonymous = _page(topic)
+
+    for_bob = _page(topic, viewer=other_member)
+
+    assert f'href="/p/{mine.pk}/edit/"' in for_bob
+    assert f'href="/p/{mine.pk}/edit/"' not in anonymous
+    assert (
+        for_bob.replace(
+            rendering.post_tools(
+                links=[(f"/p/{mine.pk}/edit/", "Edit"), (f"/p/{mine.pk}/delete/", "Delete")]
+            ),
+            "",
+        )
+        == anonymous
+    )

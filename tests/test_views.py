@@ -1,13 +1,16 @@
 import re
+from datetime import UTC, datetime
 
 import pytest
 from django.core import mail
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils.html import escape
 
-from threads import permissions, selectors, services
+from threads import conversation, permissions, selectors, services
+from threads.forms import ReplyForm
 from threads.models import Post, Topic, User
 
 from .factories import PASSWORD, ReplyFactory, TopicFactory
@@ -162,7 +165,7 @@ def test_topic_page_of_a_missing_topic_is_404(client, get, db):
 
 
 def test_topic_page_pages_by_top_level_posts(client, get, topic, other_member, monkeypatch):
-    monkeypatch.setattr(selectors, "TOP_LEVEL_POSTS_PER_PAGE", 1)
+    monkeypatch.setattr(selectors, "POSTS_PER_PAGE", 1)
     later = ReplyFactory(topic=topic, author=other_member)
     answer = ReplyFactory(parent=later, author=other_member)
 
@@ -206,6 +209,50 @@ def test_topic_page_query_count_does_not_depend_on_its_size(
 
     assert len(_post_ids(response)) == 201
     assert len(small_queries) <= 7
+
+
+def _discussion(replies: int, handles: list[str]) -> list[conversation.Message]:
+    """Chains five deep, then a new top-level post, as build_thread makes them."""
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    return [
+        conversation.Message(index % 5 if index else 0, handles[index % 2], moment, f"Post {index}")
+        for index in range(replies + 1)
+    ]
+
+
+@pytest.mark.parametrize(("reader", "most"), [("anonymous", 5), ("member", 8), ("moderator", 8)])
+def test_queries_are_fixed_for_10_and_2000_replies(client, member, moderator, reader, most):
+    """The topic page and the topic list, cold and warm, whatever the size."""
+    handles = [member.username, moderator.username]
+    services.conversation_import(
+        documents=[
+            conversation.Document(
+                "sizes",
+                [
+                    conversation.Conversation("Small", _discussion(10, handles)),
+                    conversation.Conversation("Big", _discussion(2000, handles)),
+                ]
+                + [conversation.Conversation(f"T{n}", _discussion(1, handles)) for n in range(40)],
+            )
+        ]
+    )
+    if reader != "anonymous":
+        client.force_login(member if reader == "member" else moderator)
+    small, big = Topic.objects.get(title="Small"), Topic.objects.get(title="Big")
+    counts = {}
+    for name, url in [("small", small.get_absolute_url()), ("big", big.get_absolute_url())]:
+        for state in ("cold", "warm"):
+            if state == "cold":
+                cache.clear()
+            with CaptureQueriesContext(connection) as queries:
+                assert client.get(url).status_code == 200
+            counts[name, state] = len(queries)
+
+    assert counts["small", "cold"] == counts["big", "cold"] <= most
+    assert counts["small", "warm"] == counts["big", "warm"] <= most
+    with CaptureQueriesContext(connection) as list_queries:
+        assert client.get("/").status_code == 200
+    assert len(list_queries) <= most
 
 
 # --- Per-reader tools -------------------------------------------------------------
@@ -307,13 +354,14 @@ def test_permalink_redirects_to_the_post_on_the_topic_page(client, get, topic, t
 def test_permalink_names_the_page_of_the_posts_top_level_post(
     client, get, topic, other_member, monkeypatch
 ):
-    monkeypatch.setattr(selectors, "TOP_LEVEL_POSTS_PER_PAGE", 2)
+    monkeypatch.setattr(selectors, "POSTS_PER_PAGE", 2)
     tops = [ReplyFactory(topic=topic, author=other_member) for _ in range(3)]
     answer = ReplyFactory(parent=tops[2], author=other_member)
 
     response = get(client, f"/p/{answer.pk}/", queries=2)
 
-    assert response["Location"] == f"{_topic_url(topic)}?page=2#p{answer.pk}"
+    # Pages: [opening post, tops[0]], [tops[1]], [tops[2] and its answer]
+    assert response["Location"] == f"{_topic_url(topic)}?page=3#p{answer.pk}"
     page = get(client, response["Location"].split("#")[0], queries=3)
     assert answer.pk in _post_ids(page)
 
@@ -1034,3 +1082,15 @@ def test_password_reset_for_an_unknown_address_sends_nothing(client, member):
 
     assert response["Location"] == "/accounts/password_reset/done/"
     assert mail.outbox == []
+
+
+def test_the_inline_reply_form_is_the_reply_form(member_client, topic):
+    """The topic page writes the reply form out by hand; it must match ReplyForm."""
+    html = _html(member_client.get(topic.get_absolute_url()))
+    form = html[html.index('<section class="reply-to-topic"') :]
+
+    names = set(re.findall(r'name="(\w+)"', form))
+    assert names == {"csrfmiddlewaretoken", "preview", *ReplyForm().fields}
+    field = ReplyForm().fields["body"]
+    assert f'maxlength="{field.max_length}"' in form
+    assert f'<label for="id_body">{field.label}</label>' in form

@@ -1,5 +1,7 @@
 """The forum's data and its constraints. Every write goes through threads.services."""
 
+import secrets
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.validators import RegexValidator
@@ -19,6 +21,15 @@ handle_validator = RegexValidator(
     "Use only letters, digits and the characters . _ + - (no spaces).",
     code="invalid_handle",
 )
+
+
+def new_revision() -> int:
+    """A fresh version stamp for a topic.
+
+    Random rather than counted, so that no two topics ever share one, not even
+    a new topic that reuses the id of a deleted one (SQLite reuses ids).
+    """
+    return secrets.randbits(63)
 
 
 class ForumUserManager(UserManager):
@@ -66,9 +77,12 @@ class Topic(models.Model):
     reply_count = models.PositiveIntegerField(default=0)
     is_locked = models.BooleanField("locked", default=False)
     is_pinned = models.BooleanField("pinned", default=False)
-    # Bumped by every write that changes what the topic page shows; cached
-    # page fragments are keyed by it, so they can never be served stale.
-    revision = models.PositiveIntegerField(default=0, editable=False)
+    # Renewed by every write that changes what the topic page shows; cached
+    # parts of the page are keyed by it, so they can never be served stale.
+    revision = models.BigIntegerField(default=new_revision, editable=False)
+    # The topic's row in the topic list, the same for every reader; rebuilt by
+    # every write to the topic (threads.services._topic_changed).
+    row_html = models.TextField(editable=False, default="")
 
     class Meta:
         ordering = ["-is_pinned", "-last_activity", "-id"]

@@ -7,6 +7,7 @@ per-post fragments of a page into nested lists in one pass.
 
 import threading
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 
@@ -16,7 +17,7 @@ from bleach.linkifier import LinkifyFilter, build_url_re
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import escape
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import mark_safe
 from markdown import inlinepatterns
 
 # Bump when the Markdown rules, the allowlist or the fragment template change,
@@ -150,14 +151,44 @@ def post_fragment(post) -> str:
     ).strip()
 
 
+def topic_row(topic) -> str:
+    """The topic's row in the topic list, the same for every reader."""
+    return render_to_string(
+        "threads/topic_row.html",
+        {
+            "topic": topic,
+            "author_name": topic.author.username,
+            "last_activity": mark_safe(_time_element(topic.last_activity)),
+        },
+    ).strip()
+
+
+@dataclass(frozen=True)
+class ThreadHTML:
+    """A thread as every reader sees it, as UTF-8, and where each post's own controls go.
+
+    Kept as bytes, so that serving a big page never copies or encodes it again.
+    """
+
+    html: bytes
+    slots: dict[int, int]  # post id: byte offset just after the post's fragment
+
+    def with_tools(self, tools: Mapping[int, str]) -> list[bytes]:
+        """The thread with this reader's controls (edit, moderate) under their posts.
+
+        In pieces, for the response to join once.
+        """
+        parts, start = [], 0
+        for offset, post_id in sorted((self.slots[i], i) for i in tools if i in self.slots):
+            parts += (self.html[start:offset], tools[post_id].encode())
+            start = offset
+        parts.append(self.html[start:] if start else self.html)
+        return parts
+
+
 def thread_html(
-    rows: Iterable[tuple],
-    *,
-    base_level: int,
-    max_depth: int,
-    tools: Mapping[int, str],
-    first_class: str = "",
-) -> SafeString:
+    rows: Iterable[tuple], *, base_level: int, max_depth: int, first_class: str = ""
+) -> ThreadHTML:
     """Nest the fragments of a (tree_id, lft)-ordered page into `<ol>` lists.
 
     Each row starts with (id, level, parent_id, fragment); more items are ignored.
@@ -165,10 +196,11 @@ def thread_html(
     One pass, no template per post: a list is opened when the level goes up
     and closed when it comes down. Rows deeper than `base_level + max_depth`
     are not shown; the first of them under a post becomes one "Continue this
-    thread" link to that post's own page. `tools` holds per-reader controls
-    (edit, moderate) by post id.
+    thread" link to that post's own page.
     """
-    out = ['<ol class="thread">']
+    out = [b'<ol class="thread">']
+    length = len(out[0])
+    slots = {}
     previous = -1  # depth (relative to base_level) of the last post written
     continued = False  # whether the last post written already got its link
     for row in rows:
@@ -177,29 +209,32 @@ def thread_html(
         if depth > max_depth:
             if depth == max_depth + 1 and previous == max_depth and not continued:
                 url = reverse("threads:post_thread", args=[parent_id])
-                out.append(
+                piece = (
                     f'<ol class="thread-continue"><li><a href="{url}">'
                     "Continue this thread&nbsp;→</a></li></ol>"
-                )
+                ).encode()
+                out.append(piece)
+                length += len(piece)
                 continued = True
             continue
         if depth > previous:
-            if previous >= 0:
-                out.append("<ol>")
+            piece = "<ol>" if previous >= 0 else ""
         else:
-            out.append("</details></li>" + "</ol></details></li>" * (previous - depth))
+            piece = "</details></li>" + "</ol></details></li>" * (previous - depth)
         css = "post"
         if first_class and previous == -1:
             css += " " + first_class
-        out.append(f'<li class="{css}" id="p{post_id}"><details open>{fragment}')
-        if extra := tools.get(post_id):
-            out.append(extra)
+        piece += f'<li class="{css}" id="p{post_id}"><details open>{fragment}'
+        piece = piece.encode()
+        out.append(piece)
+        length += len(piece)
+        slots[post_id] = length
         previous = depth
         continued = False
     if previous >= 0:
-        out.append("</details></li>" + "</ol></details></li>" * previous)
-    out.append("</ol>")
-    return mark_safe("".join(out))  # fragments are sanitized at write time
+        out.append(b"</details></li>" + b"</ol></details></li>" * previous)
+    out.append(b"</ol>")
+    return ThreadHTML(b"".join(out), slots)
 
 
 def post_tools(*, links: Iterable[tuple[str, str]]) -> str:

@@ -6,39 +6,54 @@ from dataclasses import dataclass
 from itertools import groupby
 from operator import itemgetter
 
+from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from . import conversation, permissions, rendering
 from .models import Post, Topic, User
 
 TOPICS_PER_PAGE = 30
-# A topic page holds this many top-level posts, each with all its replies.
-TOP_LEVEL_POSTS_PER_PAGE = 50
+# A topic page holds whole top-level posts with all their replies, at most this
+# many posts in all (a top-level post with more replies gets a page of its own).
+POSTS_PER_PAGE = 1_500
 # Deeper replies are reached through "Continue this thread".
 THREAD_DEPTH = 12
 PROFILE_POSTS_PER_PAGE = 20
+# Cached pages of threads expire after a day unread (they are never stale).
+CACHE_SECONDS = 24 * 60 * 60
 
 _ROW_FIELDS = ("id", "level", "parent_id", "fragment", "author_id", "removal")
 
 
-def topic_list(*, page: int | str | None) -> Page:
-    """One page of topics: pinned first, then the most recently active."""
-    return Paginator(Topic.objects.select_related("author"), TOPICS_PER_PAGE).get_page(page)
+@dataclass(frozen=True)
+class TopicList:
+    page: Page
+    html: SafeString
+
+
+def topic_list(*, page: int | str | None) -> TopicList:
+    """One page of topics, pinned first, then the most recently active."""
+    rows = Topic.objects.values_list("row_html", flat=True)
+    page_of_rows = Paginator(rows, TOPICS_PER_PAGE).get_page(page)
+    return TopicList(page=page_of_rows, html=mark_safe("".join(page_of_rows)))
 
 
 @dataclass(frozen=True)
 class Thread:
-    """A page of a topic (or of a post's own page), ready to show."""
+    """A page of a topic (or of a post's own page), ready to show.
+
+    The HTML of the posts is UTF-8 bytes, in pieces, to be put into the page as it is.
+    """
 
     topic: Topic
-    html: SafeString
+    html: list[bytes]
     page: Page | None = None
     post: Post | None = None
-    context_html: SafeString | None = None
+    context_html: list[bytes] | None = None
 
 
 def _id_url(viewname: str) -> str:
@@ -47,29 +62,34 @@ def _id_url(viewname: str) -> str:
     return reverse(viewname, args=[marker]).replace(str(marker), "{0}")
 
 
-def _tools(rows: list[tuple], viewer, topic: Topic) -> dict[int, str]:
-    """Each post's controls for this reader: edit and delete their own, moderate any."""
+Owners = dict[int, list[tuple[int, str]]]  # author id: (post id, removal) of their posts
+
+
+def _tools(owners: Owners, viewer, topic: Topic) -> dict[int, str]:
+    """Each post's controls for this reader: edit and delete their own, moderate any.
+
+    `owners` lists the page's posts by author, so that a member's controls cost
+    only as much as their own posts.
+    """
     links: dict[int, list[tuple[str, str]]] = {}
     if not viewer.is_authenticated:
         return {}
-    if permissions.is_moderator(viewer):
+    moderator = permissions.is_moderator(viewer)
+    if moderator:
         remove, restore = (
             _id_url("admin:threads_post_remove"),
             _id_url("admin:threads_post_restore"),
         )
-        for row in rows:
-            if row[5]:
-                links[row[0]] = [(restore.format(row[0]), "Restore")]
-            else:
-                links[row[0]] = [(remove.format(row[0]), "Remove")]
-    if permissions.posting_refusal(viewer) is None and (
-        not topic.is_locked or permissions.is_moderator(viewer)
-    ):
+        for posts in owners.values():
+            for post_id, removal in posts:
+                url, label = (restore, "Restore") if removal else (remove, "Remove")
+                links[post_id] = [(url.format(post_id), label)]
+    if permissions.posting_refusal(viewer) is None and (not topic.is_locked or moderator):
         edit, delete = _id_url("threads:post_edit"), _id_url("threads:post_delete")
-        for row in rows:
-            if row[4] == viewer.pk and not row[5]:
-                own = [(edit.format(row[0]), "Edit"), (delete.format(row[0]), "Delete")]
-                links[row[0]] = own + links.get(row[0], [])
+        for post_id, removal in owners.get(viewer.pk, ()):
+            if not removal:
+                own = [(edit.format(post_id), "Edit"), (delete.format(post_id), "Delete")]
+                links[post_id] = own + links.get(post_id, [])
     return {post_id: rendering.post_tools(links=items) for post_id, items in links.items()}
 
 
@@ -77,33 +97,74 @@ def _thread_rows(posts: QuerySet) -> list[tuple]:
     return list(posts.order_by("tree_id", "lft").values_list(*_ROW_FIELDS))
 
 
+def _owners(rows: list[tuple]) -> Owners:
+    """The posts of these rows by author: what per-reader controls depend on."""
+    owners: Owners = defaultdict(list)
+    for row in rows:
+        owners[row[4]].append((row[0], row[5]))
+    return dict(owners)
+
+
+def _cached(key: str, build):
+    """A value of the shared cache, built on a miss.
+
+    Keys name the topic's revision, which every write to the topic renews in
+    the same transaction: a cached value can be old, but never stale.
+    """
+    value = cache.get(key)
+    if value is None:
+        value = build()
+        cache.set(key, value, CACHE_SECONDS)
+    return value
+
+
+def _pages(topic: Topic) -> list[tuple[int, int]]:
+    """The topic's pages, as (first, last) tree ids of the top-level posts on each."""
+
+    def build() -> list[tuple[int, int]]:
+        roots = Post.objects.filter(topic=topic, level=0).order_by("tree_id")
+        pages: list[tuple[int, int]] = []
+        size = 0
+        for tree_id, lft, rght in roots.values_list("tree_id", "lft", "rght"):
+            posts = (rght - lft + 1) // 2
+            if pages and size + posts <= POSTS_PER_PAGE:
+                pages[-1] = (pages[-1][0], tree_id)
+                size += posts
+            else:
+                pages.append((tree_id, tree_id))
+                size = posts
+        return pages
+
+    return _cached(f"threads:{topic.pk}:{topic.revision}:{POSTS_PER_PAGE}:pages", build)
+
+
 def topic_thread(*, topic_id: int, page: int | str | None, viewer) -> Thread:
-    """A page of a topic: its top-level posts, each followed by its replies."""
+    """A page of a topic: whole top-level posts, each followed by its replies.
+
+    The page is built once per revision of the topic and shared by every
+    reader; only each reader's own controls are added per request.
+    """
     topic = get_object_or_404(Topic.objects.select_related("author"), pk=topic_id)
-    roots = list(
-        Post.objects.filter(topic=topic, level=0)
-        .order_by("tree_id")
-        .values_list("tree_id", flat=True)
-    )
-    page_of_roots = Paginator(roots, TOP_LEVEL_POSTS_PER_PAGE).get_page(page)
-    rows = []
-    if roots:
+    pages = Paginator(_pages(topic) or [(0, 0)], 1).get_page(page)
+    first, last = pages[0]
+
+    def build() -> tuple[rendering.ThreadHTML, Owners]:
         rows = _thread_rows(
             Post.objects.filter(
-                topic=topic,
-                tree_id__gte=page_of_roots[0],
-                tree_id__lte=page_of_roots[-1],
-                level__lte=THREAD_DEPTH + 1,
+                topic=topic, tree_id__gte=first, tree_id__lte=last, level__lte=THREAD_DEPTH + 1
             )
         )
-    html = rendering.thread_html(
-        rows,
-        base_level=0,
-        max_depth=THREAD_DEPTH,
-        tools=_tools(rows, viewer, topic),
-        first_class="opening-post" if page_of_roots.number == 1 else "",
-    )
-    return Thread(topic=topic, html=html, page=page_of_roots)
+        html = rendering.thread_html(
+            rows,
+            base_level=0,
+            max_depth=THREAD_DEPTH,
+            first_class="opening-post" if pages.number == 1 else "",
+        )
+        return html, _owners(rows)
+
+    key = f"threads:{topic.pk}:{topic.revision}:{rendering.RENDER_VERSION}:{first}-{last}"
+    html, owners = _cached(key, build)
+    return Thread(topic=topic, html=html.with_tools(_tools(owners, viewer, topic)), page=pages)
 
 
 def post_thread(*, post_id: int, viewer) -> Thread:
@@ -113,15 +174,15 @@ def post_thread(*, post_id: int, viewer) -> Thread:
     rows = _thread_rows(
         post.get_descendants(include_self=True).filter(level__lte=post.level + THREAD_DEPTH + 1)
     )
-    tools = _tools(context + rows, viewer, post.topic)
+    tools = _tools(_owners(context + rows), viewer, post.topic)
     flat_context = [(row[0], 0, row[2], row[3]) for row in context]
+    context_html = rendering.thread_html(flat_context, base_level=0, max_depth=0)
+    html = rendering.thread_html(rows, base_level=post.level, max_depth=THREAD_DEPTH)
     return Thread(
         topic=post.topic,
         post=post,
-        context_html=rendering.thread_html(flat_context, base_level=0, max_depth=0, tools=tools),
-        html=rendering.thread_html(
-            rows, base_level=post.level, max_depth=THREAD_DEPTH, tools=tools
-        ),
+        context_html=context_html.with_tools(tools),
+        html=html.with_tools(tools),
     )
 
 
@@ -132,10 +193,11 @@ def post_location(*, post_id: int) -> str:
         shown_under = THREAD_DEPTH * ((post.level - 1) // THREAD_DEPTH)
         ancestor = post.get_ancestors().filter(level=shown_under).values_list("pk", flat=True)
         return reverse("threads:post_thread", args=[ancestor.get()]) + f"#p{post.pk}"
-    earlier_roots = Post.objects.filter(
-        topic_id=post.topic_id, level=0, tree_id__lt=post.tree_id
-    ).count()
-    page = earlier_roots // TOP_LEVEL_POSTS_PER_PAGE + 1
+    page = next(
+        number
+        for number, (first, last) in enumerate(_pages(post.topic), start=1)
+        if first <= post.tree_id <= last
+    )
     query = f"?page={page}" if page > 1 else ""
     return f"{post.topic.get_absolute_url()}{query}#p{post.pk}"
 

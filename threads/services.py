@@ -30,14 +30,13 @@ from datetime import datetime
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.text import slugify
 
 from . import conversation, permissions, rendering, selectors
 from .apps import MODERATORS_GROUP
-from .models import BODY_MAX_LENGTH, TITLE_MAX_LENGTH, Post, Topic, User
+from .models import BODY_MAX_LENGTH, TITLE_MAX_LENGTH, Post, Topic, User, new_revision
 
 
 class Refused(Exception):
@@ -61,7 +60,12 @@ _TREE_ID_LOCK_KEY = 0x74726565  # any constant shared by all writers
 
 def _lock_topics(*topic_ids: int) -> dict[int, Topic]:
     """Lock the rows of these topics, in id order, and return them fresh."""
-    locked = Topic.objects.select_for_update().filter(pk__in=topic_ids).order_by("pk")
+    locked = (
+        Topic.objects.select_for_update(of=("self",))
+        .select_related("author")
+        .filter(pk__in=topic_ids)
+        .order_by("pk")
+    )
     topics = {topic.pk: topic for topic in locked}
     if len(topics) != len(set(topic_ids)):
         raise NotFound("That topic no longer exists.")
@@ -137,6 +141,21 @@ def _refuse_if(reason: str | None) -> None:
 # --- Posts ------------------------------------------------------------------------
 
 
+def _topic_changed(topic: Topic, **changes) -> Topic:
+    """Save changes to a locked topic, renewing its revision and its topic-list row.
+
+    Every write that changes what a topic's pages or its row show ends here.
+    """
+    for field, value in changes.items():
+        setattr(topic, field, value)
+    topic.revision = new_revision()
+    topic.row_html = rendering.topic_row(topic)
+    Topic.objects.filter(pk=topic.pk).update(
+        **changes, revision=topic.revision, row_html=topic.row_html
+    )
+    return topic
+
+
 def _insert_post(
     *, topic: Topic, parent: Post | None, author: User, body: str, body_html: str, created: datetime
 ) -> Post:
@@ -167,7 +186,7 @@ def _rewrite(post: Post, **changes) -> Post:
     Post.objects.filter(pk=post.pk).update(
         **changes, fragment=post.fragment, render_version=post.render_version
     )
-    Topic.objects.filter(pk=post.topic_id).update(revision=F("revision") + 1)
+    _topic_changed(post.topic)
     return post
 
 
@@ -203,6 +222,7 @@ def topic_create(*, author: User, title: str, body: str, created: datetime | Non
         _insert_post(
             topic=topic, parent=None, author=author, body=body, body_html=body_html, created=created
         )
+        _topic_changed(topic)
     return topic
 
 
@@ -238,10 +258,10 @@ def post_reply(
             body_html=body_html,
             created=created,
         )
-        Topic.objects.filter(pk=topic.pk).update(
-            reply_count=F("reply_count") + 1,
+        _topic_changed(
+            topic,
+            reply_count=topic.reply_count + 1,
             last_activity=max(topic.last_activity, created),
-            revision=F("revision") + 1,
         )
     return post
 
@@ -333,8 +353,9 @@ def post_move(
         if target_id != current:
             size = post.get_descendant_count() + 1
             post.get_descendants(include_self=True).update(topic_id=target_id)
-            Topic.objects.filter(pk=current).update(reply_count=F("reply_count") - size)
-            Topic.objects.filter(pk=target_id).update(reply_count=F("reply_count") + size)
+            source, target = topics[current], topics[target_id]
+            _topic_changed(source, reply_count=source.reply_count - size)
+            _topic_changed(target, reply_count=target.reply_count + size)
             post.topic_id = target_id
 
         if new_parent is not None:
@@ -349,9 +370,7 @@ def post_move(
                 Post.objects.filter(tree_id=post.tree_id).update(tree_id=new_tree_id)
         post.refresh_from_db()
         post.topic = topics[target_id]
-        _rewrite(post)  # its parent link changed; bumps the target topic's revision
-        if target_id != current:
-            Topic.objects.filter(pk=current).update(revision=F("revision") + 1)
+        _rewrite(post)  # its parent link changed
     return post
 
 
@@ -359,10 +378,7 @@ def post_move(
 
 
 def _retitle(topic: Topic, title: str) -> None:
-    topic.title, topic.slug = title, _slug(title)
-    Topic.objects.filter(pk=topic.pk).update(
-        title=topic.title, slug=topic.slug, revision=F("revision") + 1
-    )
+    _topic_changed(topic, title=title, slug=_slug(title))
 
 
 def topic_retitle(*, topic: Topic, moderator: User, title: str) -> Topic:
@@ -378,10 +394,7 @@ def topic_retitle(*, topic: Topic, moderator: User, title: str) -> Topic:
 def _set_topic_flag(topic: Topic, moderator: User, **flag: bool) -> Topic:
     with transaction.atomic():
         _refuse_if(permissions.moderation_refusal(moderator))
-        topic = _lock_topic(topic.pk)
-        Topic.objects.filter(pk=topic.pk).update(**flag, revision=F("revision") + 1)
-        topic.refresh_from_db()
-    return topic
+        return _topic_changed(_lock_topic(topic.pk), **flag)
 
 
 def topic_set_locked(*, topic: Topic, moderator: User, locked: bool) -> Topic:
@@ -531,6 +544,9 @@ def conversation_import(
         for post in posts:
             post.fragment = rendering.post_fragment(post)
         Post.objects.bulk_update(posts, ["fragment"], batch_size=1000)
+        for topic in topic_rows:
+            topic.row_html = rendering.topic_row(topic)
+        Topic.objects.bulk_update(topic_rows, ["row_html"], batch_size=1000)
     return ImportSummary(topics=len(topic_rows), posts=len(posts), new_accounts=new_handles)
 
 
@@ -587,9 +603,7 @@ def trees_repair(*, tree_ids: Sequence[int], topic_ids: Sequence[int] = ()) -> N
         with transaction.atomic():
             topic = _lock_topic(topic_id)
             real = Post.objects.filter(topic=topic).count()
-            Topic.objects.filter(pk=topic.pk).update(
-                reply_count=max(real - 1, 0), revision=F("revision") + 1
-            )
+            _topic_changed(topic, reply_count=max(real - 1, 0))
 
 
 def _regroup_tree(tree_id: int) -> set[int]:
@@ -668,6 +682,7 @@ def posts_rerender(*, everything: bool = False, batch_size: int = 500) -> int:
                 post.render_version = rendering.RENDER_VERSION
                 post.fragment = rendering.post_fragment(post)
             Post.objects.bulk_update(posts, ["body_html", "fragment", "render_version"])
-            Topic.objects.filter(pk__in=topic_ids).update(revision=F("revision") + 1)
+            for topic in topics.values():
+                _topic_changed(topic)
         done += len(posts)
         last_pk = batch_ids[-1]
