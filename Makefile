@@ -13,12 +13,14 @@ run: $(VENV)/.run-deps
 	DJANGO_DEBUG=1 $(BIN)/python manage.py load_demo
 	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
 
-# Lint, migrations check and the whole test suite.
+# Lint, migrations check and the whole test suite (its browser tests need Chromium).
 test: $(VENV)/.dev-deps check
+	scripts/install-debian-packages chromium
 	$(BIN)/pytest
 
-# The same suite on a throwaway PostgreSQL cluster (needs Debian's postgresql package).
+# The same suite on a throwaway PostgreSQL cluster.
 test-postgres: $(VENV)/.dev-deps
+	scripts/install-debian-packages chromium postgresql
 	scripts/with-postgres $(BIN)/pytest
 
 check: $(VENV)/.dev-deps
@@ -36,11 +38,12 @@ serve: $(VENV)/.run-deps
 
 serve: export DJANGO_SECRET_KEY ?= $(shell $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))")
 serve: export DJANGO_ALLOWED_HOSTS ?= 127.0.0.1,localhost
+serve: export DJANGO_HTTPS ?= 0
 
 # Big threads measured against the performance targets; writes bench/results.json.
 # Uses wrk (Debian package) for the gunicorn figures and PostgreSQL when installed.
 bench: $(VENV)/.dev-deps
-	@command -v wrk >/dev/null || [ "$$(id -u)" != 0 ] || apt-get install -y -q wrk >/dev/null
+	scripts/install-debian-packages wrk
 	$(BIN)/python bench/run.py
 
 # Re-pin every dependency after changing pyproject.toml.

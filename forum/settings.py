@@ -6,9 +6,11 @@ see README.md, "Running in production".
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -51,6 +53,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "csp",
+    "axes",
     "mptt",
     "threads",
 ]
@@ -64,6 +68,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "forum.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns locked-out logins into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "forum.urls"
@@ -105,6 +112,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "threads.User"
 AUTHENTICATION_BACKENDS = [
+    # Counts failed logins and refuses locked-out ones before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
     # Deactivated (banned) members stay signed in and are told why they cannot post.
     "django.contrib.auth.backends.AllowAllUsersModelBackend",
 ]
@@ -158,4 +167,69 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {"threads": {"handlers": ["console"], "level": "INFO", "propagate": False}},
+}
+
+# --- Security ----------------------------------------------------------------------
+
+# Production serves over HTTPS only; `make serve` (plain HTTP on loopback) turns it off.
+HTTPS = env_bool("DJANGO_HTTPS", not DEBUG)
+SECURE_SSL_REDIRECT = HTTPS
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_HTTPONLY = True
+SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", 365 * 24 * 3600)) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+BEHIND_PROXY = env_bool("DJANGO_BEHIND_PROXY")
+if BEHIND_PROXY:
+    # A reverse proxy terminates TLS and says so in X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Only the forum's own scripts, styles and images; no inline script, no framing.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [NONE],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+        "frame-ancestors": [NONE],
+    }
+}
+
+# Logins: an account is locked for a cool-off after repeated failures from one
+# address (django-axes, counting in the database, so across all processes).
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Usernames ignore case at login, so failures are counted ignoring case too.
+AXES_USERNAME_CALLABLE = "threads.permissions.login_name"
+if BEHIND_PROXY:
+    AXES_IPWARE_PROXY_COUNT = 1
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+
+# Posting and sign-up limits (threads.services). Counted in the database under
+# row locks, so they hold across any number of app servers.
+FORUM_LIMITS = {
+    # Every member: at most one post per interval, and the same text posted
+    # again within the duplicate window leads to the first post instead.
+    "post_interval": timedelta(seconds=5),
+    "duplicate_window": timedelta(minutes=5),
+    # Accounts younger than new_account_age: slower, fewer, and few links.
+    "new_account_age": timedelta(days=1),
+    "new_account_post_interval": timedelta(seconds=30),
+    "new_account_posts_per_day": 10,
+    "new_account_links": 2,
+    # Sign-ups from one address.
+    "signups_per_address": 5,
+    "signup_window": timedelta(hours=1),
 }

@@ -1,3 +1,7 @@
+import os
+import shutil
+from pathlib import Path
+
 import pytest
 from django.contrib.auth.models import Group
 from django.core.cache import cache
@@ -50,3 +54,79 @@ def member_client(client, member):
 def moderator_client(client, moderator):
     client.force_login(moderator)
     return client
+
+
+# --- Real browser -------------------------------------------------------------------------
+
+CHROMIUM = os.environ.get("FORUM_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, driven by Playwright (whose own browser download cannot work here)."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            f"Chromium is not installed at {CHROMIUM}: install Debian's chromium package "
+            "(make test does when it can), or set FORUM_CHROMIUM."
+        )
+    # Playwright's sync API keeps an event loop running in this thread for as long
+    # as the browser is open. The ORM calls the tests and their database fixtures
+    # make meanwhile are ordinary synchronous code, which Django would refuse.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+    if previous is None:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def open_page(browser, live_server):
+    """Open browser tabs on the live test server: open_page(width=1280, **context options)."""
+    contexts = []
+
+    def open_page(width: int = 1280, **options):
+        context = browser.new_context(
+            base_url=live_server.url, viewport={"width": width, "height": 900}, **options
+        )
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(open_page):
+    """A fresh browser tab on the live test server, 1280 px wide."""
+    return open_page()
+
+
+@pytest.fixture
+def log_in(live_server):
+    """Log a member in to a browser tab without typing a password."""
+    from django.test import Client
+
+    def log_in(page, user) -> None:
+        client = Client()
+        client.force_login(user)
+        session = client.cookies["sessionid"].value
+        page.context.add_cookies([{"name": "sessionid", "value": session, "url": live_server.url}])
+
+    return log_in

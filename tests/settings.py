@@ -2,12 +2,15 @@
 
 import os
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-not-a-secret")
+# The test client speaks plain HTTP; production settings are checked in test_settings.py.
+os.environ.setdefault("DJANGO_HTTPS", "0")
 
 from forum.settings import *  # noqa: F403
-from forum.settings import DATABASES, STORAGES
+from forum.settings import DATABASES, FORUM_LIMITS, STORAGES
 
 # Hashing passwords slowly is a defence, not something tests need to measure.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -25,3 +28,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {
         "NAME": str(Path(tempfile.gettempdir()) / f"forum-tests-{os.getpid()}.sqlite3")
     }
+
+# The abuse limits as production has them, for the tests of the limits
+# (tests/test_security.py turns them on); other tests post as fast as they like.
+PRODUCTION_LIMITS = dict(FORUM_LIMITS)
+FORUM_LIMITS = {
+    **FORUM_LIMITS,
+    "post_interval": timedelta(0),
+    "duplicate_window": timedelta(0),
+    "new_account_post_interval": timedelta(0),
+    "new_account_posts_per_day": None,
+    "new_account_links": None,
+    "signups_per_address": None,
+}

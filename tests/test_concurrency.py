@@ -9,10 +9,12 @@ IMMEDIATE and writers queue for the database's write lock.
 import contextlib
 import random
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.utils import timezone
 
 from threads import selectors, services
 from threads.models import Post, Topic
@@ -79,3 +81,27 @@ def test_concurrent_moves_and_replies_keep_the_tree():
     assert errors == []
     assert selectors.tree_problems() == []
     assert Topic.objects.get(pk=topic.pk).reply_count == 6 + 3 * 30
+
+
+def test_concurrent_requests_of_one_member_respect_the_limit(settings):
+    """Eight requests at once from one member: only the first gets through."""
+    settings.FORUM_LIMITS = settings.PRODUCTION_LIMITS
+    author = UserFactory(date_joined=timezone.now() - timedelta(days=30))
+    topic = TopicFactory(author=author)
+    Post.objects.filter(author=author).update(created=timezone.now() - timedelta(minutes=1))
+    refused = []
+
+    def post(number: int) -> Callable[[], None]:
+        def work() -> None:
+            try:
+                services.post_reply(author=author, topic=topic, body=f"attempt {number}")
+            except services.RateLimited:
+                refused.append(number)
+
+        return work
+
+    errors, _ = run_concurrently([post(n) for n in range(8)])
+
+    assert errors == []
+    assert len(refused) == 7
+    assert Post.objects.filter(topic=topic).count() == 2

@@ -4,8 +4,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 
 from threads.conversation import Conversation, ConversationError, Message, read, write
+
+from .strategies import NEARLY_VALID, conversations
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "samples" / "conversation.md"
 
@@ -284,3 +289,59 @@ def test_the_sample_round_trips_losslessly():
 
     assert parse(exported) == original
     assert write(parse(exported)) == exported
+
+
+# --- Any input --------------------------------------------------------------------------------
+
+
+def read_or_refusal(data: bytes):
+    try:
+        return read(data, filename="f.md")
+    except ConversationError as error:
+        return error
+
+
+@examples(max_examples=300, deadline=None)
+@given(st.one_of(NEARLY_VALID, st.text(max_size=500)))
+def test_any_text_reads_or_is_refused_with_a_reason(text):
+    result = read_or_refusal(text.encode())
+
+    if isinstance(result, ConversationError):
+        assert str(result).startswith("f.md")
+    else:
+        exported = write(result.conversations)
+        back = read(exported.encode(), filename="x").conversations
+        assert write(back) == exported
+        assert [[(m.depth, m.handle) for m in c.messages] for c in back] == [
+            [(m.depth, m.handle) for m in c.messages] for c in result.conversations
+        ]
+
+
+@examples(max_examples=200, deadline=None)
+@given(st.binary(max_size=300))
+def test_any_bytes_read_or_are_refused_with_a_reason(data):
+    result = read_or_refusal(data)
+
+    assert not isinstance(result, ConversationError) or str(result).startswith("f.md")
+
+
+@examples(max_examples=300, deadline=None)
+@given(conversations())
+def test_whatever_is_written_reads_back_the_same_and_writes_the_same(original):
+    written = write(original)
+
+    back = read(written.encode(), filename="f.md").conversations
+
+    assert write(back) == written
+    assert [c.title for c in back] == [c.title for c in original]
+    for got, wanted in zip(back, original, strict=True):
+        assert [(m.depth, m.handle, m.created) for m in got.messages] == [
+            (m.depth, m.handle, m.created) for m in wanted.messages
+        ]
+
+
+def test_years_before_1000_are_written_with_four_digits():
+    early = [Conversation("T", [Message(0, "ann", when(999, 1, 2, 3, 4, 5), "x")])]
+
+    assert "- @ann [0999-01-02T03:04:05Z]: x" in write(early)
+    assert parse(write(early)) == early

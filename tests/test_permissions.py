@@ -191,3 +191,79 @@ def test_a_moderator_deletes_their_own_post_in_a_locked_topic(moderator, topic):
     post.topic = topic
 
     assert permissions.delete_refusal(moderator, post) is None
+
+
+# --- The matrix, through the web ---------------------------------------------------------
+#
+# Each role tries each action through the pages a person would use. A cell says
+# whether the action happens; a refusal must change nothing.
+
+MATRIX = {
+    #               view  start  reply  edit   delete lock   pin    remove import
+    "anonymous": (True, False, False, False, False, False, False, False, False),
+    "member": (True, True, True, False, False, False, False, False, False),
+    "author": (True, True, True, True, True, False, False, False, False),
+    "moderator": (True, True, True, True, False, True, True, True, True),
+    "banned": (True, False, False, False, False, False, False, False, False),
+}
+ACTIONS = ["view", "start", "reply", "edit", "delete", "lock", "pin", "remove", "import"]
+
+
+@pytest.fixture
+def scene(client, member, other_member, moderator, banned, topic):
+    """`member` wrote the topic; the banned member wrote a reply of their own."""
+    from threads import services
+
+    banned.is_active = True
+    banned.save(update_fields=["is_active"])
+    own = services.post_reply(author=banned, topic=topic, body="before the ban")
+    banned.is_active = False
+    banned.save(update_fields=["is_active"])
+    return {"topic": topic, "op": opening_post(topic), "banned_post": own}
+
+
+def _attempt(client, scene: dict, role: str, action: str) -> bool:
+    """Try one action; True when it happened."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from threads.models import Topic
+
+    topic, op = scene["topic"], scene["op"]
+    own = scene["banned_post"] if role == "banned" else op  # each edits "their" post
+    before = (Topic.objects.count(), Post.objects.count())
+    if action == "view":
+        return client.get(topic.get_absolute_url()).status_code == 200
+    if action == "start":
+        client.post("/t/new/", {"title": "New", "body": "text"})
+        return Topic.objects.count() == before[0] + 1
+    if action == "reply":
+        client.post(f"/t/{topic.pk}/reply/", {"body": "a reply"})
+        return Post.objects.count() == before[1] + 1
+    if action == "edit":
+        client.post(f"/p/{own.pk}/edit/", {"body": "edited text", "title": topic.title})
+        return Post.objects.get(pk=own.pk).body == "edited text"
+    if action == "delete":
+        client.post(f"/p/{own.pk}/delete/")
+        return Post.objects.get(pk=own.pk).is_removed
+    if action in {"lock", "pin"}:
+        client.post(f"/admin/threads/topic/{topic.pk}/{action}/")
+        field = "is_locked" if action == "lock" else "is_pinned"
+        return getattr(Topic.objects.get(pk=topic.pk), field)
+    if action == "remove":
+        client.post(f"/admin/threads/post/{op.pk}/remove/", {"reason": "test"})
+        return Post.objects.get(pk=op.pk).removal == Post.Removal.MODERATOR
+    upload = SimpleUploadedFile("a.md", b"### Imported\n- @x [2025-01-01T00:00:00Z]: hi\n")
+    client.post("/admin/threads/topic/import/", {"file": upload})
+    return Topic.objects.filter(title="Imported").exists()
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+@pytest.mark.parametrize("role", list(MATRIX))
+def test_permission_matrix(client, scene, member, other_member, moderator, banned, role, action):
+    users = {"member": other_member, "author": member, "moderator": moderator, "banned": banned}
+    if role in users:
+        client.force_login(users[role])
+
+    happened = _attempt(client, scene, role, action)
+
+    assert happened == MATRIX[role][ACTIONS.index(action)]

@@ -1,14 +1,18 @@
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as examples
 
 from threads import conversation, rendering, selectors, services
 from threads.models import Post, Topic, User
 
-from .factories import ReplyFactory, TopicFactory
+from .factories import ReplyFactory, TopicFactory, UserFactory
 from .helpers import opening_post, tree_shape
+from .strategies import NEARLY_VALID
 
 pytestmark = pytest.mark.django_db
 
@@ -549,3 +553,121 @@ def test_imported_topics_have_their_rows(db):
     topic = Topic.objects.get()
     assert topic.row_html == _fresh_row(topic)
     assert "4 replies" in topic.row_html
+
+
+# --- Limits --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def limits(settings):
+    """The limits production runs with (tests/settings.py turns them off elsewhere)."""
+    settings.FORUM_LIMITS = settings.PRODUCTION_LIMITS
+    return settings.FORUM_LIMITS
+
+
+@pytest.fixture
+def regular(db):
+    """A member who joined long ago."""
+    return UserFactory(username="regular", date_joined=timezone.now() - timedelta(days=30))
+
+
+def _age_posts(author, by: timedelta) -> None:
+    for post in Post.objects.filter(author=author):
+        Post.objects.filter(pk=post.pk).update(created=post.created - by)
+
+
+def test_one_post_per_interval(topic, regular, limits):
+    services.post_reply(author=regular, topic=topic, body="first")
+
+    with pytest.raises(services.RateLimited, match="once every 5 seconds") as caught:
+        services.post_reply(author=regular, topic=topic, body="second")
+    assert 1 <= caught.value.retry_after <= 5
+    _age_posts(regular, timedelta(seconds=6))
+    services.post_reply(author=regular, topic=topic, body="second")
+    assert Post.objects.filter(author=regular).count() == 2
+
+
+def test_the_same_text_again_leads_to_the_first_post(topic, regular, limits):
+    first = services.post_reply(author=regular, topic=topic, body="Hello!")
+
+    again = services.post_reply(author=regular, topic=topic, body="Hello!")
+
+    assert again == first
+    assert Post.objects.filter(author=regular).count() == 1
+    _age_posts(regular, timedelta(minutes=6))
+    assert services.post_reply(author=regular, topic=topic, body="Hello!") != first
+
+
+def test_the_same_topic_again_leads_to_the_first_topic(regular, limits):
+    first = services.topic_create(author=regular, title="Twice", body="clicked twice")
+
+    again = services.topic_create(author=regular, title="Twice", body="clicked twice")
+
+    assert again == first
+    assert Topic.objects.count() == 1
+
+
+def test_new_accounts_post_more_slowly_and_less(topic, other_member, limits):
+    services.post_reply(author=other_member, topic=topic, body="first")
+    with pytest.raises(services.RateLimited, match="once every 30 seconds"):
+        services.post_reply(author=other_member, topic=topic, body="too soon")
+
+    for number in range(9):
+        _age_posts(other_member, timedelta(seconds=31))
+        services.post_reply(author=other_member, topic=topic, body=f"post {number}")
+    _age_posts(other_member, timedelta(seconds=31))
+    with pytest.raises(services.RateLimited, match="10 posts a day") as caught:
+        services.post_reply(author=other_member, topic=topic, body="the eleventh")
+    assert caught.value.retry_after > 23 * 3600
+
+
+def test_new_accounts_have_few_links(topic, other_member, regular, limits):
+    body = "see https://a.example.org, https://b.example.com and https://c.example.net"
+
+    with pytest.raises(services.RateLimited, match="at most 2 links"):
+        services.post_reply(author=other_member, topic=topic, body=body)
+    services.post_reply(author=regular, topic=topic, body=body)
+    services.post_reply(author=other_member, topic=topic, body="just https://a.example.org")
+
+
+def test_moderators_have_no_limits(topic, moderator, limits):
+    for number in range(3):
+        services.post_reply(author=moderator, topic=topic, body=f"note {number}")
+
+    assert Post.objects.filter(author=moderator).count() == 3
+
+
+def test_signups_per_address(db, limits):
+    for number in range(5):
+        services.user_create(
+            username=f"new{number}", email="", password="pw", address="203.0.113.9"
+        )
+
+    with pytest.raises(services.RateLimited, match="from your network") as caught:
+        services.user_create(username="new5", email="", password="pw", address="203.0.113.9")
+    services.user_create(username="elsewhere", email="", password="pw", address="198.51.100.1")
+    assert 3500 < caught.value.retry_after <= 3600
+    assert not User.objects.filter(username="new5").exists()
+
+
+@examples(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=NEARLY_VALID)
+def test_any_file_imports_completely_or_not_at_all(member, text):
+    def counts() -> tuple[int, int, int]:
+        return Topic.objects.count(), Post.objects.count(), User.objects.count()
+
+    before = counts()
+    try:
+        document = conversation.read(text.encode(), filename="any.md")
+        summary = services.conversation_import(documents=[document])
+    except conversation.ConversationError as refusal:
+        expected, reason = before, str(refusal)
+    else:
+        added = (summary.topics, summary.posts, len(summary.new_accounts))
+        expected, reason = tuple(map(sum, zip(before, added, strict=True))), "any.md: imported"
+
+    assert counts() == expected
+    assert reason.startswith("any.md")
+    assert selectors.tree_problems() == []

@@ -1,5 +1,5 @@
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core import mail
@@ -7,7 +7,11 @@ from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import escape
+from hypothesis import HealthCheck, given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 
 from threads import conversation, permissions, selectors, services
 from threads.forms import ReplyForm
@@ -1094,3 +1098,215 @@ def test_the_inline_reply_form_is_the_reply_form(member_client, topic):
     field = ReplyForm().fields["body"]
     assert f'maxlength="{field.max_length}"' in form
     assert f'<label for="id_body">{field.label}</label>' in form
+
+
+# --- Abuse limits ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def limits(settings, member):
+    """Production's limits, for a member who joined and last posted a while ago."""
+    settings.FORUM_LIMITS = settings.PRODUCTION_LIMITS
+    User.objects.filter(pk=member.pk).update(date_joined=timezone.now() - timedelta(days=9))
+    Post.objects.filter(author=member).update(created=timezone.now() - timedelta(days=9))
+
+
+def test_posting_too_fast_answers_429_and_keeps_the_text(member_client, topic, limits):
+    url = reverse("threads:topic_reply", args=[topic.pk])
+    assert member_client.post(url, {"body": "first"}).status_code == 302
+
+    response = member_client.post(url, {"body": "second, typed with care"})
+
+    assert response.status_code == 429
+    assert 1 <= int(response["Retry-After"]) <= 30
+    assert "Try again in" in _html(response)
+    assert form_values(response)["body"] == "second, typed with care"
+    assert Post.objects.filter(topic=topic).count() == 2
+
+
+def test_a_double_submit_lands_on_the_first_post(member_client, topic, limits):
+    url = reverse("threads:topic_reply", args=[topic.pk])
+    first = member_client.post(url, {"body": "only once"})
+
+    second = member_client.post(url, {"body": "only once"})
+
+    assert second.status_code == 302
+    assert second["Location"] == first["Location"]
+    assert Post.objects.filter(topic=topic).count() == 2
+
+
+def test_signups_are_throttled_per_address(client, limits):
+    def signup(name: str, address: str):
+        return client.post(
+            "/accounts/signup/",
+            {
+                "username": name,
+                "email": f"{name}@example.org",
+                "password1": NEW_PASSWORD,
+                "password2": NEW_PASSWORD,
+            },
+            REMOTE_ADDR=address,
+        )
+
+    for number in range(5):
+        assert signup(f"new{number}", "203.0.113.7").status_code == 302
+        client.logout()
+
+    refused = signup("sixth", "203.0.113.7")
+
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) > 3000
+    assert form_values(refused)["username"] == "sixth"
+    assert signup("elsewhere", "198.51.100.2").status_code == 302
+
+
+def test_repeated_failed_logins_lock_the_account_from_that_address(client, member):
+    def login(password: str, address: str = "203.0.113.5"):
+        return client.post(
+            "/accounts/login/",
+            {"username": "Alice", "password": password},
+            REMOTE_ADDR=address,
+        )
+
+    for _ in range(4):
+        assert login("wrong").status_code == 200
+    assert login("wrong").status_code == 429  # the fifth failure locks
+
+    locked = login(PASSWORD)
+
+    assert locked.status_code == 429
+    assert "Too many failed logins" in _html(locked)
+    assert "_auth_user_id" not in client.session
+    assert login(PASSWORD, address="198.51.100.3").status_code == 302
+
+
+# --- Forged requests ----------------------------------------------------------------------
+
+READ_ONLY_URLS = {
+    "threads:topic_list",
+    "threads:topic_detail",
+    "threads:topic_detail_short",
+    "threads:topic_download",
+    "threads:post_permalink",
+    "threads:post_thread",
+    "threads:profile",
+}
+STATE_CHANGING_URLS = {
+    "threads:topic_create": lambda d: reverse("threads:topic_create"),
+    "threads:topic_reply": lambda d: reverse("threads:topic_reply", args=[d["topic"].pk]),
+    "threads:post_reply": lambda d: reverse("threads:post_reply", args=[d["post"].pk]),
+    "threads:post_edit": lambda d: reverse("threads:post_edit", args=[d["post"].pk]),
+    "threads:post_delete": lambda d: reverse("threads:post_delete", args=[d["post"].pk]),
+    "signup": lambda d: reverse("signup"),
+    "login": lambda d: reverse("login"),
+    "logout": lambda d: reverse("logout"),
+    "password_change": lambda d: reverse("password_change"),
+    "password_reset": lambda d: reverse("password_reset"),
+    "admin:threads_topic_lock": lambda d: reverse("admin:threads_topic_lock", args=[d["topic"].pk]),
+    "admin:threads_topic_pin": lambda d: reverse("admin:threads_topic_pin", args=[d["topic"].pk]),
+    "admin:threads_topic_import": lambda d: reverse("admin:threads_topic_import"),
+    "admin:threads_topic_changelist": lambda d: reverse("admin:threads_topic_changelist"),
+    "admin:threads_topic_change": lambda d: reverse(
+        "admin:threads_topic_change", args=[d["topic"].pk]
+    ),
+    "admin:threads_topic_delete": lambda d: reverse(
+        "admin:threads_topic_delete", args=[d["topic"].pk]
+    ),
+    "admin:threads_post_remove": lambda d: reverse(
+        "admin:threads_post_remove", args=[d["post"].pk]
+    ),
+    "admin:threads_post_restore": lambda d: reverse(
+        "admin:threads_post_restore", args=[d["post"].pk]
+    ),
+    "admin:threads_post_move": lambda d: reverse("admin:threads_post_move", args=[d["post"].pk]),
+    "admin:threads_post_change": lambda d: reverse(
+        "admin:threads_post_change", args=[d["post"].pk]
+    ),
+    "admin:threads_user_change": lambda d: reverse(
+        "admin:threads_user_change", args=[d["member"].pk]
+    ),
+    "admin:threads_user_changelist": lambda d: reverse("admin:threads_user_changelist"),
+    "admin:logout": lambda d: reverse("admin:logout"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(STATE_CHANGING_URLS))
+def test_state_changing_urls_refuse_requests_without_a_csrf_token(moderator, member, topic, name):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(moderator)
+    data = {"topic": topic, "post": opening_post(topic), "member": member}
+    accounts = User.objects.order_by("pk").values_list("username", "email", "is_active", "password")
+    before = (_state(), list(accounts))
+
+    response = client.post(
+        STATE_CHANGING_URLS[name](data),
+        {"title": "Forged", "body": "forged", "reason": "forged", "action": "lock"},
+    )
+
+    assert response.status_code == 403
+    assert (_state(), list(accounts)) == before
+    assert "_auth_user_id" in client.session
+
+
+def test_every_url_of_the_forum_is_known_to_the_csrf_test():
+    from threads import urls
+
+    names = {f"threads:{pattern.name}" for pattern in urls.urlpatterns}
+
+    assert names == READ_ONLY_URLS | {n for n in STATE_CHANGING_URLS if n.startswith("threads:")}
+
+
+# --- Any input ----------------------------------------------------------------------------
+
+SIZES = st.one_of(
+    st.text(max_size=300),
+    st.builds(
+        lambda c, n: c * n, st.characters(), st.sampled_from([199, 200, 201, 50_000, 50_001])
+    ),
+)
+
+
+@examples(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(title=SIZES, body=SIZES)
+def test_any_new_topic_is_posted_or_refused_with_a_message(member_client, title, body):
+    before = Topic.objects.count()
+
+    response = member_client.post("/t/new/", {"title": title, "body": body})
+
+    if response.status_code == 302:
+        assert Topic.objects.count() == before + 1
+    else:
+        assert response.status_code == 400
+        assert 'class="errorlist' in _html(response)
+        assert Topic.objects.count() == before
+    assert selectors.tree_problems() == []
+
+
+@examples(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    post_id=st.one_of(st.integers(min_value=0, max_value=2**70), st.sampled_from([1, 2, 3])),
+    body=SIZES,
+    preview=st.booleans(),
+)
+def test_any_reply_is_posted_or_refused(member_client, topic, post_id, body, preview):
+    data = {"body": body, **({"preview": "1"} if preview else {})}
+    exists = post_id < 2**63 and Post.objects.filter(pk=post_id).exists()
+
+    response = member_client.post(f"/p/{post_id}/reply/", data)
+
+    if not exists:
+        assert response.status_code == 404
+    elif response.status_code == 200:
+        assert preview
+        assert 'id="preview-heading"' in _html(response)
+    elif response.status_code == 400:
+        assert 'class="errorlist' in _html(response)
+    else:
+        assert response.status_code == 302
+    assert selectors.tree_problems() == []

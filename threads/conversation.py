@@ -196,6 +196,12 @@ def read(data: bytes, *, filename: str) -> Document:
     return Document(filename, conversations)
 
 
+def iso_utc(moment: datetime) -> str:
+    """A time as ConversationJS and HTML write it: UTC, to the second, with Z."""
+    utc = moment.astimezone(UTC).replace(microsecond=0, tzinfo=None)
+    return utc.isoformat() + "Z"  # isoformat pads the year to four digits
+
+
 def _escape(line: str) -> str:
     """Keep a line of text from being read back as a message line.
 
@@ -216,7 +222,7 @@ def write(conversations: Iterable[Conversation]) -> str:
         out.append(f"### {conversation.title}")
         for message in conversation.messages:
             indent = "  " * message.depth
-            stamp = message.created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            stamp = iso_utc(message.created)
             first, *rest = message.text.split("\n")
             out.append(f"{indent}- @{message.handle} [{stamp}]: {first}")
             margin = indent + "  "

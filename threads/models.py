@@ -162,3 +162,20 @@ class Post(MPTTModel):
     @property
     def is_removed(self) -> bool:
         return self.removal != self.Removal.VISIBLE
+
+
+class RateEvent(models.Model):
+    """Something a limit counts, such as a sign-up from an address.
+
+    Kept only as long as its limit looks back (threads.services prunes them).
+    """
+
+    kind = models.CharField(max_length=20)
+    key = models.CharField(max_length=100)
+    created = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["kind", "key", "created"], name="rate_event_lookup_idx")]
+
+    def __str__(self):
+        return f"{self.kind} {self.key} at {self.created:%Y-%m-%d %H:%M:%S}"

@@ -67,3 +67,8 @@ def moderation_refusal(user) -> str | None:
     if not is_moderator(user):
         return "Only moderators can do that."
     return None
+
+
+def login_name(request, credentials: dict) -> str:
+    """The name failed logins are counted under: usernames ignore case at login."""
+    return str(credentials.get("username", "")).lower()

@@ -20,6 +20,8 @@ from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from markdown import inlinepatterns
 
+from .conversation import iso_utc
+
 # Bump when the Markdown rules, the allowlist or the fragment template change,
 # then run `manage.py rerender_posts`.
 RENDER_VERSION = 1
@@ -123,15 +125,9 @@ def markdown_to_html(source: str) -> str:
     return _renderer.cleaner.clean(_renderer.markdown.convert(source))
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(microsecond=0)
-
-
 def _time_element(moment: datetime) -> str:
-    moment = _utc(moment)
-    return '<time datetime="{}">{}</time>'.format(
-        moment.strftime("%Y-%m-%dT%H:%M:%SZ"), moment.strftime("%-d %b %Y, %H:%M UTC")
-    )
+    label = moment.astimezone(UTC).strftime("%-d %b %Y, %H:%M UTC")
+    return f'<time datetime="{iso_utc(moment)}">{label}</time>'
 
 
 def post_fragment(post) -> str:

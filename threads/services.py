@@ -16,17 +16,22 @@ django-mptt does not lock. Two rules keep the trees consistent:
 * A new tree gets MAX(tree_id) + 1, so creating one also takes a
   database-wide lock (`_lock_tree_ids`), held until commit.
 
-Order, always: topic rows by ascending id, then the tree-id lock.
-PostgreSQL implements them with SELECT ... FOR UPDATE and a transaction
-advisory lock. SQLite has neither, but every transaction there begins
-IMMEDIATE (see settings.DATABASES), which serializes all writers.
+Posting limits are counted under a lock on the author's row (`_lock_author`),
+so two requests of one member cannot both slip under a limit.
+
+Order, always: the author's row, topic rows by ascending id, then the
+tree-id lock. PostgreSQL implements them with SELECT ... FOR UPDATE and
+transaction advisory locks. SQLite has neither, but every transaction there
+begins IMMEDIATE (see settings.DATABASES), which serializes all writers.
 """
 
+import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -36,7 +41,7 @@ from django.utils.text import slugify
 
 from . import conversation, permissions, rendering, selectors
 from .apps import MODERATORS_GROUP
-from .models import BODY_MAX_LENGTH, TITLE_MAX_LENGTH, Post, Topic, User, new_revision
+from .models import BODY_MAX_LENGTH, TITLE_MAX_LENGTH, Post, RateEvent, Topic, User, new_revision
 
 
 class Refused(Exception):
@@ -53,9 +58,28 @@ class NotFound(Refused):
     status_code = 404
 
 
+class RateLimited(Refused):
+    """Too much, too soon: `retry_after` says in how many seconds to try again."""
+
+    status_code = 429
+
+    def __init__(self, message: str, retry_after: timedelta) -> None:
+        self.retry_after = max(1, math.ceil(retry_after.total_seconds()))
+        super().__init__(f"{message} Try again in {_duration(self.retry_after)}.")
+
+
+def _duration(seconds: int) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = math.ceil(seconds / size)
+            return f"{count} {unit}{'s' if count > 1 else ''}"
+    return f"{seconds} second{'s' if seconds > 1 else ''}"
+
+
 # --- Locks -------------------------------------------------------------------
 
-_TREE_ID_LOCK_KEY = 0x74726565  # any constant shared by all writers
+# Namespaces of PostgreSQL advisory locks (the first of their two keys).
+_TREE_IDS, _RATE_KEYS = 0, 1
 
 
 def _lock_topics(*topic_ids: int) -> dict[int, Topic]:
@@ -80,7 +104,19 @@ def _lock_tree_ids() -> None:
     """Serialize the allocation of new tree ids until the transaction ends."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_TREE_ID_LOCK_KEY])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, 0)", [_TREE_IDS])
+
+
+def _lock_author(author: User) -> None:
+    """Serialize one member's posting until the transaction ends."""
+    list(User.objects.select_for_update(no_key=True).filter(pk=author.pk).values_list("pk"))
+
+
+def _lock_rate_key(key: str) -> None:
+    """Serialize the counting of one limit's events until the transaction ends."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [_RATE_KEYS, key])
 
 
 # --- Input --------------------------------------------------------------------
@@ -136,6 +172,73 @@ def _slug(title: str) -> str:
 def _refuse_if(reason: str | None) -> None:
     if reason:
         raise Refused(reason)
+
+
+# --- Limits -------------------------------------------------------------------------
+
+
+def _recent_duplicate(author: User, body: str) -> Post | None:
+    """The author's own post of this very text, if they wrote it a moment ago."""
+    window = settings.FORUM_LIMITS["duplicate_window"]
+    if not window:
+        return None
+    since = timezone.now() - window
+    posts = Post.objects.filter(author=author, body=body, created__gte=since, removal="")
+    return posts.order_by("-created").first()
+
+
+def _check_posting_limits(author: User, body_html: str) -> None:
+    """Refuse a post that comes too soon, is one too many, or has too many links.
+
+    Counted from the author's posts, under the lock on their row. Moderators
+    have no limits.
+    """
+    if permissions.is_moderator(author):
+        return
+    limits, now = settings.FORUM_LIMITS, timezone.now()
+    newcomer_until = author.date_joined + limits["new_account_age"]
+    newcomer = now < newcomer_until
+    interval = limits["new_account_post_interval" if newcomer else "post_interval"]
+    posts = Post.objects.filter(author=author, created__lte=now).order_by("-created")
+    last = posts.values_list("created", flat=True).first()
+    if last and now - last < interval:
+        raise RateLimited(
+            f"You can post once every {_duration(math.ceil(interval.total_seconds()))}.",
+            interval - (now - last),
+        )
+    if not newcomer:
+        return
+    per_day = limits["new_account_posts_per_day"]
+    if per_day is not None:
+        today = list(
+            posts.filter(created__gt=now - timedelta(days=1)).values_list("created", flat=True)
+        )
+        if len(today) >= per_day:
+            raise RateLimited(
+                f"New members can write {per_day} posts a day.",
+                today[per_day - 1] + timedelta(days=1) - now,
+            )
+    links = limits["new_account_links"]
+    if links is not None and body_html.count("<a ") > links:
+        raise RateLimited(
+            f"During their first day, members can put at most {links} links in a post: "
+            "take some out, or wait.",
+            newcomer_until - now,
+        )
+
+
+def _count_event(kind: str, key: str, *, limit: int | None, window: timedelta, what: str) -> None:
+    """Record one event of a limited kind, or refuse it when the limit is reached."""
+    if limit is None:
+        return
+    _lock_rate_key(f"{kind}:{key}")
+    now = timezone.now()
+    RateEvent.objects.filter(kind=kind, key=key, created__lte=now - window).delete()
+    times = RateEvent.objects.filter(kind=kind, key=key).order_by("created")
+    first = times.values_list("created", flat=True).first()
+    if first is not None and times.count() >= limit:
+        raise RateLimited(what, first + window - now)
+    RateEvent.objects.create(kind=kind, key=key, created=now)
 
 
 # --- Posts ------------------------------------------------------------------------
@@ -212,6 +315,10 @@ def topic_create(*, author: User, title: str, body: str, created: datetime | Non
     created = created or timezone.now()
     with transaction.atomic():
         _refuse_if(permissions.posting_refusal(author))
+        _lock_author(author)
+        if (duplicate := _recent_duplicate(author, body)) and duplicate.topic.title == title:
+            return duplicate.topic
+        _check_posting_limits(author, body_html)
         topic = Topic.objects.create(
             title=title,
             slug=_slug(title),
@@ -239,6 +346,11 @@ def post_reply(
     body_html = rendering.markdown_to_html(body)
     created = created or timezone.now()
     with transaction.atomic():
+        _refuse_if(permissions.posting_refusal(author))
+        _lock_author(author)
+        if duplicate := _recent_duplicate(author, body):
+            return duplicate
+        _check_posting_limits(author, body_html)
         topic = _lock_topic(topic.pk)
         if parent is not None:
             try:
@@ -419,9 +531,27 @@ def topic_delete(*, topic: Topic, moderator: User) -> None:
 # --- Accounts --------------------------------------------------------------------------
 
 
-def user_create(*, username: str, email: str, password: str, is_moderator: bool = False) -> User:
-    """Sign a new member up; a moderator also gets the admin and the Moderators group."""
+def user_create(
+    *,
+    username: str,
+    email: str,
+    password: str,
+    is_moderator: bool = False,
+    address: str | None = None,
+) -> User:
+    """Sign a new member up; a moderator also gets the admin and the Moderators group.
+
+    `address` is where the sign-up came from: sign-ups per address are limited.
+    """
     with transaction.atomic():
+        if address is not None:
+            _count_event(
+                "signup",
+                address,
+                limit=settings.FORUM_LIMITS["signups_per_address"],
+                window=settings.FORUM_LIMITS["signup_window"],
+                what="Too many accounts were created from your network.",
+            )
         user = User.objects.create_user(
             username=username, email=email, password=password, is_staff=is_moderator
         )

@@ -1,7 +1,9 @@
 """Thin views: bind a form, call a service or a selector, render or redirect."""
 
+from collections.abc import Callable
 from functools import wraps
 
+from axes.helpers import get_client_ip_address
 from django.contrib.auth import login
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
@@ -31,26 +33,48 @@ def login_to_open(view):
     return wrapper
 
 
-def _submit(form, action):
-    """Run a service for a valid form; a refusal becomes a form error with its status.
+def _post_form(
+    request: HttpRequest,
+    *,
+    form,
+    template: str,
+    context: dict,
+    refusal: Callable[[], str | None],
+    submit: Callable[[], object],
+    done: Callable[[object], str],
+) -> HttpResponse:
+    """What every form that writes a post does.
 
-    Returns (result, status): result is None when the form was refused.
+    A GET that `refusal` turns down gets the refusal page. The Preview button
+    shows the rendered Markdown. A valid form is handed to `submit` (a
+    service); its result goes to the URL `done` gives. Anything refused shows
+    the form again with the typed text and the reason, with the refusal's
+    status: 400, 403, 404, or 429 with Retry-After.
     """
-    try:
-        return action(), 200
-    except ValidationError as error:
-        form.add_error(None, error)
-        return None, 400
-    except services.Refused as refused:
-        form.add_error(None, refused.message)
-        return None, refused.status_code
-
-
-def _preview(request: HttpRequest, form) -> str | None:
-    """Rendered Markdown when the Preview button was pressed on a valid form."""
-    if "preview" in request.POST and form.is_valid():
-        return rendering.markdown_to_html(form.cleaned_data["body"])
-    return None
+    preview, status, retry_after = None, 200, None
+    if request.method != "POST":
+        if reason := refusal():
+            return _refused_page(request, reason)
+    elif "preview" in request.POST and form.is_valid():
+        preview = rendering.markdown_to_html(form.cleaned_data["body"])
+    elif form.is_valid():
+        try:
+            return redirect(done(submit()))
+        except ValidationError as error:
+            form.add_error(None, error)
+            status = 400
+        except services.Refused as refused:
+            form.add_error(None, refused.message)
+            status = refused.status_code
+            retry_after = getattr(refused, "retry_after", None)
+    else:
+        status = 400
+    response = render(
+        request, template, {**context, "form": form, "preview": preview}, status=status
+    )
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 def _refused_page(request: HttpRequest, message: str, status: int = 403) -> HttpResponse:
@@ -138,21 +162,14 @@ def post_thread(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def topic_create(request: HttpRequest) -> HttpResponse:
     form = TopicForm(request.POST or None)
-    preview, status = _preview(request, form), 200
-    if request.method != "POST":
-        if refusal := permissions.posting_refusal(request.user):
-            return _refused_page(request, refusal)
-    elif preview is None:
-        status = 400
-        if form.is_valid():
-            topic, status = _submit(
-                form,
-                lambda: services.topic_create(author=request.user, **form.cleaned_data),
-            )
-            if topic:
-                return redirect(topic)
-    return render(
-        request, "threads/topic_form.html", {"form": form, "preview": preview}, status=status
+    return _post_form(
+        request,
+        form=form,
+        template="threads/topic_form.html",
+        context={},
+        refusal=lambda: permissions.posting_refusal(request.user),
+        submit=lambda: services.topic_create(author=request.user, **form.cleaned_data),
+        done=lambda topic: topic.get_absolute_url(),
     )
 
 
@@ -163,26 +180,16 @@ def reply(
 ) -> HttpResponse:
     topic, parent = selectors.reply_target(topic_id=topic_pk, post_id=post_pk)
     form = ReplyForm(request.POST or None)
-    preview, status = _preview(request, form), 200
-    if request.method != "POST":
-        if refusal := permissions.reply_refusal(request.user, topic, parent):
-            return _refused_page(request, refusal)
-    elif preview is None:
-        status = 400
-        if form.is_valid():
-            post, status = _submit(
-                form,
-                lambda: services.post_reply(
-                    author=request.user, topic=topic, parent=parent, body=form.cleaned_data["body"]
-                ),
-            )
-            if post:
-                return redirect(selectors.post_location(post_id=post.pk))
-    return render(
+    return _post_form(
         request,
-        "threads/reply_form.html",
-        {"form": form, "preview": preview, "topic": topic, "parent": parent},
-        status=status,
+        form=form,
+        template="threads/reply_form.html",
+        context={"topic": topic, "parent": parent},
+        refusal=lambda: permissions.reply_refusal(request.user, topic, parent),
+        submit=lambda: services.post_reply(
+            author=request.user, topic=topic, parent=parent, body=form.cleaned_data["body"]
+        ),
+        done=lambda post: selectors.post_location(post_id=post.pk),
     )
 
 
@@ -192,24 +199,14 @@ def post_edit(request: HttpRequest, pk: int) -> HttpResponse:
     post = selectors.post_for_change(post_id=pk)
     title = post.topic.title if selectors.is_opening_post(post) else None
     form = EditForm(request.POST or None, initial={"body": post.body}, title=title)
-    preview, status = _preview(request, form), 200
-    if request.method != "POST":
-        if refusal := permissions.edit_refusal(request.user, post):
-            return _refused_page(request, refusal)
-    elif preview is None:
-        status = 400
-        if form.is_valid():
-            edited, status = _submit(
-                form,
-                lambda: services.post_edit(post=post, editor=request.user, **form.cleaned_data),
-            )
-            if edited:
-                return redirect(selectors.post_location(post_id=post.pk))
-    return render(
+    return _post_form(
         request,
-        "threads/edit_form.html",
-        {"form": form, "preview": preview, "post": post, "topic": post.topic},
-        status=status,
+        form=form,
+        template="threads/edit_form.html",
+        context={"post": post, "topic": post.topic},
+        refusal=lambda: permissions.edit_refusal(request.user, post),
+        submit=lambda: services.post_edit(post=post, editor=request.user, **form.cleaned_data),
+        done=lambda edited: selectors.post_location(post_id=edited.pk),
     )
 
 
@@ -238,13 +235,22 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("threads:topic_list")
     form = SignupForm(request.POST or None)
+    status, retry_after = 400 if form.errors else 200, None
     if request.method == "POST" and form.is_valid():
-        user = services.user_create(
-            username=form.cleaned_data["username"],
-            email=form.cleaned_data["email"],
-            password=form.cleaned_data["password1"],
-        )
-        login(request, user, backend="django.contrib.auth.backends.AllowAllUsersModelBackend")
-        return redirect("threads:topic_list")
-    status = 400 if form.errors else 200
-    return render(request, "registration/signup.html", {"form": form}, status=status)
+        try:
+            user = services.user_create(
+                username=form.cleaned_data["username"],
+                email=form.cleaned_data["email"],
+                password=form.cleaned_data["password1"],
+                address=get_client_ip_address(request),
+            )
+        except services.RateLimited as limited:
+            form.add_error(None, limited.message)
+            status, retry_after = limited.status_code, limited.retry_after
+        else:
+            login(request, user, backend="django.contrib.auth.backends.AllowAllUsersModelBackend")
+            return redirect("threads:topic_list")
+    response = render(request, "registration/signup.html", {"form": form}, status=status)
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
