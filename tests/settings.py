@@ -29,8 +29,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "NAME": str(Path(tempfile.gettempdir()) / f"forum-tests-{os.getpid()}.sqlite3")
     }
 
-# The abuse limits as production has them, for the tests of the limits
-# (tests/test_security.py turns them on); other tests post as fast as they like.
+# The abuse limits as production has them, for the tests of the limits (their
+# fixtures turn them on); other tests post as fast as they like.
 PRODUCTION_LIMITS = dict(FORUM_LIMITS)
 FORUM_LIMITS = {
     **FORUM_LIMITS,
