@@ -16,12 +16,12 @@ run: $(VENV)/.run-deps
 # Lint, migrations check and the whole test suite (its browser tests need Chromium).
 test: $(VENV)/.dev-deps check
 	scripts/install-debian-packages chromium
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 # The same suite on a throwaway PostgreSQL cluster.
 test-postgres: $(VENV)/.dev-deps
 	scripts/install-debian-packages chromium postgresql
-	scripts/with-postgres $(BIN)/pytest
+	scripts/with-postgres $(BIN)/pytest -n auto
 
 check: $(VENV)/.dev-deps
 	$(BIN)/ruff check .

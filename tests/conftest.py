@@ -130,3 +130,13 @@ def log_in(live_server):
         page.context.add_cookies([{"name": "sessionid", "value": session, "url": live_server.url}])
 
     return log_in
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say where the browser tests left their screenshots, for a person to look at."""
+    folder = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
+    shots = sorted(folder.glob("*.png")) if folder.exists() else []
+    if shots:
+        terminalreporter.write_line(
+            f"Screenshots of the pages ({len(shots)}): {os.path.relpath(folder)}/"
+        )

@@ -1,0 +1,391 @@
+"""What a person sees, in a real browser: Debian's Chromium driven by Playwright."""
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from threads import services
+from threads.models import Post, Topic
+
+from .factories import ReplyFactory, TopicFactory, UserFactory
+from .helpers import opening_post
+from .vectors import VECTORS
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# Record instead of showing: a call to any of these means script ran.
+DIALOG_HOOKS = """
+window.__fired = [];
+for (const name of ["alert", "confirm", "prompt", "print"]) {
+  window[name] = (...args) => { window.__fired.push(name + "(" + String(args[0]) + ")"); };
+}
+"""
+
+
+@pytest.mark.parametrize("bypass_csp", [False, True], ids=["with-csp", "sanitizer-alone"])
+def test_injection_vectors_never_run(open_page, log_in, bypass_csp):
+    """A sample of the corpus, posted through the real forms, then read back.
+
+    Once as served, and once with the browser ignoring the Content-Security-Policy,
+    so that the sanitizer is shown to hold on its own.
+    """
+    page = open_page(bypass_csp=bypass_csp)
+    fired: list[str] = []
+    page.on("dialog", lambda dialog: (fired.append(dialog.message), dialog.dismiss()))
+    page.add_init_script(DIALOG_HOOKS)
+    member = UserFactory(date_joined=timezone.now() - timedelta(days=30))
+    log_in(page, member)
+    sample = VECTORS[::12]
+
+    for vector in sample[:4]:  # titles and opening posts
+        page.goto("/t/new/")
+        page.fill("#id_title", vector.text.replace("\n", " ")[:200])
+        page.fill("#id_body", vector.text)
+        page.click("button:has-text('Start topic')")
+        fired += page.evaluate("window.__fired")
+    topic = Topic.objects.order_by("pk").last()
+    page.goto(topic.get_absolute_url())
+    for vector in sample:  # replies: each lands on the topic page, which shows them all
+        page.fill("#id_body", vector.text)
+        page.click("button:has-text('Post reply')")
+        fired += page.evaluate("window.__fired")
+    last = Post.objects.order_by("pk").last()
+    for path in ["/", topic.get_absolute_url(), f"/p/{last.pk}/thread/", f"/u/{member.username}/"]:
+        page.goto(path)
+        page.wait_for_load_state("load")
+        fired += page.evaluate("window.__fired")
+
+    assert Post.objects.filter(topic=topic).count() == 1 + len(sample)
+    assert fired == []
+    page.evaluate("alert('control')")  # the hooks do catch a call when one happens
+    assert page.evaluate("window.__fired") == ["alert(control)"]
+
+
+# --- Journeys ----------------------------------------------------------------------------
+
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
+AXE = (Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js").read_text()
+
+
+def regular_member(**fields):
+    return UserFactory(date_joined=timezone.now() - timedelta(days=30), **fields)
+
+
+def post_depths(page) -> list[int]:
+    """The depth of every post on the page, from how its list items nest."""
+    return page.eval_on_selector_all(
+        "li.post",
+        "items => items.map(item => { let depth = 0, list = item.parentElement;"
+        " while ((list = list.parentElement.closest('li.post'))) depth++; return depth; })",
+    )
+
+
+def test_a_newcomer_signs_up_starts_a_topic_and_replies_six_deep(page):
+    page.goto("/")
+    page.click("text=Sign up")
+    page.fill("#id_username", "newcomer")
+    page.fill("#id_email", "newcomer@example.org")
+    page.fill("#id_password1", "a long and unusual passphrase")
+    page.fill("#id_password2", "a long and unusual passphrase")
+    page.click("button:has-text('Create account')")
+    assert page.locator(".site-nav").get_by_text("@newcomer").is_visible()
+
+    page.click(".page-heading >> text=Start a topic")
+    page.fill("#id_title", "My first topic")
+    page.fill("#id_body", "Hello **everyone**")
+    page.click("button:has-text('Preview')")
+    assert page.inner_html(".preview .post-body") == "<p>Hello <strong>everyone</strong></p>"
+    assert page.input_value("#id_body") == "Hello **everyone**"
+    page.click("button:has-text('Start topic')")
+    assert page.inner_text("h1") == "My first topic"
+
+    for depth in range(1, 7):  # each reply answers the one before, in its inline form
+        page.locator("a.reply-link").last.click()
+        form = page.locator("form.inline-reply")
+        form.locator("textarea").fill(f"Reply at depth {depth}")
+        form.locator("button:has-text('Post reply')").click()
+        newest = Post.objects.order_by("pk").last()
+        assert page.url.endswith(f"#p{newest.pk}")
+        assert page.locator(f"#p{newest.pk}").is_visible()
+    assert post_depths(page) == [0, 1, 2, 3, 4, 5, 6]
+
+
+def test_replying_works_without_javascript(open_page, log_in):
+    page = open_page(java_script_enabled=False)
+    topic = TopicFactory(author=regular_member(), title="No script here")
+    log_in(page, regular_member())
+    page.goto(topic.get_absolute_url())
+
+    page.click("a.reply-link")
+    assert page.url.endswith(f"/p/{opening_post(topic).pk}/reply/")
+    assert "Opening post" in page.inner_text(".replying-to")
+    page.fill("#id_body", "Plain forms work")
+    page.click("button:has-text('Post reply')")
+
+    reply = Post.objects.order_by("pk").last()
+    assert page.url.endswith(f"#p{reply.pk}")
+    assert post_depths(page) == [0, 1]
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js-on", "js-off"])
+def test_a_subtree_collapses_and_expands(open_page, javascript):
+    page = open_page(java_script_enabled=javascript)
+    topic = TopicFactory(author=UserFactory(username="ann"), body="Opening post")
+    child = ReplyFactory(parent=opening_post(topic), author=UserFactory(username="bo"))
+    ReplyFactory(parent=child, author=UserFactory(username="cy"), body="A grandchild")
+    page.goto(topic.get_absolute_url())
+    summary = page.locator(f"#p{child.pk} > details > summary")
+
+    summary.click()
+    assert not page.get_by_text("A grandchild").is_visible()
+    assert expanded_states(page) == {"ann": True, "bo": False}  # cy is folded away
+    summary.click()
+    assert page.get_by_text("A grandchild").is_visible()
+    assert expanded_states(page) == {"ann": True, "bo": True, "cy": True}
+
+
+def expanded_states(page) -> dict[str, bool]:
+    """What Chromium tells assistive technology about each visible post's fold, by author."""
+    tree = page.context.new_cdp_session(page).send("Accessibility.getFullAXTree")
+    states = {}
+    for node in tree["nodes"]:
+        if node.get("role", {}).get("value") == "DisclosureTriangle":
+            properties = {p["name"]: p["value"].get("value") for p in node.get("properties", [])}
+            states[node["name"]["value"].split()[0]] = properties.get("expanded")
+    return states
+
+
+def test_the_tree_is_announced_as_nested_lists(page):
+    topic = TopicFactory(body="Opening post")
+    ReplyFactory(parent=opening_post(topic), body="A child")
+    page.goto(topic.get_absolute_url())
+
+    snapshot = page.locator("ol.thread").aria_snapshot()
+
+    assert snapshot.startswith("- list:\n  - listitem:\n    - group:")
+    assert "\n      - list:\n        - listitem:\n          - group:" in snapshot
+    # The fold mark (a minus sign or a plus) is decoration, not part of any name.
+    assert "\u2212" not in snapshot
+    assert "+ " not in snapshot
+
+
+def test_permalinks_and_parent_links(page):
+    topic = TopicFactory(body="Opening post")
+    parent = ReplyFactory(parent=opening_post(topic), body="The parent")
+    child = ReplyFactory(parent=parent, body="The child")
+    for number in range(30):  # enough posts to scroll
+        ReplyFactory(topic=topic, body=f"Filler {number}")
+    page.goto(f"/p/{child.pk}/")
+
+    assert page.url.endswith(f"{topic.get_absolute_url()}#p{child.pk}")
+    page.locator(f"#p{child.pk} .post-links a", has_text="Parent").click()
+    assert page.url.endswith(f"#p{parent.pk}")
+    assert page.locator(f"#p{parent.pk}").is_visible()
+    page.locator(f"#p{parent.pk} .post-links a", has_text="Link").first.click()
+    assert page.url.endswith(f"#p{parent.pk}")
+
+
+def test_members_edit_and_delete_their_posts(page, log_in):
+    author = regular_member()
+    topic = TopicFactory(author=author, body="Opening post")
+    reply = ReplyFactory(parent=opening_post(topic), author=author, body="Frist!")
+    ReplyFactory(parent=reply, body="An answer")
+    log_in(page, author)
+    page.goto(topic.get_absolute_url())
+
+    page.locator(f"#p{reply.pk} .post-tools a", has_text="Edit").click()
+    page.fill("#id_body", "First!")
+    page.click("button:has-text('Preview')")
+    assert page.inner_text(".preview").endswith("First!")
+    page.click("button:has-text('Save changes')")
+    assert "First!" in page.inner_text(f"#p{reply.pk} > details > .post-body")
+    assert page.locator(f"#p{reply.pk} .edited").is_visible()
+
+    page.locator(f"#p{reply.pk} .post-tools a", has_text="Delete").click()
+    page.click("button:has-text('Delete')")
+    assert "[deleted by its author]" in page.inner_text(f"#p{reply.pk}")
+    assert "An answer" in page.inner_text(f"#p{reply.pk}")
+
+
+def test_a_moderator_locks_a_topic_and_removes_a_post_in_the_admin(page, moderator):
+    topic = TopicFactory(title="Heated", body="Opening post")
+    rude = ReplyFactory(parent=opening_post(topic), body="Something rude")
+    page.goto("/admin/")
+    page.fill("#id_username", "mod")
+    page.fill("#id_password", "correct horse battery staple")
+    page.click("input[type=submit]")
+
+    page.goto("/admin/threads/topic/")
+    page.check(f"input[name=_selected_action][value='{topic.pk}']")
+    page.select_option("select[name=action]", "lock")
+    page.click("button[name=index]")
+    assert "Locked: 1." in page.inner_text(".messagelist")
+
+    page.goto(f"/admin/threads/post/?topic__id__exact={topic.pk}")
+    page.check(f"input[name=_selected_action][value='{rude.pk}']")
+    page.select_option("select[name=action]", "remove")
+    page.click("button[name=index]")
+    page.fill("#id_reason", "Personal attack")
+    page.click("input[value=Remove]")
+
+    page.goto(topic.get_absolute_url())
+    assert "This topic is locked" in page.inner_text("main")
+    assert "[removed by a moderator]" in page.inner_text(f"#p{rude.pk}")
+    assert "Something rude" not in page.inner_text("main")
+
+
+def test_times_read_relative_and_keep_the_exact_time(page):
+    topic = TopicFactory(created=timezone.now() - timedelta(hours=3))
+    page.goto(topic.get_absolute_url())
+
+    time = page.locator(f"#p{opening_post(topic).pk} time")
+
+    assert time.inner_text() == "3 hours ago"
+    assert time.get_attribute("title").endswith("UTC")
+    assert time.get_attribute("datetime").endswith("Z")
+
+
+def test_keys_move_between_posts_and_fold_them(page):
+    topic = TopicFactory(author=UserFactory(username="ann"), body="Opening post")
+    first = ReplyFactory(parent=opening_post(topic), author=UserFactory(username="bo"))
+    ReplyFactory(parent=first, author=UserFactory(username="cy"))
+    second = ReplyFactory(topic=topic, author=UserFactory(username="di"))
+    page.goto(topic.get_absolute_url())
+
+    def focused() -> str:
+        return page.evaluate("document.activeElement.closest('li.post').id")
+
+    page.keyboard.press("j")
+    assert focused() == f"p{opening_post(topic).pk}"
+    page.keyboard.press("j")
+    assert focused() == f"p{first.pk}"
+    page.keyboard.press("Enter")  # folds the first reply and its answer
+    page.keyboard.press("j")
+    assert focused() == f"p{second.pk}"
+    page.keyboard.press("k")
+    assert focused() == f"p{first.pk}"
+    assert expanded_states(page) == {"ann": True, "bo": False, "di": True}
+
+
+def test_every_control_on_a_topic_page_is_reachable_by_keyboard(page, log_in):
+    member = regular_member()
+    topic = TopicFactory(author=member, body="Opening post")
+    ReplyFactory(parent=opening_post(topic), author=member, body="Mine")
+    log_in(page, member)
+    page.goto(topic.get_absolute_url())
+    position = (
+        "Array.from(document.querySelectorAll("
+        "'a[href], button, input:not([type=hidden]), textarea, summary'))"
+        ".filter(e => e.checkVisibility())"
+    )
+    controls = page.evaluate(position + ".length")
+
+    reached = set()
+    for _ in range(controls + 3):
+        page.keyboard.press("Tab")
+        reached.add(page.evaluate(position + ".indexOf(document.activeElement)"))
+
+    assert reached >= set(range(controls))
+    page.goto(topic.get_absolute_url())
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+
+
+def test_everything_is_served_by_the_forum_itself(page, live_server):
+    topic = TopicFactory(body="See https://example.org and ![an image](https://example.org/x.png)")
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+
+    for path in ["/", topic.get_absolute_url(), "/accounts/login/"]:
+        page.goto(path)
+
+    assert requests
+    assert all(url.startswith(live_server.url) for url in requests), requests
+
+
+# --- Screenshots and accessibility -------------------------------------------------------
+
+
+@pytest.fixture
+def pages(moderator):
+    """The pages shown in the screenshots: a topic list, a deep topic, a form, an error."""
+    alice, bob = regular_member(username="alice"), regular_member(username="bob")
+    for number in range(6):
+        TopicFactory(author=bob, title=f"Backups, part {number}", body="Let us talk backups.")
+    deep = TopicFactory(
+        author=alice,
+        title="How deep can a friendly argument go?",
+        body="Some threads go **very** deep. Here is one, with `code` and a list:\n\n"
+        "- tabs or spaces\n- vim or emacs",
+    )
+    services.topic_set_pinned(topic=deep, moderator=moderator, pinned=True)
+    parent = opening_post(deep)
+    for depth in range(1, 15):
+        parent = ReplyFactory(
+            parent=parent,
+            author=alice if depth % 2 else bob,
+            body=f"Reply at depth {depth}. I see your point, but consider the other side.",
+        )
+    ReplyFactory(topic=deep, author=bob, body="A second top-level reply, short.")
+    return {"deep": deep, "member": alice}
+
+
+PAGES = {
+    "topic-list": lambda d, page: page.goto("/"),
+    "deep-topic": lambda d, page: page.goto(d["deep"].get_absolute_url()),
+    "reply-form": lambda d, page: page.goto(f"/p/{opening_post(d['deep']).pk}/reply/"),
+    "form-error": lambda d, page: (
+        page.goto(f"/p/{opening_post(d['deep']).pk}/reply/"),
+        page.fill("#id_body", "   "),  # passes the browser's check, not the forum's
+        page.click("button:has-text('Post reply')"),
+    ),
+}
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+@pytest.mark.parametrize("name", list(PAGES))
+def test_screenshots_and_accessibility(open_page, log_in, pages, name, width):
+    page = open_page(width=width)
+    log_in(page, pages["member"])
+    PAGES[name](pages, page)
+    page.wait_for_load_state("load")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}-{width}.png", full_page=True)
+
+    page.evaluate(AXE)
+    violations = page.evaluate(
+        "axe.run(document).then(result => result.violations"
+        ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
+        ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', ')))"
+    )
+    assert violations == []
+    if name == "form-error":
+        assert "The message is empty" in page.inner_text(".errorlist")
+
+
+def test_dark_mode(open_page, pages):
+    page = open_page(color_scheme="dark")
+    page.goto(pages["deep"].get_absolute_url())
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "deep-topic-1280-dark.png")
+
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(21, 23, 26)"
+    page.evaluate(AXE)
+    contrast = page.evaluate(
+        "axe.run(document, {runOnly: ['color-contrast']}).then(r => r.violations.length)"
+    )
+    assert contrast == 0
+
+
+def test_a_reply_ten_deep_keeps_most_of_a_phone_screen(open_page, pages):
+    page = open_page(width=375)
+    page.goto(pages["deep"].get_absolute_url())
+    deep = Post.objects.get(body__startswith="Reply at depth 10.")
+
+    body = page.locator(f"#p{deep.pk} > details > .post-body").bounding_box()
+
+    assert body["width"] >= 0.6 * 375
+    assert body["x"] + body["width"] <= 375
