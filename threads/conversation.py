@@ -77,7 +77,8 @@ def _timestamp(stamp: str, filename: str, line: int) -> datetime:
         ) from None
 
 
-def _strip_blank_edges(lines: list[str]) -> str:
+def without_blank_edges(lines: list[str]) -> str:
+    """The lines joined, without blank (or blank-looking) lines at either end."""
     start, end = 0, len(lines)
     while start < end and not lines[start].strip():
         start += 1
@@ -118,7 +119,7 @@ def read(data: bytes, *, filename: str) -> Document:
         nonlocal current
         if current is None:
             return
-        body = _strip_blank_edges(current["lines"])
+        body = without_blank_edges(current["lines"])
         if not body:
             raise ConversationError(filename, "the message has no text", current["line"])
         messages.append(

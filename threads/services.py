@@ -123,14 +123,8 @@ def _lock_rate_key(key: str) -> None:
 
 
 def normalize_body(text: str) -> str:
-    """Unix line ends and no blank lines at the start or the end."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    start, end = 0, len(lines)
-    while start < end and not lines[start].strip():
-        start += 1
-    while end > start and not lines[end - 1].strip():
-        end -= 1
-    return "\n".join(lines[start:end])
+    """Unix line ends and no blank lines at the start or the end, as an import reads them."""
+    return conversation.without_blank_edges(conversation.LINE_BREAK.split(text))
 
 
 def _clean_body(text: str) -> str:
