@@ -1310,3 +1310,37 @@ def test_any_reply_is_posted_or_refused(member_client, topic, post_id, body, pre
     else:
         assert response.status_code == 302
     assert selectors.tree_problems() == []
+
+
+# --- Download as Markdown ------------------------------------------------------------------
+
+
+def test_the_topic_page_links_to_its_markdown(client, topic):
+    url = reverse("threads:topic_download", args=[topic.pk])
+
+    assert f'href="{url}" download>Download as Markdown</a>' in _html(
+        client.get(topic.get_absolute_url())
+    )
+
+
+def test_download_serves_the_topic_as_conversationjs(client, get, topic, other_member):
+    reply = ReplyFactory(parent=opening_post(topic), author=other_member, body="Line one\n\nTwo")
+
+    response = get(client, reverse("threads:topic_download", args=[topic.pk]), queries=3)
+
+    assert response["Content-Type"] == "text/markdown; charset=utf-8"
+    assert response["Content-Disposition"] == 'attachment; filename="a-first-topic.md"'
+    stamp = reply.created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    op_stamp = opening_post(topic).created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert response.content.decode() == (
+        "### A first topic\n"
+        f"- @alice [{op_stamp}]: Hello, **forum**.\n"
+        f"  - @bob [{stamp}]: Line one\n"
+        "\n"
+        "    Two\n"
+    )
+    assert response.content.decode() == selectors.conversation_export(topic_ids=[topic.pk])
+
+
+def test_download_of_a_missing_topic_is_404(client, db):
+    assert client.get(reverse("threads:topic_download", args=[999])).status_code == 404
