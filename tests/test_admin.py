@@ -530,3 +530,58 @@ def test_moderators_cannot_make_themselves_superusers(moderator_client, moderato
     moderator_client.post(url, {**data, "is_superuser": "on"})
 
     assert not User.objects.get(pk=moderator.pk).is_superuser
+
+
+# --- Import ----------------------------------------------------------------------------------
+
+IMPORT_FILE = b"""### From the old forum
+- @ann [2025-02-12T01:14:44Z]: Hello there
+  - @bob [2025-02-12T01:15:00Z]: Hi!
+"""
+
+
+def _upload(staff, data: bytes, **fields):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return staff.post(
+        reverse("admin:threads_topic_import"),
+        {"file": SimpleUploadedFile("old.md", data), **fields},
+    )
+
+
+def test_the_topic_list_links_to_the_import(staff):
+    page = staff.get(_changelist("topic"))
+
+    assert f'href="{reverse("admin:threads_topic_import")}">Import conversations' in (
+        page.content.decode()
+    )
+    assert staff.get(reverse("admin:threads_topic_import")).status_code == 200
+
+
+def test_a_dry_run_shows_what_would_be_imported(staff):
+    response = _upload(staff, IMPORT_FILE, dry_run="on")
+
+    assert response.status_code == 200
+    assert "would add 1 topic(s) and 2 post(s)" in response.content.decode()
+    assert "ann, bob" in response.content.decode()
+    assert not Topic.objects.exists()
+
+
+def test_a_bad_file_is_refused_with_its_line(staff):
+    response = _upload(staff, IMPORT_FILE + b"      - @cy [2025-02-12T01:16:00Z]: too deep\n")
+
+    assert response.status_code == 400
+    assert "old.md:4: a reply at depth 3 with no message at depth 2" in response.content.decode()
+    assert not Topic.objects.exists()
+
+
+def test_an_upload_imports_every_topic(staff):
+    response = _upload(staff, IMPORT_FILE)
+
+    assert response.status_code == 302
+    assert _messages(response) == [
+        "Imported 1 topic(s) and 2 post(s); 2 new account(s), inactive until activated."
+    ]
+    topic = Topic.objects.get()
+    assert tree_shape(topic) == "ann: Hello there\n  bob: Hi!"
+    assert not User.objects.get(username="ann").is_active
