@@ -14,10 +14,11 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.test import Client
 from django.utils import timezone
 
 from threads import selectors, services
-from threads.models import Post, Topic
+from threads.models import Post, Topic, User
 
 from .concurrency import replier, run_concurrently, topic_starter
 from .factories import TopicFactory, UserFactory
@@ -84,24 +85,53 @@ def test_concurrent_moves_and_replies_keep_the_tree():
 
 
 def test_concurrent_requests_of_one_member_respect_the_limit(settings):
-    """Eight requests at once from one member: only the first gets through."""
+    """Eight replies sent at once by one member: only the first gets through."""
     settings.FORUM_LIMITS = settings.PRODUCTION_LIMITS
     author = UserFactory(date_joined=timezone.now() - timedelta(days=30))
     topic = TopicFactory(author=author)
     Post.objects.filter(author=author).update(created=timezone.now() - timedelta(minutes=1))
-    refused = []
+    statuses = []
 
     def post(number: int) -> Callable[[], None]:
         def work() -> None:
-            try:
-                services.post_reply(author=author, topic=topic, body=f"attempt {number}")
-            except services.RateLimited:
-                refused.append(number)
+            client = Client()
+            client.force_login(author)
+            response = client.post(f"/t/{topic.pk}/reply/", {"body": f"attempt {number}"})
+            statuses.append(response.status_code)
 
         return work
 
     errors, _ = run_concurrently([post(n) for n in range(8)])
 
     assert errors == []
-    assert len(refused) == 7
+    assert sorted(statuses) == [302] + [429] * 7
     assert Post.objects.filter(topic=topic).count() == 2
+
+
+def test_concurrent_signups_from_one_address_respect_the_limit(settings):
+    """Eight sign-ups at once from one address: five get through."""
+    settings.FORUM_LIMITS = settings.PRODUCTION_LIMITS
+    statuses = []
+
+    def sign_up(number: int) -> Callable[[], None]:
+        def work() -> None:
+            password = "a long and unusual passphrase"
+            response = Client().post(
+                "/accounts/signup/",
+                {
+                    "username": f"rush{number}",
+                    "email": f"rush{number}@example.org",
+                    "password1": password,
+                    "password2": password,
+                },
+                REMOTE_ADDR="203.0.113.77",
+            )
+            statuses.append(response.status_code)
+
+        return work
+
+    errors, _ = run_concurrently([sign_up(n) for n in range(8)])
+
+    assert errors == []
+    assert sorted(statuses) == [302] * 5 + [429] * 3
+    assert User.objects.filter(username__startswith="rush").count() == 5
