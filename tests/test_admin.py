@@ -133,7 +133,7 @@ def test_topic_flag_actions(staff, topics, action, field, value, done):
     flags = dict(Topic.objects.values_list("pk", field))
     assert flags == {chosen[0].pk: value, chosen[1].pk: value, topics[2].pk: not value}
     assert Topic.objects.get(pk=chosen[0].pk).revision != chosen[0].revision
-    assert f"{done}: 2." in _messages(response)
+    assert f"{done} 2 topics." in _messages(response)
 
 
 @pytest.mark.parametrize(
@@ -281,7 +281,7 @@ def test_remove_action_asks_for_a_reason_then_removes(staff, thread):
     assert sorted(removed.values_list("pk", "removal_reason")) == [
         (pk, "off-topic") for pk in sorted(chosen)
     ]
-    assert "Removed: 2." in _messages(response)
+    assert "Removed 2 posts." in _messages(response)
     assert "bananas" not in Post.objects.get(pk=thread["answer"].pk).fragment
 
 
@@ -466,7 +466,7 @@ def test_ban_and_unban_actions(staff, other_member, member):
     assert banned.status_code == 302
     assert not User.objects.get(pk=other_member.pk).is_active
     assert not User.objects.get(pk=member.pk).is_active
-    assert "Banned: 2." in _messages(banned)
+    assert "Banned 2 users." in _messages(banned)
 
     staff.post(url, {"action": "unban", "_selected_action": [other_member.pk]})
 
@@ -585,3 +585,12 @@ def test_an_upload_imports_every_topic(staff):
     topic = Topic.objects.get()
     assert tree_shape(topic) == "ann: Hello there\n  bob: Hi!"
     assert not User.objects.get(username="ann").is_active
+
+
+def test_a_posts_admin_page_offers_remove_and_move(staff, topic):
+    post = opening_post(topic)
+
+    page = staff.get(reverse("admin:threads_post_change", args=[post.pk])).content.decode()
+
+    assert f'href="{reverse("admin:threads_post_remove", args=[post.pk])}">Remove' in page
+    assert f'href="{reverse("admin:threads_post_move", args=[post.pk])}">Move' in page

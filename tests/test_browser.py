@@ -221,7 +221,7 @@ def test_a_moderator_locks_a_topic_and_removes_a_post_in_the_admin(page, moderat
     page.check(f"input[name=_selected_action][value='{topic.pk}']")
     page.select_option("select[name=action]", "lock")
     page.click("button[name=index]")
-    assert "Locked: 1." in page.inner_text(".messagelist")
+    assert "Locked 1 topic." in page.inner_text(".messagelist")
 
     page.goto(f"/admin/threads/post/?topic__id__exact={topic.pk}")
     page.check(f"input[name=_selected_action][value='{rude.pk}']")
@@ -267,6 +267,9 @@ def test_keys_move_between_posts_and_fold_them(page):
     page.keyboard.press("k")
     assert focused() == f"p{first.pk}"
     assert expanded_states(page) == {"ann": True, "bo": False, "di": True}
+    assert page.locator(".keys-hint").is_visible()
+    page.goto("/")  # no posts, so no keys to tell about
+    assert not page.locator(".keys-hint").is_visible()
 
 
 def test_every_control_on_a_topic_page_is_reachable_by_keyboard(page, log_in):
@@ -389,3 +392,15 @@ def test_a_reply_ten_deep_keeps_most_of_a_phone_screen(open_page, pages):
 
     assert body["width"] >= 0.6 * 375
     assert body["x"] + body["width"] <= 375
+
+
+def test_lists_in_posts_keep_their_numbers_and_bullets(page):
+    topic = TopicFactory(body="Steps:\n\n1. one\n2. two\n\nThings:\n\n- a\n- b")
+    ReplyFactory(parent=opening_post(topic), body="1. first\n2. second")
+    page.goto(topic.get_absolute_url())
+
+    styles = page.eval_on_selector_all(
+        ".post-body ol, .post-body ul", "lists => lists.map(l => getComputedStyle(l).listStyleType)"
+    )
+
+    assert styles == ["decimal", "disc", "decimal"]

@@ -251,3 +251,32 @@ def test_import_is_quiet_when_not_on_a_terminal(files):
     _, err = run("import_conversation", files("a.md", GOOD))
 
     assert err == ""
+
+
+# --- load_demo ---------------------------------------------------------------------------
+
+
+def test_load_demo_needs_debug(settings):
+    settings.DEBUG = False
+
+    with pytest.raises(CommandError, match="DJANGO_DEBUG=1"):
+        run("load_demo")
+    assert not Topic.objects.exists()
+
+
+def test_load_demo_fills_an_empty_forum_once(settings):
+    settings.DEBUG = True
+
+    out, _ = run("load_demo")
+
+    assert out.startswith("Loaded 7 demo topics with 87 posts.")
+    moderator = User.objects.get(username="moderator")
+    assert moderator.check_password("forum-demo")
+    assert moderator.has_perm("threads.moderate")
+    assert User.objects.get(username="alice").check_password("forum-demo")
+    assert Topic.objects.order_by("pk").first().is_pinned
+    first_post = Post.objects.order_by("created").first().created
+    assert not User.objects.filter(date_joined__gte=first_post).exists()
+    assert selectors.tree_problems() == []
+    assert run("load_demo")[0] == "The forum already has topics; demo content not loaded.\n"
+    assert Topic.objects.count() == 7

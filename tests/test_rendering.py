@@ -321,7 +321,7 @@ def test_thread_html_ends_deep_threads_with_one_continue_link():
     tree = _Tree(_render(rows))
 
     assert tree.order == [*range(1, 14), 21]
-    assert tree.continue_links == [(13, "/p/13/thread/")]
+    assert tree.continue_links == [(13, "/p/13/thread/#p13")]
     assert tree.parent_of[21] == 12
 
 
@@ -331,7 +331,7 @@ def test_thread_html_continue_links_for_sibling_branches():
     tree = _Tree(_render(rows, max_depth=1))
 
     assert tree.order == [1, 2, 4, 6]
-    assert tree.continue_links == [(2, "/p/2/thread/"), (4, "/p/4/thread/")]
+    assert tree.continue_links == [(2, "/p/2/thread/#p2"), (4, "/p/4/thread/#p4")]
 
 
 def test_thread_html_counts_depth_from_the_base_level():
@@ -341,7 +341,7 @@ def test_thread_html_counts_depth_from_the_base_level():
 
     assert tree.order == [10, 11, 13]
     assert tree.parent_of == {10: None, 11: 10, 13: 10}
-    assert tree.continue_links == [(11, "/p/11/thread/")]
+    assert tree.continue_links == [(11, "/p/11/thread/#p11")]
 
 
 def test_thread_html_flat_context():

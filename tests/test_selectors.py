@@ -141,7 +141,7 @@ def test_topic_thread_stops_at_the_thread_depth(topic, other_member):
     html = _text(selectors.topic_thread(topic_id=topic.pk, page=None, viewer=ANONYMOUS).html)
 
     assert _ids(html)[-1] == chain[11].pk  # level 12
-    assert f'href="/p/{chain[11].pk}/thread/"' in html
+    assert f'href="/p/{chain[11].pk}/thread/#p{chain[11].pk}"' in html
 
 
 def test_topic_thread_of_a_missing_topic_is_404(db):
@@ -175,7 +175,7 @@ def test_post_thread_continues_twelve_levels_below_the_post(topic, other_member)
     thread = selectors.post_thread(post_id=chain[11].pk, viewer=ANONYMOUS)  # level 12
 
     assert _ids(_text(thread.html)) == [post.pk for post in chain[11:24]]  # levels 12..24
-    assert f'href="/p/{chain[23].pk}/thread/"' in _text(thread.html)
+    assert f'href="/p/{chain[23].pk}/thread/#p{chain[23].pk}"' in _text(thread.html)
 
 
 def test_post_thread_of_a_missing_post_is_404(db):

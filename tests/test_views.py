@@ -192,7 +192,7 @@ def test_topic_page_continues_deep_threads_on_their_own_page(client, get, topic,
     assert level_12.pk in _post_ids(response)
     assert level_13.pk not in _post_ids(response)
     assert html.count("Continue this thread") == 1
-    assert f'<a href="/p/{level_12.pk}/thread/">Continue this thread' in html
+    assert f'<a href="/p/{level_12.pk}/thread/#p{level_12.pk}">Continue this thread' in html
 
 
 @pytest.mark.parametrize("reader", ["anonymous", "member", "moderator"])
@@ -414,7 +414,9 @@ def test_thread_page_continues_deeper(client, get, topic, other_member):
 
     assert chain[23].pk in _post_ids(response)
     assert chain[24].pk not in _post_ids(response)
-    assert f'<a href="/p/{chain[23].pk}/thread/">Continue this thread' in _html(response)
+    assert f'<a href="/p/{chain[23].pk}/thread/#p{chain[23].pk}">Continue this thread' in _html(
+        response
+    )
 
 
 def test_thread_page_of_a_missing_post_is_404(client, get, db):
@@ -1003,7 +1005,7 @@ def test_login_with_a_wrong_password_is_refused(client, member):
     response = client.post("/accounts/login/", {"username": "alice", "password": "wrong"})
 
     assert response.status_code == 200
-    assert "Please enter a correct username and password" in _html(response)
+    assert "That username and password do not match an account." in _html(response)
     assert form_values(response)["username"] == "alice"
     assert "_auth_user_id" not in client.session
 
@@ -1183,6 +1185,7 @@ def test_repeated_failed_logins_lock_the_account_from_that_address(client, membe
 # --- Forged requests ----------------------------------------------------------------------
 
 READ_ONLY_URLS = {
+    "threads:formatting_help",
     "threads:topic_list",
     "threads:topic_detail",
     "threads:topic_detail_short",
@@ -1344,3 +1347,50 @@ def test_download_serves_the_topic_as_conversationjs(client, get, topic, other_m
 
 def test_download_of_a_missing_topic_is_404(client, db):
     assert client.get(reverse("threads:topic_download", args=[999])).status_code == 404
+
+
+def test_locked_topics_hide_reply_links_except_from_moderators(client, moderator, topic):
+    services.topic_set_locked(topic=topic, moderator=moderator, locked=True)
+
+    for_members = _html(client.get(topic.get_absolute_url()))
+    client.force_login(moderator)
+    for_moderators = _html(client.get(topic.get_absolute_url()))
+
+    assert '<div class="thread-root replies-closed">' in for_members
+    assert '<div class="thread-root">' in for_moderators
+
+
+def test_a_stale_form_keeps_the_text_and_can_be_sent_again(member, topic):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(member)
+    client.get(topic.get_absolute_url())  # the page sets the CSRF cookie
+    url = reverse("threads:topic_reply", args=[topic.pk])
+
+    stale = client.post(url, {"body": "Typed <carefully>", "csrfmiddlewaretoken": "outdated"})
+
+    assert stale.status_code == 403
+    assert form_values(stale)["body"] == "Typed <carefully>"
+    assert f'action="{url}"' in _html(stale)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', _html(stale))[1]
+    sent = client.post(url, {"body": "Typed <carefully>", "csrfmiddlewaretoken": token})
+    assert sent.status_code == 302
+    assert Post.objects.filter(body="Typed <carefully>").exists()
+
+
+def test_unknown_pages_get_the_forums_404(client, db):
+    response = client.get("/no/such/page/")
+
+    assert response.status_code == 404
+    assert "<h1>Not found</h1>" in _html(response)
+
+
+def test_the_formatting_help_is_linked_from_every_page(client, db):
+    home = _html(client.get("/"))
+    url = reverse("threads:formatting_help")
+
+    assert f'href="{url}"' in home
+    assert "an empty line before a list" in _html(client.get(url)).replace(
+        "empty line", "empty line"
+    )

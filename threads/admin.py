@@ -24,23 +24,28 @@ def _moderator_only(request: HttpRequest) -> None:
 
 
 def _each(request: HttpRequest, objects, action, done: str) -> None:
-    """Run a service on each selected object, reporting refusals instead of failing."""
-    count = 0
+    """Run a service on each selected object, reporting refusals instead of failing.
+
+    Says what was done, e.g. "Locked 2 topics."
+    """
+    done_with = []
     for obj in objects:
         try:
             action(obj)
-            count += 1
+            done_with.append(obj)
         except (services.Refused, ValidationError) as error:
             message = getattr(error, "message", None) or "; ".join(error.messages)
             messages.error(request, f"{obj}: {message}")
-    if count:
-        messages.success(request, f"{done}: {count}.")
+    if done_with:
+        meta = done_with[0]._meta
+        noun = meta.verbose_name if len(done_with) == 1 else meta.verbose_name_plural
+        messages.success(request, f"{done} {len(done_with)} {noun}.")
 
 
 class RemovalForm(forms.Form):
     reason = forms.CharField(
         max_length=500,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Kept with the post, for moderators. Readers only see that it was removed.",
     )
 

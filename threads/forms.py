@@ -12,7 +12,10 @@ class BodyField(forms.CharField):
 
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault("label", "Message")
-        kwargs.setdefault("help_text", "Markdown: **bold**, _italic_, `code`, lists, > quotes.")
+        kwargs.setdefault(
+            "help_text",
+            "Markdown: **bold**, _italic_, `code`, > quotes; an empty line before a list.",
+        )
         kwargs.setdefault(
             "error_messages", {"required": "The message is empty: write something first."}
         )
@@ -55,13 +58,16 @@ class SignupForm(UserCreationForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["username"].widget.attrs["autocomplete"] = "username"
         self.fields["email"].required = True
+        self.fields["email"].widget.attrs["autocomplete"] = "email"
         self.fields["email"].help_text = "Only used to reset your password."
 
 
 class LoginForm(AuthenticationForm):
     error_messages = {
         **AuthenticationForm.error_messages,
+        "invalid_login": "That username and password do not match an account.",
         "inactive": (
             "This account is not active: it was suspended, or it was imported and a "
             "moderator has not activated it yet."

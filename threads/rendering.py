@@ -206,7 +206,7 @@ def thread_html(
             if depth == max_depth + 1 and previous == max_depth and not continued:
                 url = reverse("threads:post_thread", args=[parent_id])
                 piece = (
-                    f'<ol class="thread-continue"><li><a href="{url}">'
+                    f'<ol class="replies thread-continue"><li><a href="{url}#p{parent_id}">'
                     "Continue this thread&nbsp;→</a></li></ol>"
                 ).encode()
                 out.append(piece)
@@ -214,7 +214,7 @@ def thread_html(
                 continued = True
             continue
         if depth > previous:
-            piece = "<ol>" if previous >= 0 else ""
+            piece = '<ol class="replies">' if previous >= 0 else ""
         else:
             piece = "</details></li>" + "</ol></details></li>" * (previous - depth)
         css = "post"

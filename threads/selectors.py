@@ -76,14 +76,15 @@ def _tools(owners: Owners, viewer, topic: Topic) -> dict[int, str]:
         return {}
     moderator = permissions.is_moderator(viewer)
     if moderator:
-        remove, restore = (
+        remove, restore, move = (
             _id_url("admin:threads_post_remove"),
             _id_url("admin:threads_post_restore"),
+            _id_url("admin:threads_post_move"),
         )
         for posts in owners.values():
             for post_id, removal in posts:
                 url, label = (restore, "Restore") if removal else (remove, "Remove")
-                links[post_id] = [(url.format(post_id), label)]
+                links[post_id] = [(url.format(post_id), label), (move.format(post_id), "Move")]
     if permissions.posting_refusal(viewer) is None and (not topic.is_locked or moderator):
         edit, delete = _id_url("threads:post_edit"), _id_url("threads:post_delete")
         for post_id, removal in owners.get(viewer.pk, ()):

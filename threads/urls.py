@@ -1,4 +1,5 @@
 from django.urls import path
+from django.views.generic import TemplateView
 
 from . import views
 
@@ -17,4 +18,9 @@ urlpatterns = [
     path("p/<int:pk>/edit/", views.post_edit, name="post_edit"),
     path("p/<int:pk>/delete/", views.post_delete, name="post_delete"),
     path("u/<str:username>/", views.profile, name="profile"),
+    path(
+        "help/formatting/",
+        TemplateView.as_view(template_name="threads/formatting_help.html"),
+        name="formatting_help",
+    ),
 ]

@@ -254,3 +254,12 @@ def signup(request: HttpRequest) -> HttpResponse:
     if retry_after:
         response["Retry-After"] = str(retry_after)
     return response
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A form sent with an outdated security token, after logging in or out in another tab.
+
+    Shows what was typed in a fresh form, to send again on purpose.
+    """
+    typed = {name: request.POST[name] for name in ("title", "body") if name in request.POST}
+    return render(request, "403_csrf.html", {"typed": typed, "action": request.path}, status=403)

@@ -73,7 +73,9 @@
       link.focus();
     });
     form.querySelector(".form-buttons").append(cancel);
-    link.closest(".post-links").after(form);
+    const links = link.closest(".post-links");
+    const tools = links.nextElementSibling;
+    (tools && tools.matches(".post-tools") ? tools : links).after(form);
     form.querySelector("textarea").focus();
     return true;
   }
@@ -110,4 +112,7 @@
 
   showRelativeTimes();
   setInterval(showRelativeTimes, 60 * 1000);
+  if (document.querySelector("li.post")) {
+    for (const hint of document.querySelectorAll(".keys-hint")) hint.hidden = false;
+  }
 })();

@@ -4,6 +4,7 @@ Loaded once, into an empty forum, and only with DJANGO_DEBUG=1: the demo
 accounts have a published password.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -11,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from threads import conversation, services
-from threads.models import Topic
+from threads.models import Topic, User
 
 DEMO_FILE = Path(__file__).resolve().parents[2] / "demo" / "forum-demo.md"
 DEMO_PASSWORD = "forum-demo"
@@ -45,6 +46,11 @@ class Command(BaseCommand):
                     username=name, email=f"{name}@example.org", password=DEMO_PASSWORD
                 )
             summary = services.conversation_import(documents=[document])
+            # The demo members joined before their first posts, as real members did.
+            first_post = min(m.created for c in document.conversations for m in c.messages)
+            User.objects.filter(username__in=[MODERATOR, *MEMBERS]).update(
+                date_joined=first_post - timedelta(days=30)
+            )
             welcome = Topic.objects.order_by("pk").first()
             services.topic_set_pinned(topic=welcome, moderator=moderator, pinned=True)
         if verbosity:
