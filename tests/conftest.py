@@ -5,10 +5,16 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group
 from django.core.cache import cache
+from hypothesis import settings as examples
 
 from threads.apps import MODERATORS_GROUP
 
 from .factories import TopicFactory, UserFactory
+
+# Property tests explore new random examples on every run; CI (HYPOTHESIS_PROFILE=ci)
+# replays a fixed set, so that a landing never depends on luck.
+examples.register_profile("ci", derandomize=True, database=None)
+examples.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(autouse=True)

@@ -1263,12 +1263,28 @@ def test_every_url_of_the_forum_is_known_to_the_csrf_test():
 
 # --- Any input ----------------------------------------------------------------------------
 
+# Any text a browser can send: everything but lone surrogates, which are not UTF-8
+# (invalid bytes on the wire are tested on their own below).
+TEXT = st.characters(blacklist_categories=["Cs"])
 SIZES = st.one_of(
-    st.text(max_size=300),
-    st.builds(
-        lambda c, n: c * n, st.characters(), st.sampled_from([199, 200, 201, 50_000, 50_001])
-    ),
+    st.text(TEXT, max_size=300),
+    st.builds(lambda c, n: c * n, TEXT, st.sampled_from([199, 200, 201, 50_000, 50_001])),
 )
+
+
+def test_bytes_that_are_not_utf8_are_refused_or_replaced(member_client, topic):
+    body = b"title=%FF%FE%ED%A0%80&body=%C3%28%80%ED%A0%80"
+
+    new_topic = member_client.post(
+        "/t/new/", body, content_type="application/x-www-form-urlencoded"
+    )
+    reply = member_client.post(
+        f"/t/{topic.pk}/reply/", b"body=%ED%A0%80", content_type="application/x-www-form-urlencoded"
+    )
+
+    assert new_topic.status_code in {302, 400}
+    assert reply.status_code in {302, 400}
+    assert selectors.tree_problems() == []
 
 
 @examples(
