@@ -594,3 +594,12 @@ def test_a_posts_admin_page_offers_remove_and_move(staff, topic):
 
     assert f'href="{reverse("admin:threads_post_remove", args=[post.pk])}">Remove' in page
     assert f'href="{reverse("admin:threads_post_move", args=[post.pk])}">Move' in page
+
+
+def test_staff_without_moderation_rights_are_told_why(client, topic):
+    client.force_login(UserFactory(is_staff=True))
+
+    response = client.get(reverse("admin:threads_topic_lock", args=[topic.pk]))
+
+    assert response.status_code == 403
+    assert "Only moderators can do that." in response.content.decode()

@@ -267,3 +267,24 @@ def test_permission_matrix(client, scene, member, other_member, moderator, banne
     happened = _attempt(client, scene, role, action)
 
     assert happened == MATRIX[role][ACTIONS.index(action)]
+
+
+# Whether a reader may change their own posts at all, in an open or a locked topic:
+# what decides the Edit and Delete links on a topic page.
+OWN_POSTS_TABLE = {
+    "anonymous": (LOGIN, LOGIN),
+    "member": (None, LOCKED),
+    "author": (None, LOCKED),
+    "moderator": (None, None),
+    "banned": (SUSPENDED, SUSPENDED),
+}
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+@pytest.mark.parametrize("locked", [False, True], ids=["open", "locked"])
+def test_own_posts_refusal(actors, topic, actor, locked):
+    topic.is_locked = locked
+
+    expected = OWN_POSTS_TABLE[actor][locked]
+
+    assert _matches(permissions.own_posts_refusal(actors[actor], topic), expected)

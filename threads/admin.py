@@ -23,6 +23,20 @@ def _moderator_only(request: HttpRequest) -> None:
         raise PermissionDenied(refusal)
 
 
+def _reason(error: Exception) -> str:
+    """What a refused service call or a validation error says, for a moderator."""
+    return getattr(error, "message", None) or "; ".join(error.messages)
+
+
+def _admin_page(model_admin, request: HttpRequest, template: str, **context) -> TemplateResponse:
+    """A page of our own inside the admin, with the admin's frame around it."""
+    return TemplateResponse(
+        request,
+        template,
+        {**model_admin.admin_site.each_context(request), "opts": model_admin.opts, **context},
+    )
+
+
 def _each(request: HttpRequest, objects, action, done: str) -> None:
     """Run a service on each selected object, reporting refusals instead of failing.
 
@@ -34,8 +48,7 @@ def _each(request: HttpRequest, objects, action, done: str) -> None:
             action(obj)
             done_with.append(obj)
         except (services.Refused, ValidationError) as error:
-            message = getattr(error, "message", None) or "; ".join(error.messages)
-            messages.error(request, f"{obj}: {message}")
+            messages.error(request, f"{obj}: {_reason(error)}")
     if done_with:
         meta = done_with[0]._meta
         noun = meta.verbose_name if len(done_with) == 1 else meta.verbose_name_plural
@@ -97,15 +110,6 @@ class TopicAdmin(admin.ModelAdmin):
     list_filter = ["is_locked", "is_pinned", "created"]
     search_fields = ["title", "author__username"]
     date_hierarchy = "created"
-    fields = [
-        "title",
-        "author",
-        "created",
-        "last_activity",
-        "reply_count",
-        "is_locked",
-        "is_pinned",
-    ]
     readonly_fields = [
         "author",
         "created",
@@ -114,6 +118,7 @@ class TopicAdmin(admin.ModelAdmin):
         "is_locked",
         "is_pinned",
     ]
+    fields = ["title", *readonly_fields]
     actions = ["lock", "unlock", "pin", "unpin"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -205,18 +210,16 @@ class TopicAdmin(admin.ModelAdmin):
                         f"{len(summary.new_accounts)} new account(s), inactive until activated.",
                     )
                     return redirect("admin:threads_topic_changelist")
-        return TemplateResponse(
+        page = _admin_page(
+            self,
             request,
             "admin/threads/topic/import.html",
-            {
-                **self.admin_site.each_context(request),
-                "opts": self.opts,
-                "form": form,
-                "summary": summary,
-                "title": "Import conversations",
-            },
-            status=400 if form.errors else 200,
+            form=form,
+            summary=summary,
+            title="Import conversations",
         )
+        page.status_code = 400 if form.errors else 200
+        return page
 
     def flag_view(self, request, pk: int, action: str) -> HttpResponse:
         """Confirm, then lock, unlock, pin or unpin one topic; linked from the topic page."""
@@ -225,16 +228,13 @@ class TopicAdmin(admin.ModelAdmin):
         if request.method == "POST":
             self._set_flag(request, [topic], action)
             return redirect(topic)
-        return TemplateResponse(
+        return _admin_page(
+            self,
             request,
             "admin/threads/topic/flag_confirm.html",
-            {
-                **self.admin_site.each_context(request),
-                "opts": self.opts,
-                "topic": topic,
-                "action": action,
-                "title": f"{action.capitalize()} “{topic}”",
-            },
+            topic=topic,
+            action=action,
+            title=f"{action.capitalize()} “{topic}”",
         )
 
 
@@ -247,7 +247,6 @@ class PostAdmin(MPTTModelAdmin):
     list_per_page = 200
     mptt_level_indent = 16
     mptt_indent_field = "excerpt"
-    fields = ["topic", "parent", "author", "created", "edited", "removal", "removal_reason", "body"]
     readonly_fields = [
         "topic",
         "parent",
@@ -257,6 +256,7 @@ class PostAdmin(MPTTModelAdmin):
         "removal",
         "removal_reason",
     ]
+    fields = [*readonly_fields, "body"]
     actions = ["remove", "restore"]
 
     def lookup_allowed(self, lookup, value, request) -> bool:
@@ -287,11 +287,7 @@ class PostAdmin(MPTTModelAdmin):
         ]
 
     def _render(self, request, template: str, **context) -> TemplateResponse:
-        return TemplateResponse(
-            request,
-            f"admin/threads/post/{template}",
-            {**self.admin_site.each_context(request), "opts": self.opts, **context},
-        )
+        return _admin_page(self, request, f"admin/threads/post/{template}", **context)
 
     def _removal_page(self, request, posts: QuerySet, as_action: bool) -> HttpResponse | None:
         """Ask for a reason, then remove the posts. None when the reason was given."""
@@ -366,7 +362,7 @@ class PostAdmin(MPTTModelAdmin):
                         post=post, moderator=request.user, new_parent=new_parent, topic=topic
                     )
                 except (services.Refused, ValidationError) as error:
-                    form.add_error(None, getattr(error, "message", None) or error.messages)
+                    form.add_error(None, _reason(error))
                 else:
                     messages.success(request, "Moved.")
                     return HttpResponseRedirect(post.get_absolute_url())

@@ -35,6 +35,15 @@ def reply_refusal(user, topic: Topic, parent: Post | None = None) -> str | None:
     return None
 
 
+def own_posts_refusal(user, topic: Topic) -> str | None:
+    """Whether this reader may edit and delete their own posts in this topic at all."""
+    if refusal := posting_refusal(user):
+        return refusal
+    if topic.is_locked and not is_moderator(user):
+        return LOCKED
+    return None
+
+
 def edit_refusal(user, post: Post) -> str | None:
     """Authors change their own posts while the topic is open; moderators change any."""
     if refusal := posting_refusal(user):
@@ -45,9 +54,7 @@ def edit_refusal(user, post: Post) -> str | None:
         return "You can only change your own posts."
     if post.is_removed:
         return "That post was deleted."
-    if post.topic.is_locked:
-        return LOCKED
-    return None
+    return own_posts_refusal(user, post.topic)
 
 
 def delete_refusal(user, post: Post) -> str | None:
@@ -58,9 +65,7 @@ def delete_refusal(user, post: Post) -> str | None:
         return "You can only delete your own posts."
     if post.is_removed:
         return "That post was already deleted."
-    if post.topic.is_locked and not is_moderator(user):
-        return LOCKED
-    return None
+    return own_posts_refusal(user, post.topic)
 
 
 def moderation_refusal(user) -> str | None:

@@ -85,7 +85,7 @@ def _tools(owners: Owners, viewer, topic: Topic) -> dict[int, str]:
             for post_id, removal in posts:
                 url, label = (restore, "Restore") if removal else (remove, "Remove")
                 links[post_id] = [(url.format(post_id), label), (move.format(post_id), "Move")]
-    if permissions.posting_refusal(viewer) is None and (not topic.is_locked or moderator):
+    if permissions.own_posts_refusal(viewer, topic) is None:
         edit, delete = _id_url("threads:post_edit"), _id_url("threads:post_delete")
         for post_id, removal in owners.get(viewer.pk, ()):
             if not removal:

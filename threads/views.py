@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods
 
@@ -69,9 +70,15 @@ def _post_form(
             retry_after = getattr(refused, "retry_after", None)
     else:
         status = 400
-    response = render(
-        request, template, {**context, "form": form, "preview": preview}, status=status
-    )
+    context = {**context, "form": form, "preview": preview}
+    return _form_page(request, template, context, status=status, retry_after=retry_after)
+
+
+def _form_page(
+    request: HttpRequest, template: str, context: dict, *, status: int, retry_after: int | None
+) -> HttpResponse:
+    """A form shown again; a 429 says, in Retry-After, when to try again."""
+    response = render(request, template, context, status=status)
     if retry_after:
         response["Retry-After"] = str(retry_after)
     return response
@@ -131,7 +138,7 @@ def topic_detail(request: HttpRequest, pk: int, slug: str = "") -> HttpResponse:
 
 def _page_query(request: HttpRequest) -> str:
     page = request.GET.get("page")
-    return f"?page={page}" if page else ""
+    return "?" + urlencode({"page": page}) if page else ""
 
 
 def topic_download(request: HttpRequest, pk: int) -> HttpResponse:
@@ -250,10 +257,9 @@ def signup(request: HttpRequest) -> HttpResponse:
         else:
             login(request, user, backend="django.contrib.auth.backends.AllowAllUsersModelBackend")
             return redirect("threads:topic_list")
-    response = render(request, "registration/signup.html", {"form": form}, status=status)
-    if retry_after:
-        response["Retry-After"] = str(retry_after)
-    return response
+    return _form_page(
+        request, "registration/signup.html", {"form": form}, status=status, retry_after=retry_after
+    )
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
