@@ -31,7 +31,7 @@ from django.db import connection  # noqa: E402
 
 from bench.text import message_text, sentence  # noqa: E402
 from threads import conversation, selectors, services  # noqa: E402
-from threads.models import Topic  # noqa: E402
+from threads.models import Topic, User  # noqa: E402
 
 
 def build(messages: int, seed: int = 7) -> str:
@@ -70,7 +70,10 @@ def main() -> None:
 
     began = time.perf_counter()
     document = conversation.read(text.encode(), filename="bench.md")
-    summary = services.conversation_import(documents=[document])
+    importer = User.objects.filter(username="importer").first() or services.user_create(
+        username="importer", email="importer@example.org", password="bench", is_moderator=True
+    )
+    summary = services.conversation_import(moderator=importer, documents=[document])
     imported = time.perf_counter() - began
     print(f"  import: {imported:.2f} s ({summary.topics} topics, {summary.posts:,} posts)")
 

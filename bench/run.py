@@ -117,7 +117,12 @@ def build_data() -> dict[str, Topic]:
     conversations += [
         conversation.Conversation(f"Small topic {n}", discussion(3, 100 + n)) for n in range(40)
     ]
-    services.conversation_import(documents=[conversation.Document("bench", conversations)])
+    importer = services.user_create(
+        username="importer", email="importer@example.org", password="bench", is_moderator=True
+    )
+    services.conversation_import(
+        moderator=importer, documents=[conversation.Document("bench", conversations)]
+    )
     return {label: Topic.objects.get(title=f"A topic of {label} replies") for label in SIZES}
 
 

@@ -235,6 +235,14 @@ FORUM_LIMITS = {
     "new_account_post_interval": timedelta(seconds=30),
     "new_account_posts_per_day": 10,
     "new_account_links": 2,
+    # Edits: at most one per interval (rendering and the topic's cached pages
+    # are renewed by each), and the same link limit as posts.
+    "edit_interval": timedelta(seconds=5),
+    "new_account_edit_interval": timedelta(seconds=30),
+    # Previews per member in a window: plenty for writing, too few to keep the
+    # renderer busy.
+    "previews_per_window": 30,
+    "preview_window": timedelta(minutes=10),
     # Sign-ups from one address.
     "signups_per_address": 5,
     "signup_window": timedelta(hours=1),

@@ -1,9 +1,11 @@
 """Test data, built through the services like everything else."""
 
 import factory
+from django.contrib.auth.models import Group
 from factory.django import DjangoModelFactory, Password
 
 from threads import services
+from threads.apps import MODERATORS_GROUP
 from threads.models import Post, Topic, User
 
 PASSWORD = "correct horse battery staple"
@@ -17,6 +19,20 @@ class UserFactory(DjangoModelFactory):
     username = factory.Sequence(lambda n: f"member{n}")
     email = factory.LazyAttribute(lambda user: f"{user.username}@example.org")
     password = Password(PASSWORD)
+
+
+class ModeratorFactory(UserFactory):
+    is_staff = True
+
+    @factory.post_generation
+    def moderators_group(user, create, extracted, **kwargs) -> None:
+        if create:
+            user.groups.add(Group.objects.get(name=MODERATORS_GROUP))
+
+
+def importer() -> User:
+    """The moderator who imports files in tests: imports are a moderator's action."""
+    return User.objects.filter(username="importer").first() or ModeratorFactory(username="importer")
 
 
 class TopicFactory(factory.Factory):

@@ -39,5 +39,8 @@ FORUM_LIMITS = {
     "new_account_post_interval": timedelta(0),
     "new_account_posts_per_day": None,
     "new_account_links": None,
+    "edit_interval": timedelta(0),
+    "new_account_edit_interval": timedelta(0),
+    "previews_per_window": None,
     "signups_per_address": None,
 }

@@ -11,10 +11,11 @@ from django.db.models import F
 from threads import rendering, selectors
 from threads.models import Post, Topic, User
 
-from .factories import ReplyFactory, TopicFactory
+from .factories import ReplyFactory, TopicFactory, importer
 from .helpers import opening_post, tree_shape
 
 pytestmark = pytest.mark.django_db
+
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = """\
@@ -29,6 +30,8 @@ OTHER = """\
 
 
 def run(*args) -> tuple[str, str]:
+    if args[0] == "import_conversation":
+        importer()  # the moderator the tests import as
     out, err = StringIO(), StringIO()
     call_command(*args, stdout=out, stderr=err)
     return out.getvalue(), err.getvalue()
@@ -45,7 +48,9 @@ def files(tmp_path):
 
 
 def test_import_reports_what_it_imported(files):
-    out, _ = run("import_conversation", files("a.md", GOOD), files("b.md", OTHER))
+    out, _ = run(
+        "import_conversation", "--moderator", "importer", files("a.md", GOOD), files("b.md", OTHER)
+    )
 
     assert out == (
         "Imported 2 topic(s), 3 post(s), 3 new account(s) (ann, bob, cy).\n"
@@ -56,24 +61,51 @@ def test_import_reports_what_it_imported(files):
 
 
 def test_import_dry_run_writes_nothing(files):
-    out, _ = run("import_conversation", "--dry-run", files("a.md", GOOD))
+    out, _ = run("import_conversation", "--moderator", "importer", "--dry-run", files("a.md", GOOD))
 
     assert out.startswith("Dry run: the files are valid and would import 1 topic(s), 2 post(s)")
     assert not Topic.objects.exists()
-    assert not User.objects.exists()
+    assert not User.objects.exclude(username="importer").exists()
 
 
 def test_a_bad_file_anywhere_imports_nothing(files):
     bad = files("bad.md", "### Bad\n- @ann [2025-02-12T01:14:44Z]: x\n   - @bob [2025]: y\n")
 
     with pytest.raises(CommandError, match=r"bad\.md:3: odd indentation \(3 spaces\)"):
-        run("import_conversation", files("a.md", GOOD), bad)
+        run("import_conversation", "--moderator", "importer", files("a.md", GOOD), bad)
     assert not Topic.objects.exists()
+
+
+def test_a_message_too_complex_to_format_is_named_with_its_line(files):
+    """Deeply nested lists used to end the command in a RecursionError traceback."""
+    deep = files("deep.md", "### Deep\n- @ann [2025-01-01T00:00:00Z]: " + "- " * 500 + "x\n")
+
+    with pytest.raises(CommandError, match=r"deep\.md:2: This post is too complex to format"):
+        run("import_conversation", "--moderator", "importer", deep)
+    assert not Topic.objects.exists()
+
+
+def test_import_needs_a_moderator(files, member):
+    with pytest.raises(CommandError, match="@alice is not a moderator"):
+        run("import_conversation", "--moderator", "alice", files("a.md", GOOD))
+    with pytest.raises(CommandError, match="@nobody is not a moderator"):
+        run("import_conversation", "--moderator", "nobody", files("a.md", GOOD))
+    assert not Topic.objects.exists()
+
+
+def test_import_of_staff_messages_needs_the_option(files, moderator):
+    staff = files("staff.md", "### Notice\n- @mod [2025-01-01T00:00:00Z]: from the team\n")
+
+    with pytest.raises(CommandError, match=r"staff\.md:2: @mod is a staff account"):
+        run("import_conversation", "--moderator", "mod", staff)
+    run("import_conversation", "--moderator", "mod", "--allow-staff-handles", staff)
+
+    assert tree_shape(Topic.objects.get()) == "mod: from the team"
 
 
 def test_a_missing_file_is_named(tmp_path):
     with pytest.raises(CommandError, match=r"nothere\.md: No such file"):
-        run("import_conversation", str(tmp_path / "nothere.md"))
+        run("import_conversation", "--moderator", "importer", str(tmp_path / "nothere.md"))
 
 
 def test_import_exits_non_zero_with_file_and_line(files, tmp_path):
@@ -82,7 +114,7 @@ def test_import_exits_non_zero_with_file_and_line(files, tmp_path):
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
 
     result = subprocess.run(
-        [sys.executable, "manage.py", "import_conversation", bad],
+        [sys.executable, "manage.py", "import_conversation", "--moderator", "importer", bad],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -95,7 +127,7 @@ def test_import_exits_non_zero_with_file_and_line(files, tmp_path):
 
 
 def test_export_writes_the_canonical_form_to_stdout(files):
-    run("import_conversation", files("a.md", GOOD), files("b.md", OTHER))
+    run("import_conversation", "--moderator", "importer", files("a.md", GOOD), files("b.md", OTHER))
 
     out, _ = run("export_conversation")
 
@@ -103,7 +135,7 @@ def test_export_writes_the_canonical_form_to_stdout(files):
 
 
 def test_export_chosen_topics_to_a_file(files, tmp_path):
-    run("import_conversation", files("a.md", GOOD), files("b.md", OTHER))
+    run("import_conversation", "--moderator", "importer", files("a.md", GOOD), files("b.md", OTHER))
     two = Topic.objects.get(title="Two")
     target = tmp_path / "out.md"
 
@@ -131,11 +163,11 @@ def test_rerender_posts(topic, monkeypatch):
 
 
 def test_exported_forum_reimports_identically(files):
-    run("import_conversation", files("a.md", GOOD + "\n" + OTHER))
+    run("import_conversation", "--moderator", "importer", files("a.md", GOOD + "\n" + OTHER))
     first = selectors.conversation_export()
     Topic.objects.all().delete()
 
-    run("import_conversation", files("again.md", first))
+    run("import_conversation", "--moderator", "importer", files("again.md", first))
 
     assert selectors.conversation_export() == first
 
@@ -240,15 +272,23 @@ class Terminal(StringIO):
 
 
 def test_import_shows_progress_on_a_terminal(files):
+    importer()
     err = Terminal()
 
-    call_command("import_conversation", files("a.md", GOOD), stdout=StringIO(), stderr=err)
+    call_command(
+        "import_conversation",
+        "--moderator",
+        "importer",
+        files("a.md", GOOD),
+        stdout=StringIO(),
+        stderr=err,
+    )
 
     assert err.getvalue() == "\rRendering Markdown: 2/2\n\rWriting posts: 1/2\rWriting posts: 2/2\n"
 
 
 def test_import_is_quiet_when_not_on_a_terminal(files):
-    _, err = run("import_conversation", files("a.md", GOOD))
+    _, err = run("import_conversation", "--moderator", "importer", files("a.md", GOOD))
 
     assert err == ""
 

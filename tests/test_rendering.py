@@ -1,3 +1,5 @@
+import contextlib
+import time
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 
@@ -7,6 +9,7 @@ from threads import rendering, services
 
 from .factories import ReplyFactory
 from .helpers import opening_post
+from .hostile import SHAPES
 
 md = rendering.markdown_to_html
 
@@ -152,6 +155,127 @@ def test_email_addresses_are_not_linkified():
 # --- Fragments ----------------------------------------------------------------------
 
 WHEN = datetime(2025, 3, 4, 5, 6, 7, 890, tzinfo=UTC)
+
+
+def test_headings_never_outrank_the_pages_own_title():
+    assert md("# One\n\n## Two\n\n###### Six") == "<h2>One</h2>\n<h3>Two</h3>\n<h6>Six</h6>"
+    assert md("<h1>typed</h1>") == "&lt;h1&gt;typed&lt;/h1&gt;"
+
+
+# --- The cost of a render ------------------------------------------------------------------
+
+ANSWER_SECONDS = 2.0  # the most that any text may cost a request
+
+ORDINARY = "# Notes\n\n- one\n- [two](https://example.org/)\n\n1. a\n2. b\n\nPara *x*\nline"
+ORDINARY_HTML = (
+    "<h2>Notes</h2>\n<ul>\n<li>one</li>\n"
+    '<li><a href="https://example.org/" rel="nofollow ugc">two</a></li>\n</ul>\n'
+    "<ol>\n<li>a</li>\n<li>b</li>\n</ol>\n<p>Para <em>x</em><br>\nline</p>"
+)
+
+
+@pytest.mark.parametrize("marker", ["- ", "* ", "+ ", "1. "])
+def test_deeply_nested_lists_are_refused_and_leave_the_renderer_as_it_was(marker):
+    """A recursion error inside Python-Markdown used to leave its parser broken for good."""
+    assert md(ORDINARY) == ORDINARY_HTML
+
+    with pytest.raises(rendering.TooComplex, match="nested more than 20 deep"):
+        md(marker * 500 + "x")
+
+    assert md(ORDINARY) == ORDINARY_HTML
+
+
+@pytest.mark.parametrize("marker", ["- ", "* ", "1. "])
+def test_a_parse_that_fails_inside_the_worker_gets_a_fresh_renderer(marker):
+    """Past the cheap checks, the worker's own renderer is renewed after any failure."""
+    with pytest.raises(rendering.TooComplex, match="nested too deeply"):
+        rendering._render(marker * 500 + "x")  # what the worker does, in this process
+
+    assert rendering._render(ORDINARY) == ORDINARY_HTML
+
+
+def test_nesting_up_to_the_limit_is_kept():
+    html = md("- " * 20 + "x")
+
+    assert html.count("<ul>") == 20
+    assert md("> " * 20 + "x").count("<blockquote>") == 20
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_every_hostile_shape_is_refused_or_rendered_within_the_limit(shape):
+    body = SHAPES[shape](50_000)
+    began = time.perf_counter()
+
+    with contextlib.suppress(rendering.TooComplex):
+        md(body)
+
+    assert time.perf_counter() - began < ANSWER_SECONDS
+    assert md(ORDINARY) == ORDINARY_HTML
+
+
+@pytest.mark.parametrize(
+    "shape", ["[ runs", "[]( runs", "[a]( runs", "![a]( runs", "[^ runs", "<a runs",
+              "<http://a runs", "- nesting", "nested brackets"],
+)  # fmt: skip
+def test_the_shapes_the_review_found_are_refused_before_any_parsing(shape):
+    with pytest.raises(rendering.TooComplex):
+        rendering.check_complexity(SHAPES[shape](50_000))
+
+
+def test_a_render_past_the_time_limit_is_stopped_and_the_next_one_works():
+    body = SHAPES["lines of -"](50_000)  # passes the cheap checks, then takes seconds
+    rendering.check_complexity(body)
+    began = time.perf_counter()
+
+    with pytest.raises(rendering.TooComplex, match="took too long to format"):
+        md(body)
+
+    assert time.perf_counter() - began < ANSWER_SECONDS
+    assert md(ORDINARY) == ORDINARY_HTML
+
+
+def test_big_tables_are_refused():
+    rows = "| a | b |\n|---|---|\n" + "| 1 | 2 |\n" * 999  # and the heading row
+    assert md(rows).count("<tr>") == 1_000
+
+    with pytest.raises(rendering.TooComplex, match="tables of more than 1,000 rows"):
+        md(rows + "| 1 | 2 |\n")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # Links, brackets and angle signs as people write them.
+        ("See [the docs](https://example.org/a_(b)) and [1], a[i] < b[j], x<y.\n\n") * 350,
+        # Code is not parsed for links: unmatched brackets inside fences cost nothing.
+        "```\n" + "arr[i = (f(x\n" * 3_500 + "```\n",
+        "\\[" * 20_000,  # escaped brackets
+        "<b>bold</b> <i>it</i>\n" * 2_000,
+    ],
+    ids=["prose", "code", "escaped", "tags"],
+)
+def test_long_ordinary_posts_are_not_refused(body):
+    rendering.check_complexity(body)
+    assert md(body)
+
+
+def test_the_cheap_checks_accept_ordinary_posts_of_the_longest_size():
+    rendering.check_complexity(
+        ("See [the docs](https://example.org/a_(b)) and [1], a[i] < b[j], x<y.\n\n") * 700
+    )
+
+
+def test_many_texts_render_together_and_say_which_was_refused():
+    results = rendering.markdown_to_html_each(["*a*", "- " * 30 + "x", "b"])
+
+    assert results[0] == "<p><em>a</em></p>"
+    assert isinstance(results[1], rendering.TooComplex)
+    assert results[1].index == 1
+    assert results[2] == "<p>b</p>"
+
+
+def test_unformatted_html_escapes_the_text():
+    assert rendering.unformatted_html("<b>x</b>\n[") == "<pre>&lt;b&gt;x&lt;/b&gt;\n[</pre>"
 
 
 @pytest.mark.django_db

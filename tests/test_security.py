@@ -31,7 +31,7 @@ from threads import conversation, rendering, services
 from threads.forms import SignupForm
 from threads.models import TITLE_MAX_LENGTH, Post, Topic
 
-from .factories import PASSWORD
+from .factories import PASSWORD, importer
 from .helpers import opening_post
 from .vectors import GROUPS, VECTORS, Vector, unescape_vector
 
@@ -445,7 +445,7 @@ def _imported(vector: Vector, title: str, handle: str) -> Topic | None:
     filename = f"{vector.id}.md"
     try:
         documents = [conversation.read(text.encode(), filename=filename)]
-        services.conversation_import(documents=documents)
+        services.conversation_import(moderator=importer(), documents=documents)
     except conversation.ConversationError as error:
         refusal = error
     else:

@@ -10,13 +10,14 @@ from hypothesis import settings as examples
 from threads import conversation, rendering, selectors, services
 from threads.models import Post, Topic, User
 
-from .factories import ReplyFactory, TopicFactory, UserFactory
+from .factories import ReplyFactory, TopicFactory, UserFactory, importer
 from .helpers import opening_post, tree_shape
 from .strategies import NEARLY_VALID
 
 pytestmark = pytest.mark.django_db
 
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "samples" / "conversation.md"
+# A copy of the shared ConversationJS sample, so that every clone has it.
+SAMPLE = Path(__file__).resolve().parent / "data" / "conversation.md"
 
 
 def test_topic_create_makes_the_opening_post_a_root(member):
@@ -353,7 +354,7 @@ IMPORTED = """\
 
 
 def test_import_builds_topics_trees_and_accounts(member):
-    summary = services.conversation_import(documents=[_document(IMPORTED)])
+    summary = services.conversation_import(moderator=importer(), documents=[_document(IMPORTED)])
 
     assert summary == services.ImportSummary(topics=1, posts=5, new_accounts=["ann", "bob"])
     topic = Topic.objects.get(title="Imported topic")
@@ -381,7 +382,9 @@ def test_import_builds_topics_trees_and_accounts(member):
 
 
 def test_import_mptt_fields_match_a_rebuild(member):
-    services.conversation_import(documents=[_document(IMPORTED), _document(IMPORTED, "g.md")])
+    services.conversation_import(
+        moderator=importer(), documents=[_document(IMPORTED), _document(IMPORTED, "g.md")]
+    )
     before = list(Post.objects.order_by("pk").values_list("tree_id", "lft", "rght", "level"))
 
     Post.objects.rebuild()
@@ -395,13 +398,15 @@ def test_import_is_all_or_nothing_across_files(member):
     bad += "x" * 50_001 + "\n"
 
     with pytest.raises(conversation.ConversationError) as caught:
-        services.conversation_import(documents=[_document(IMPORTED), _document(bad, "bad.md")])
+        services.conversation_import(
+            moderator=importer(), documents=[_document(IMPORTED), _document(bad, "bad.md")]
+        )
 
     assert str(caught.value) == (
         "bad.md:4: A post can be at most 50,000 characters long; this one has 50,001."
     )
     assert not Topic.objects.exists()
-    assert list(User.objects.values_list("username", flat=True)) == ["alice"]
+    assert sorted(User.objects.values_list("username", flat=True)) == ["alice", "importer"]
 
 
 def test_import_refuses_a_title_the_forms_would_refuse(member):
@@ -410,22 +415,26 @@ def test_import_refuses_a_title_the_forms_would_refuse(member):
     with pytest.raises(
         conversation.ConversationError, match=r"f\.md:1: A title can be at most 200"
     ):
-        services.conversation_import(documents=[_document(text)])
+        services.conversation_import(moderator=importer(), documents=[_document(text)])
 
 
 def test_dry_run_reports_without_writing(member):
-    summary = services.conversation_import(documents=[_document(IMPORTED)], dry_run=True)
+    summary = services.conversation_import(
+        moderator=importer(), documents=[_document(IMPORTED)], dry_run=True
+    )
 
     assert summary == services.ImportSummary(topics=1, posts=5, new_accounts=["ann", "bob"])
     assert not Topic.objects.exists()
-    assert User.objects.count() == 1
+    assert sorted(User.objects.values_list("username", flat=True)) == ["alice", "importer"]
 
 
 def test_import_reports_progress(member):
     calls = []
 
     services.conversation_import(
-        documents=[_document(IMPORTED)], progress=lambda *args: calls.append(args)
+        moderator=importer(),
+        documents=[_document(IMPORTED)],
+        progress=lambda *args: calls.append(args),
     )
 
     assert calls[0] == ("render", 5, 5)
@@ -433,20 +442,18 @@ def test_import_reports_progress(member):
 
 
 def test_a_canonical_file_comes_back_byte_identical(db):
-    services.conversation_import(documents=[_document(IMPORTED)])
+    services.conversation_import(moderator=importer(), documents=[_document(IMPORTED)])
     canonical = selectors.conversation_export()
     Topic.objects.all().delete()
 
-    services.conversation_import(documents=[_document(canonical)])
+    services.conversation_import(moderator=importer(), documents=[_document(canonical)])
 
     assert selectors.conversation_export() == canonical
 
 
 def test_the_sample_survives_import_and_export(db):
-    if not SAMPLE.exists():
-        pytest.skip("the shared sample file is not in this checkout")
     original = conversation.read(SAMPLE.read_bytes(), filename="conversation.md")
-    services.conversation_import(documents=[original])
+    services.conversation_import(moderator=importer(), documents=[original])
 
     exported = selectors.conversation_export()
 
@@ -454,7 +461,7 @@ def test_the_sample_survives_import_and_export(db):
         original.conversations
     )
     Topic.objects.all().delete()
-    services.conversation_import(documents=[_document(exported)])
+    services.conversation_import(moderator=importer(), documents=[_document(exported)])
     assert selectors.conversation_export() == exported
 
 
@@ -482,7 +489,7 @@ def test_a_post_that_quotes_a_message_line_renders_the_same_after_a_round_trip(t
 
     exported = selectors.conversation_export(topic_ids=[topic.pk])
     Topic.objects.all().delete()
-    services.conversation_import(documents=[_document(exported)])
+    services.conversation_import(moderator=importer(), documents=[_document(exported)])
 
     copy = Post.objects.get(body__startswith="Quoting")
     assert copy.body_html == post.body_html
@@ -548,7 +555,7 @@ def test_list_rows_show_what_readers_need(topic, other_member, moderator):
 
 
 def test_imported_topics_have_their_rows(db):
-    services.conversation_import(documents=[_document(IMPORTED)])
+    services.conversation_import(moderator=importer(), documents=[_document(IMPORTED)])
 
     topic = Topic.objects.get()
     assert topic.row_html == _fresh_row(topic)
@@ -590,9 +597,10 @@ def test_one_post_per_interval(topic, regular, limits):
 def test_the_same_text_again_leads_to_the_first_post(topic, regular, limits):
     first = services.post_reply(author=regular, topic=topic, body="Hello!")
 
-    again = services.post_reply(author=regular, topic=topic, body="Hello!")
+    with pytest.raises(services.AlreadyPosted) as again:
+        services.post_reply(author=regular, topic=topic, body="Hello!")
 
-    assert again == first
+    assert again.value.post == first
     assert Post.objects.filter(author=regular).count() == 1
     _age_posts(regular, timedelta(minutes=6))
     assert services.post_reply(author=regular, topic=topic, body="Hello!") != first
@@ -601,9 +609,10 @@ def test_the_same_text_again_leads_to_the_first_post(topic, regular, limits):
 def test_the_same_topic_again_leads_to_the_first_topic(regular, limits):
     first = services.topic_create(author=regular, title="Twice", body="clicked twice")
 
-    again = services.topic_create(author=regular, title="Twice", body="clicked twice")
+    with pytest.raises(services.AlreadyPosted) as again:
+        services.topic_create(author=regular, title="Twice", body="clicked twice")
 
-    assert again == first
+    assert again.value.post.topic == first
     assert Topic.objects.count() == 1
 
 
@@ -661,7 +670,7 @@ def test_any_file_imports_completely_or_not_at_all(member, text):
     before = counts()
     try:
         document = conversation.read(text.encode(), filename="any.md")
-        summary = services.conversation_import(documents=[document])
+        summary = services.conversation_import(moderator=importer(), documents=[document])
     except conversation.ConversationError as refusal:
         expected, reason = before, str(refusal)
     else:
@@ -671,3 +680,265 @@ def test_any_file_imports_completely_or_not_at_all(member, text):
     assert counts() == expected
     assert reason.startswith("any.md")
     assert selectors.tree_problems() == []
+
+
+# --- Hostile input (the review's findings) ------------------------------------------------
+
+
+def test_a_reply_too_complex_to_format_is_refused_and_nothing_is_written(topic, other_member):
+    with pytest.raises(ValidationError, match="too complex to format") as caught:
+        services.post_reply(author=other_member, topic=topic, body="[" * 4_000 + "]")
+
+    assert caught.value.code == "too_complex"
+    assert Post.objects.count() == 1
+    assert selectors.tree_problems() == []
+
+
+def test_the_same_text_in_another_topic_is_a_new_post(topic, regular, limits):
+    """The duplicate guard used to send a "Thanks!" in topic 2 to the one in topic 1."""
+    other = TopicFactory(author=regular, title="Another", body="another")
+    _age_posts(regular, timedelta(seconds=6))
+    first = services.post_reply(author=regular, topic=topic, body="Thanks!")
+    _age_posts(regular, timedelta(seconds=6))
+
+    second = services.post_reply(author=regular, topic=other, body="Thanks!")
+
+    assert second != first
+    assert second.topic == other
+    assert Post.objects.filter(author=regular, body="Thanks!").count() == 2
+
+
+def test_the_same_text_under_another_post_is_a_new_post(topic, regular, limits):
+    op = opening_post(topic)
+    first = services.post_reply(author=regular, topic=topic, parent=op, body="Agreed.")
+    _age_posts(regular, timedelta(seconds=6))
+
+    second = services.post_reply(author=regular, topic=topic, body="Agreed.")
+
+    assert second != first
+    assert second.parent is None
+
+
+def test_the_same_title_and_text_with_an_older_opening_post_is_a_new_topic(regular, limits):
+    first = services.topic_create(author=regular, title="Twice", body="same")
+    _age_posts(regular, timedelta(seconds=6))
+    services.post_reply(author=regular, topic=first, body="not the same")
+    _age_posts(regular, timedelta(seconds=6))
+
+    other = services.topic_create(author=regular, title="Other", body="same")
+
+    assert other != first
+
+
+def test_edits_keep_the_link_limit_of_new_accounts(topic, other_member, limits):
+    """A new account refused 20 links in a post used to add them by editing."""
+    post = services.post_reply(author=other_member, topic=topic, body="no links yet")
+    links = " ".join(f"https://{n}.example.org" for n in range(20))
+
+    with pytest.raises(services.RateLimited, match="at most 2 links"):
+        services.post_edit(post=post, editor=other_member, body=links)
+
+    post.refresh_from_db()
+    assert post.body == "no links yet"
+    assert post.edited is None
+
+
+def test_edits_come_at_most_once_per_interval(topic, regular, limits):
+    post = services.post_reply(author=regular, topic=topic, body="draft")
+    services.post_edit(post=post, editor=regular, body="draft 2")
+    revision = Topic.objects.get(pk=topic.pk).revision
+
+    with pytest.raises(services.RateLimited, match="edit a post once every 5 seconds") as caught:
+        services.post_edit(post=post, editor=regular, body="draft 3")
+
+    assert 1 <= caught.value.retry_after <= 5
+    assert Post.objects.get(pk=post.pk).body == "draft 2"
+    assert Topic.objects.get(pk=topic.pk).revision == revision  # the cached pages stay
+    Post.objects.filter(pk=post.pk).update(edited=timezone.now() - timedelta(seconds=6))
+    services.post_edit(post=post, editor=regular, body="draft 3")
+
+
+def test_new_accounts_edit_more_slowly(topic, other_member, limits):
+    post = services.post_reply(author=other_member, topic=topic, body="draft")
+    services.post_edit(post=post, editor=other_member, body="draft 2")
+    Post.objects.filter(pk=post.pk).update(edited=timezone.now() - timedelta(seconds=6))
+
+    with pytest.raises(services.RateLimited, match="once every 30 seconds"):
+        services.post_edit(post=post, editor=other_member, body="draft 3")
+
+
+def test_moderators_edit_without_limits(topic, moderator, limits):
+    post = opening_post(topic)
+    for number in range(3):
+        services.post_edit(post=post, editor=moderator, body=f"fixed {number} https://a.b.c")
+
+    assert Post.objects.get(pk=post.pk).body == "fixed 2 https://a.b.c"
+
+
+def test_preview_needs_a_member_who_may_post(db, banned):
+    from django.contrib.auth.models import AnonymousUser
+
+    with pytest.raises(services.Refused, match="Log in to post"):
+        services.post_preview(author=AnonymousUser(), body="*hi*")
+    with pytest.raises(services.Refused, match="suspended"):
+        services.post_preview(author=banned, body="*hi*")
+
+
+def test_previews_are_counted(member, limits):
+    for _ in range(30):
+        assert services.post_preview(author=member, body="*hi*") == "<p><em>hi</em></p>"
+
+    with pytest.raises(services.RateLimited, match="previewed many posts") as caught:
+        services.post_preview(author=member, body="*hi*")
+    assert caught.value.retry_after > 9 * 60
+
+
+def test_a_preview_too_complex_to_format_is_a_form_error(member):
+    with pytest.raises(ValidationError, match="too complex to format"):
+        services.post_preview(author=member, body="- " * 500 + "x")
+
+
+def test_only_moderators_import(member):
+    with pytest.raises(services.Refused, match="Only moderators"):
+        services.conversation_import(moderator=member, documents=[_document(IMPORTED)])
+
+    assert not Topic.objects.exists()
+
+
+def test_import_refuses_handles_of_staff_accounts(moderator):
+    """An import used to put words in the superuser's mouth, backdated to 2001."""
+    UserFactory(username="root", is_staff=True, is_superuser=True)
+    text = "### Hi\n- @ann [2001-01-01T00:00:00Z]: hi\n  - @ROOT [2001-01-01T00:01:00Z]: me\n"
+
+    with pytest.raises(conversation.ConversationError) as caught:
+        services.conversation_import(moderator=moderator, documents=[_document(text)])
+
+    assert str(caught.value) == (
+        "f.md:3: @ROOT is a staff account; import with the option that allows staff handles "
+        "if this file really is theirs"
+    )
+    assert not Topic.objects.exists()
+    services.conversation_import(
+        moderator=moderator, documents=[_document(text)], allow_staff_handles=True
+    )
+    assert tree_shape(Topic.objects.get()) == "ann: hi\n  root: me"
+
+
+def test_import_refuses_a_message_too_complex_to_format_at_its_line(moderator):
+    text = "### Deep\n- @ann [2025-01-01T00:00:00Z]: fine\n  - @bob [2025-01-01]: " + "- " * 400
+    text += "x\n"
+
+    with pytest.raises(conversation.ConversationError) as caught:
+        services.conversation_import(moderator=moderator, documents=[_document(text)])
+
+    assert str(caught.value).startswith("f.md:3: This post is too complex to format")
+    assert not Topic.objects.exists()
+
+
+def test_tree_repair_locks_every_topic_it_touches(topic, other_member, monkeypatch):
+    """A repair follows parent links into other trees: their topics are locked first."""
+    stray = ReplyFactory(topic=topic, author=other_member, body="stray")
+    elsewhere = TopicFactory(author=other_member, title="Elsewhere", body="elsewhere")
+    Post.objects.filter(pk=stray.pk).update(parent_id=opening_post(elsewhere).pk)
+    locked, regrouped_under = [], []
+    lock_topics, regroup = services._lock_topics, services._regroup_tree
+    monkeypatch.setattr(
+        services, "_lock_topics", lambda *ids: locked.extend(ids) or lock_topics(*ids)
+    )
+    monkeypatch.setattr(
+        services,
+        "_regroup_tree",
+        lambda tree_id: regrouped_under.append(set(locked)) or regroup(tree_id),
+    )
+
+    services.trees_repair(tree_ids=[stray.tree_id], topic_ids=[topic.pk])
+
+    assert regrouped_under == [{topic.pk, elsewhere.pk}]
+    assert selectors.tree_problems() == []
+    assert tree_shape(elsewhere) == "bob: elsewhere\n  bob: stray"
+
+
+def test_rerender_renders_before_it_takes_the_locks(topic, monkeypatch):
+    ReplyFactory.create_batch(3, topic=topic, author=topic.author)
+    monkeypatch.setattr(rendering, "RENDER_VERSION", rendering.RENDER_VERSION + 1)
+    events = []
+    lock_topics, render = services._lock_topics, rendering.markdown_to_html_each
+    monkeypatch.setattr(
+        services, "_lock_topics", lambda *ids: events.append("lock") or lock_topics(*ids)
+    )
+    monkeypatch.setattr(
+        rendering, "markdown_to_html_each", lambda s: events.append("render") or render(s)
+    )
+
+    assert services.posts_rerender(batch_size=2) == 4
+
+    assert events == ["render", "lock", "render", "lock"]
+
+
+def test_rerender_shows_a_stored_post_that_cannot_be_formatted_as_typed(topic, monkeypatch):
+    hostile = "[" * 10_000
+    post = opening_post(topic)
+    Post.objects.filter(pk=post.pk).update(body=hostile)
+    monkeypatch.setattr(rendering, "RENDER_VERSION", rendering.RENDER_VERSION + 1)
+
+    assert services.posts_rerender() == 1
+
+    post.refresh_from_db()
+    assert post.body_html == f"<pre>{hostile}</pre>"
+    assert post.render_version == rendering.RENDER_VERSION
+
+
+def test_rerender_keeps_what_an_edit_rendered_meanwhile(topic, monkeypatch):
+    post = opening_post(topic)
+    monkeypatch.setattr(rendering, "RENDER_VERSION", rendering.RENDER_VERSION + 1)
+    render = rendering.markdown_to_html_each
+
+    def edit_meanwhile(sources):
+        results = render(sources)
+        monkeypatch.setattr(rendering, "markdown_to_html_each", render)
+        services.post_edit(post=post, editor=topic.author, body="edited *meanwhile*")
+        return results
+
+    monkeypatch.setattr(rendering, "markdown_to_html_each", edit_meanwhile)
+
+    assert services.posts_rerender() == 0
+    assert Post.objects.get(pk=post.pk).body_html == "<p>edited <em>meanwhile</em></p>"
+
+
+@pytest.mark.parametrize(
+    "title", ["\u200b\u200b", "\u200d", "\u2066\u2069", " \u3164 ", "\u202e", "\ufeff\u2800"]
+)
+def test_a_title_of_invisible_characters_is_empty(member, title):
+    with pytest.raises(ValidationError, match="needs a title"):
+        services.topic_create(author=member, title=title, body="x")
+
+
+def test_titles_lose_the_characters_that_reorder_or_hide_text(member):
+    topic = services.topic_create(
+        author=member, title="Invoice\u202egnp.exe\u202c \u200bpaid", body="x"
+    )
+
+    assert topic.title == "Invoicegnp.exe paid"
+
+
+def test_titles_keep_the_joiners_of_emoji(member):
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+
+    assert services.topic_create(author=member, title=f"We {family}", body="x").title == (
+        f"We {family}"
+    )
+
+
+def test_handles_refuse_format_characters(db):
+    with pytest.raises(ValidationError):
+        services.user_create(username="ann\u202e", email="a@example.org", password="pw-x-123456")
+
+
+def test_moving_posts_into_a_topic_renews_its_last_activity(topic, other_member, moderator):
+    elsewhere = TopicFactory(author=other_member, title="Older", body="older")
+    Topic.objects.filter(pk=elsewhere.pk).update(last_activity=timezone.now() - timedelta(days=9))
+    moved = ReplyFactory(topic=topic, author=other_member, body="new")
+
+    services.post_move(post=moved, moderator=moderator, new_parent=None, topic=elsewhere)
+
+    assert Topic.objects.get(pk=elsewhere.pk).last_activity == moved.created

@@ -19,6 +19,7 @@ from threads.models import Post, Topic, User
 
 from .factories import PASSWORD, ReplyFactory, TopicFactory
 from .helpers import build_chain, build_thread, form_values, opening_post
+from .hostile import SHAPES
 
 pytestmark = pytest.mark.django_db
 
@@ -229,6 +230,8 @@ def test_queries_are_fixed_for_10_and_2000_replies(client, member, moderator, re
     """The topic page and the topic list, cold and warm, whatever the size."""
     handles = [member.username, moderator.username]
     services.conversation_import(
+        moderator=moderator,
+        allow_staff_handles=True,
         documents=[
             conversation.Document(
                 "sizes",
@@ -238,7 +241,7 @@ def test_queries_are_fixed_for_10_and_2000_replies(client, member, moderator, re
                 ]
                 + [conversation.Conversation(f"T{n}", _discussion(1, handles)) for n in range(40)],
             )
-        ]
+        ],
     )
     if reader != "anonymous":
         client.force_login(member if reader == "member" else moderator)
@@ -514,10 +517,8 @@ def test_new_topic_preview_after_the_session_ended_keeps_the_text(client, db):
 
     response = client.post("/t/new/", {**typed, "preview": "1"})
 
-    assert response.status_code == 200
-    assert "<p>typed for an <em>hour</em></p>" in _html(response)
-    assert form_values(response) == typed
-    assert _state() == before
+    _assert_refused_form(response, 403, "Log in to post.", typed, before)
+    assert "<em>hour</em>" not in _html(response)  # anonymous visitors get no render
 
 
 def test_banned_members_cannot_start_topics(banned_client, get):
@@ -679,10 +680,10 @@ def test_reply_preview_after_the_session_ended_keeps_the_text(client, reply_url)
 
     response = client.post(reply_url, {"body": "typed *while* logged out", "preview": "1"})
 
-    assert response.status_code == 200
-    assert "<p>typed <em>while</em> logged out</p>" in _html(response)
-    assert form_values(response) == {"body": "typed *while* logged out"}
-    assert _state() == before
+    _assert_refused_form(
+        response, 403, "Log in to post.", {"body": "typed *while* logged out"}, before
+    )
+    assert "<em>while</em>" not in _html(response)  # anonymous visitors get no render
 
 
 def test_banned_members_cannot_reply(banned_client, get, reply_url):
@@ -1135,6 +1136,69 @@ def test_a_double_submit_lands_on_the_first_post(member_client, topic, limits):
     assert second.status_code == 302
     assert second["Location"] == first["Location"]
     assert Post.objects.filter(topic=topic).count() == 2
+    page = member_client.get(second["Location"])
+    assert "You had already posted this, a moment ago: here it is." in _html(page)
+
+
+def test_the_same_reply_in_another_topic_lands_in_that_topic(member_client, topic, limits):
+    """The duplicate guard used to send the member to their "Thanks!" in another topic."""
+    other = TopicFactory(title="Other", body="other")
+    member_client.post(reverse("threads:topic_reply", args=[topic.pk]), {"body": "Thanks!"})
+    Post.objects.filter(author__username="alice").update(
+        created=timezone.now() - timedelta(seconds=6)
+    )
+
+    response = member_client.post(
+        reverse("threads:topic_reply", args=[other.pk]), {"body": "Thanks!"}
+    )
+
+    reply = Post.objects.get(topic=other, body="Thanks!")
+    assert response["Location"] == selectors.post_location(post_id=reply.pk)
+    assert "already posted" not in _html(member_client.get(response["Location"]))
+
+
+def test_editing_too_often_answers_429_and_keeps_the_text(member_client, topic, limits):
+    url = reverse("threads:post_edit", args=[opening_post(topic).pk])
+    assert member_client.post(url, {"title": topic.title, "body": "fixed"}).status_code == 302
+
+    response = member_client.post(url, {"title": topic.title, "body": "fixed again, carefully"})
+
+    assert response.status_code == 429
+    assert 1 <= int(response["Retry-After"]) <= 5
+    assert form_values(response)["body"] == "fixed again, carefully"
+    assert opening_post(topic).body == "fixed"
+
+
+def test_previewing_too_often_answers_429_and_keeps_the_text(member_client, topic, limits):
+    url = reverse("threads:topic_reply", args=[topic.pk])
+    for _ in range(30):
+        assert member_client.post(url, {"body": "*draft*", "preview": "1"}).status_code == 200
+
+    response = member_client.post(url, {"body": "*draft*, again", "preview": "1"})
+
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 500
+    assert form_values(response)["body"] == "*draft*, again"
+    assert "<em>draft</em>, again" not in _html(response)
+
+
+@pytest.mark.parametrize("preview", [False, True], ids=["post", "preview"])
+def test_a_body_too_complex_to_format_is_refused_with_the_text_kept(member_client, topic, preview):
+    body = "[a](" * 12_500
+    before = _state()
+
+    response = member_client.post(
+        reverse("threads:topic_reply", args=[topic.pk]),
+        {"body": body, **({"preview": "1"} if preview else {})},
+    )
+
+    _assert_refused_form(
+        response,
+        400,
+        "This post is too complex to format; simplify its links or lists.",
+        {"body": body},
+        before,
+    )
 
 
 def test_signups_are_throttled_per_address(client, limits):
@@ -1269,6 +1333,12 @@ TEXT = st.characters(blacklist_categories=["Cs"])
 SIZES = st.one_of(
     st.text(TEXT, max_size=300),
     st.builds(lambda c, n: c * n, TEXT, st.sampled_from([199, 200, 201, 50_000, 50_001])),
+    # Text that is costly to format, at any size up to the longest allowed.
+    st.builds(
+        lambda shape, size: SHAPES[shape](size),
+        st.sampled_from(sorted(SHAPES)),
+        st.integers(1, 50_000),
+    ),
 )
 
 

@@ -92,6 +92,12 @@ class ImportForm(forms.Form):
     dry_run = forms.BooleanField(
         required=False, label="Only check the file and show what would be imported"
     )
+    allow_staff_handles = forms.BooleanField(
+        required=False,
+        label="Allow messages by staff accounts",
+        help_text="Without this, a file with a message by a moderator or an administrator "
+        "is refused.",
+    )
 
 
 @admin.register(Topic)
@@ -199,7 +205,12 @@ class TopicAdmin(admin.ModelAdmin):
             upload, dry_run = form.cleaned_data["file"], form.cleaned_data["dry_run"]
             try:
                 document = conversation.read(upload.read(), filename=upload.name)
-                summary = services.conversation_import(documents=[document], dry_run=dry_run)
+                summary = services.conversation_import(
+                    documents=[document],
+                    moderator=request.user,
+                    allow_staff_handles=form.cleaned_data["allow_staff_handles"],
+                    dry_run=dry_run,
+                )
             except conversation.ConversationError as error:
                 form.add_error("file", str(error))
             else:

@@ -3,33 +3,44 @@
 Everything here runs when a post is written (or re-rendered by
 `manage.py rerender_posts`), except `thread_html`, which joins the stored
 per-post fragments of a page into nested lists in one pass.
+
+A render has a bounded cost, whatever the text (see `markdown_to_html`):
+cheap checks refuse the shapes Python-Markdown is known to take quadratic
+time or deep recursion over, and every render runs in a worker process that
+is killed when it takes longer than `RENDER_SECONDS`.
 """
 
+import multiprocessing
+import os
+import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 
 import bleach
 import markdown
+import pebble
 from bleach.linkifier import LinkifyFilter, build_url_re
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
-from markdown import inlinepatterns
+from markdown import inlinepatterns, treeprocessors
 
 from .conversation import iso_utc
 
 # Bump when the Markdown rules, the allowlist or the fragment template change,
 # then run `manage.py rerender_posts`.
-RENDER_VERSION = 1
+RENDER_VERSION = 2
 
+# No <h1>: a post's headings never outrank the page's own title (see _DemoteHeadings).
 ALLOWED_TAGS = frozenset(
     {
-        "a", "abbr", "b", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3",
-        "h4", "h5", "h6", "hr", "i", "kbd", "li", "ol", "p", "pre", "s", "strong",
+        "a", "abbr", "b", "blockquote", "br", "code", "del", "em", "h2", "h3", "h4",
+        "h5", "h6", "hr", "i", "kbd", "li", "ol", "p", "pre", "s", "strong",
         "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "ul",
     }
 )  # fmt: skip
@@ -82,6 +93,15 @@ class _ShortImageReference(_AsLink, inlinepatterns.ShortImageReferenceInlineProc
     pass
 
 
+class _DemoteHeadings(treeprocessors.Treeprocessor):
+    """`#` becomes <h2>, and so on down: the page's <h1> is the topic's title."""
+
+    def run(self, root) -> None:
+        for element in root.iter():
+            if element.tag in {"h1", "h2", "h3", "h4", "h5"}:
+                element.tag = f"h{int(element.tag[1]) + 1}"
+
+
 class _Renderer(threading.local):
     """Markdown and Cleaner instances keep state, so each thread gets its own."""
 
@@ -99,6 +119,7 @@ class _Renderer(threading.local):
             ("short_image_ref", _ShortImageReference, inlinepatterns.IMAGE_REFERENCE_RE, 125),
         ]:
             self.markdown.inlinePatterns.register(processor(pattern, self.markdown), name, priority)
+        self.markdown.treeprocessors.register(_DemoteHeadings(self.markdown), "demote_headings", 5)
         self.cleaner = bleach.sanitizer.Cleaner(
             tags=ALLOWED_TAGS,
             attributes=_allowed_attribute,
@@ -119,10 +140,232 @@ class _Renderer(threading.local):
 _renderer = _Renderer()
 
 
+# --- The cost of a render ---------------------------------------------------------------
+
+# The last line of defence: a render that takes longer is stopped, its worker
+# process killed, and the post refused. Ordinary posts of the longest size
+# allowed take well under half of it on a small machine.
+RENDER_SECONDS = 1.0
+# Worker processes per server process; renders beyond that many at once wait their turn.
+RENDER_WORKERS = 2
+# Lists and quotes nested deeper than this are refused: Python-Markdown
+# recurses once per level and runs out of stack a few hundred levels down.
+MAX_NESTING = 20
+# Python-Markdown scans from each `[` to its matching `]` (or the end of the
+# paragraph), and from each `](` to its `)`; html.parser from each `<` that
+# opens a tag to the next `>`. These bound the sums of those scans: above any
+# real post, and below a second of work on a small machine.
+MAX_LINK_SCAN = 2_000_000
+MAX_TAG_SCAN = 20_000_000
+# Sanitizing a big table takes time that grows faster than its rows.
+MAX_TABLE_ROWS = 1_000
+
+TOO_COMPLEX = "This post is too complex to format; simplify its links or lists."
+
+
+class TooComplex(Exception):
+    """A text whose formatting would cost more than a render may.
+
+    `index` says which of several texts rendered together it was.
+    """
+
+    def __init__(self, detail: str = "", index: int = 0) -> None:
+        super().__init__(detail, index)
+        self.detail, self.index = detail, index
+        self.message = TOO_COMPLEX + (f" ({detail})" if detail else "")
+
+
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+_CONTAINER = re.compile(r"[ \t]*(?:>|(?:[-*+]|\d{1,9}[.)])(?=[ \t]|$))")
+_INDENTED_ITEM = re.compile(r"( *)(?:[-*+]|\d{1,9}[.)])[ \t]")
+_LINK_CHARS = re.compile(r"\\.|[\[\]()]")
+_TAG_OPEN = re.compile(r"<[A-Za-z/!?]")
+
+
+def _without_code_blocks(source: str) -> list[list[str]]:
+    """The text's paragraphs (runs of non-blank lines) as lines, fenced code left out.
+
+    Python-Markdown formats neither links nor nesting inside a fence. This is
+    an estimate, not a parser: a fence opens and closes on lines that start
+    with three or more of the same backtick or tilde.
+    """
+    paragraphs, lines, fence = [], [], ""
+    for line in source.split("\n"):
+        if fence:
+            if line.strip().startswith(fence) and not line.strip().strip(fence[0]):
+                fence = ""
+        elif match := _FENCE.match(line):
+            fence = match.group(1)
+        elif line.strip():
+            lines.append(line)
+            continue
+        if lines:
+            paragraphs.append(lines)
+            lines = []
+    return [*paragraphs, lines] if lines else paragraphs
+
+
+def _nesting(line: str) -> int:
+    """How deeply a line nests lists and quotes: `- > 1. x` is three deep, and an
+    item indented by two levels is at least that."""
+    item = _INDENTED_ITEM.match(line)
+    depth, position = len(item.group(1)) // 2 if item else 0, 0
+    while match := _CONTAINER.match(line, position):
+        depth, position = depth + 1, match.end()
+    return depth
+
+
+def _link_scan(paragraph: str) -> int:
+    """The characters Python-Markdown's link parser reads in this paragraph.
+
+    Each `[` reads to its matching `]`, or to the end when nothing closes it;
+    each `](` reads likewise to its `)`, and so does every unclosed `(` after
+    one. Backslash-escaped characters do not count.
+    """
+    scan, end = 0, len(paragraph)
+    brackets, parens, link_starts, closes = [], [], [], {}
+    for match in _LINK_CHARS.finditer(paragraph):
+        char, position = match.group(), match.start()
+        if char == "[":
+            brackets.append(position)
+        elif char == "]" and brackets:
+            scan += position - brackets.pop()
+        elif char == "(":
+            parens.append(position)
+            if paragraph[position - 1 : position] == "]":
+                link_starts.append(position)
+        elif char == ")" and parens:
+            closes[parens.pop()] = position
+    scan += sum(end - position for position in brackets)
+    if link_starts:  # a link's address reads each unclosed `(` after it to the end
+        scan += sum(end - position for position in parens if position > link_starts[0])
+    return scan + sum(closes.get(position, end) - position for position in link_starts)
+
+
+def _tag_scan(text: str) -> int:
+    """The characters html.parser reads looking for the `>` of each tag opened."""
+    scan, close = 0, -1
+    for match in _TAG_OPEN.finditer(text):
+        if close < match.start():
+            close = text.find(">", match.start())
+            close = len(text) if close < 0 else close
+        scan += close - match.start()
+    return scan
+
+
+def check_complexity(source: str) -> None:
+    """Refuse, cheaply and before any parsing, a text known to be costly to format.
+
+    Linear in the length of the text; a few milliseconds for the longest post.
+    """
+    paragraphs = _without_code_blocks(source)
+    if any(_nesting(line) > MAX_NESTING for lines in paragraphs for line in lines):
+        raise TooComplex(f"lists or quotes nested more than {MAX_NESTING} deep")
+    if sum(_link_scan("\n".join(lines)) for lines in paragraphs) > MAX_LINK_SCAN:
+        raise TooComplex("too many unmatched or nested brackets")
+    if _tag_scan(source) > MAX_TAG_SCAN:
+        raise TooComplex("too many unclosed < signs")
+
+
+def _render(source: str) -> str:
+    """Markdown to sanitized HTML, in this process. Runs in a render worker."""
+    try:
+        _renderer.markdown.reset()
+        html = _renderer.markdown.convert(source)
+        if html.count("<tr>") > MAX_TABLE_ROWS:
+            raise TooComplex(f"tables of more than {MAX_TABLE_ROWS:,} rows")
+        return _renderer.cleaner.clean(html)
+    except TooComplex:
+        raise
+    except RecursionError:
+        _renderer.__init__()
+        raise TooComplex("nested too deeply") from None
+    except BaseException:
+        # A failed parse can leave state behind in the parser: never reuse it.
+        _renderer.__init__()
+        raise
+
+
+class _Workers:
+    """The render worker processes of this server process, started on first use.
+
+    Workers fork from a clean server process (multiprocessing's forkserver),
+    never from a server process with threads and database connections; one
+    that runs past the time limit is killed and replaced.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pool: pebble.ProcessPool | None = None
+        self._pid = 0
+
+    def pool(self) -> pebble.ProcessPool:
+        with self._lock:
+            if self._pool is None or self._pid != os.getpid() or not self._pool.active:
+                context = multiprocessing.get_context("forkserver")
+                context.set_forkserver_preload([__name__])
+                self._pool = pebble.ProcessPool(max_workers=RENDER_WORKERS, context=context)
+                self._pid = os.getpid()
+            return self._pool
+
+    def render(self, sources: Sequence[str]) -> list[str | TooComplex]:
+        pool = self.pool()
+        futures = [
+            pool.schedule(_render, args=(source,), timeout=RENDER_SECONDS) for source in sources
+        ]
+        return [_result(future, index) for index, future in enumerate(futures)]
+
+
+def _result(future, index: int) -> str | TooComplex:
+    try:
+        return future.result()
+    except TooComplex as error:
+        return TooComplex(error.detail, index)
+    except FutureTimeout:
+        return TooComplex("it took too long to format", index)
+    except pebble.ProcessExpired:
+        return TooComplex("formatting it failed", index)
+
+
+_workers = _Workers()
+
+
 def markdown_to_html(source: str) -> str:
-    """Markdown source to sanitized HTML, safe to insert into any page."""
-    _renderer.markdown.reset()
-    return _renderer.cleaner.clean(_renderer.markdown.convert(source))
+    """Markdown source to sanitized HTML, safe to insert into any page.
+
+    Raises TooComplex for a text that costs too much to format: refused by
+    `check_complexity`, or still rendering after RENDER_SECONDS.
+    """
+    [html] = markdown_to_html_each([source])
+    if isinstance(html, TooComplex):
+        raise html
+    return html
+
+
+def markdown_to_html_each(sources: Sequence[str]) -> list[str | TooComplex]:
+    """Render many texts, as many at once as there are workers (imports, re-renders).
+
+    Each result is the HTML, or the TooComplex refusal of that text (with its `index`).
+    """
+    checked: list[str | TooComplex] = []
+    for index, source in enumerate(sources):
+        try:
+            check_complexity(source)
+            checked.append(source)
+        except TooComplex as error:
+            checked.append(TooComplex(error.detail, index))
+    todo = [source for source in checked if isinstance(source, str)]
+    rendered = iter(_workers.render(todo) if todo else [])
+    results = [next(rendered) if isinstance(item, str) else item for item in checked]
+    for index, result in enumerate(results):
+        if isinstance(result, TooComplex):
+            result.index = index
+    return results
+
+
+def unformatted_html(source: str) -> str:
+    """A stored post that can no longer be formatted within the limits, shown as typed."""
+    return f"<pre>{escape(source)}</pre>"
 
 
 def _time_element(moment: datetime) -> str:

@@ -26,6 +26,7 @@ begins IMMEDIATE (see settings.DATABASES), which serializes all writers.
 """
 
 import math
+import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,13 +36,23 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import F, Max
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.text import slugify
 
 from . import conversation, permissions, rendering, selectors
 from .apps import MODERATORS_GROUP
-from .models import BODY_MAX_LENGTH, TITLE_MAX_LENGTH, Post, RateEvent, Topic, User, new_revision
+from .models import (
+    BODY_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+    Post,
+    RateEvent,
+    Topic,
+    User,
+    handle_validator,
+    new_revision,
+)
 
 
 class Refused(Exception):
@@ -142,9 +153,22 @@ def _clean_body(text: str) -> str:
     return body
 
 
+# Characters that show nothing or reorder the text around them (Unicode format
+# characters: bidirectional overrides, zero-width spaces), except the joiners
+# that emoji sequences and some scripts need between visible characters.
+_JOINERS = {"\u200c", "\u200d"}
+# Letters that show as blank space.
+_BLANK_LETTERS = {"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800"}
+
+
+def _visible(text: str) -> str:
+    """The text without format characters that hide or reorder it."""
+    return "".join(c for c in text if c in _JOINERS or unicodedata.category(c) != "Cf")
+
+
 def _clean_title(text: str) -> str:
-    title = text.strip()
-    if not title:
+    title = _visible(text).strip()
+    if not any(c not in _JOINERS and c not in _BLANK_LETTERS and not c.isspace() for c in title):
         raise ValidationError("The topic needs a title.", code="empty")
     if len(title) > TITLE_MAX_LENGTH:
         raise ValidationError(
@@ -159,6 +183,14 @@ def _clean_title(text: str) -> str:
     return title
 
 
+def _render(body: str) -> str:
+    """The body's HTML, or a form error when it costs too much to format."""
+    try:
+        return rendering.markdown_to_html(body)
+    except rendering.TooComplex as error:
+        raise ValidationError(error.message, code="too_complex") from None
+
+
 def _slug(title: str) -> str:
     return slugify(title)[:80].strip("-") or "topic"
 
@@ -171,35 +203,77 @@ def _refuse_if(reason: str | None) -> None:
 # --- Limits -------------------------------------------------------------------------
 
 
-def _recent_duplicate(author: User, body: str) -> Post | None:
-    """The author's own post of this very text, if they wrote it a moment ago."""
+class AlreadyPosted(Exception):
+    """The author posted this very text here a moment ago: `post` is that post.
+
+    Double clicks and resubmitted forms lead to the first post instead of a second.
+    """
+
+    def __init__(self, post: Post) -> None:
+        super().__init__(post.pk)
+        self.post = post
+
+
+def _refuse_duplicate(
+    author: User, body: str, *, topic: Topic | None, parent: Post | None, title: str = ""
+) -> None:
+    """Raise AlreadyPosted if the author just posted this text in the same place.
+
+    The same place is the same parent in the same topic, or, for a new topic
+    (`topic` None), the opening post of a topic of the same title.
+    """
     window = settings.FORUM_LIMITS["duplicate_window"]
     if not window:
-        return None
-    since = timezone.now() - window
-    posts = Post.objects.filter(author=author, body=body, created__gte=since, removal="")
-    return posts.order_by("-created").first()
+        return
+    posts = Post.objects.filter(
+        author=author, body=body, created__gte=timezone.now() - window, removal=""
+    )
+    if topic is None:
+        posts = posts.filter(level=0, topic__title=title, created=F("topic__created"))
+    else:
+        posts = posts.filter(topic=topic, parent=parent)
+    if duplicate := posts.select_related("topic").order_by("-created").first():
+        raise AlreadyPosted(duplicate)
 
 
-def _check_posting_limits(author: User, body_html: str) -> None:
+def _newcomer_until(author: User) -> datetime:
+    return author.date_joined + settings.FORUM_LIMITS["new_account_age"]
+
+
+def _check_interval(last: datetime | None, interval: timedelta, what: str) -> None:
+    now = timezone.now()
+    if last and now - last < interval:
+        raise RateLimited(
+            f"You can {what} once every {_duration(math.ceil(interval.total_seconds()))}.",
+            interval - (now - last),
+        )
+
+
+def _check_links(author: User, body_html: str) -> None:
+    links = settings.FORUM_LIMITS["new_account_links"]
+    newcomer_until = _newcomer_until(author)
+    if links is not None and timezone.now() < newcomer_until and body_html.count("<a ") > links:
+        raise RateLimited(
+            f"During their first day, members can put at most {links} links in a post: "
+            "take some out, or wait.",
+            newcomer_until - timezone.now(),
+        )
+
+
+def _check_posting_limits(author: User, body_html: str | None = None) -> None:
     """Refuse a post that comes too soon, is one too many, or has too many links.
 
-    Counted from the author's posts, under the lock on their row. Moderators
-    have no limits.
+    Counted from the author's posts: once before the post is rendered (without
+    `body_html`, so that a refused post costs no render), and again under the
+    lock on the author's row. Moderators have no limits.
     """
     if permissions.is_moderator(author):
         return
     limits, now = settings.FORUM_LIMITS, timezone.now()
-    newcomer_until = author.date_joined + limits["new_account_age"]
-    newcomer = now < newcomer_until
+    newcomer = now < _newcomer_until(author)
     interval = limits["new_account_post_interval" if newcomer else "post_interval"]
     posts = Post.objects.filter(author=author, created__lte=now).order_by("-created")
-    last = posts.values_list("created", flat=True).first()
-    if last and now - last < interval:
-        raise RateLimited(
-            f"You can post once every {_duration(math.ceil(interval.total_seconds()))}.",
-            interval - (now - last),
-        )
+    _check_interval(posts.values_list("created", flat=True).first(), interval, "post")
     if not newcomer:
         return
     per_day = limits["new_account_posts_per_day"]
@@ -212,13 +286,24 @@ def _check_posting_limits(author: User, body_html: str) -> None:
                 f"New members can write {per_day} posts a day.",
                 today[per_day - 1] + timedelta(days=1) - now,
             )
-    links = limits["new_account_links"]
-    if links is not None and body_html.count("<a ") > links:
-        raise RateLimited(
-            f"During their first day, members can put at most {links} links in a post: "
-            "take some out, or wait.",
-            newcomer_until - now,
-        )
+    if body_html is not None:
+        _check_links(author, body_html)
+
+
+def _check_edit_limits(editor: User, body_html: str | None = None) -> None:
+    """Refuse an edit that comes too soon after the editor's last one, or adds too many links.
+
+    Counted from the editor's own posts, like posting limits; moderators have none.
+    """
+    if permissions.is_moderator(editor):
+        return
+    limits, now = settings.FORUM_LIMITS, timezone.now()
+    newcomer = now < _newcomer_until(editor)
+    interval = limits["new_account_edit_interval" if newcomer else "edit_interval"]
+    edits = Post.objects.filter(author=editor, edited__lte=now).order_by("-edited")
+    _check_interval(edits.values_list("edited", flat=True).first(), interval, "edit a post")
+    if body_html is not None:
+        _check_links(editor, body_html)
 
 
 def _count_event(kind: str, key: str, *, limit: int | None, window: timedelta, what: str) -> None:
@@ -305,13 +390,14 @@ def topic_create(*, author: User, title: str, body: str, created: datetime | Non
     """Start a topic with its opening post."""
     title = _clean_title(title)
     body = _clean_body(body)
-    body_html = rendering.markdown_to_html(body)
+    _refuse_if(permissions.posting_refusal(author))
+    _refuse_duplicate(author, body, topic=None, parent=None, title=title)
+    _check_posting_limits(author)
+    body_html = _render(body)
     created = created or timezone.now()
     with transaction.atomic():
-        _refuse_if(permissions.posting_refusal(author))
         _lock_author(author)
-        if (duplicate := _recent_duplicate(author, body)) and duplicate.topic.title == title:
-            return duplicate.topic
+        _refuse_duplicate(author, body, topic=None, parent=None, title=title)
         _check_posting_limits(author, body_html)
         topic = Topic.objects.create(
             title=title,
@@ -337,13 +423,14 @@ def post_reply(
 ) -> Post:
     """Reply to `parent`, or to the topic itself (a new top-level post) when it is None."""
     body = _clean_body(body)
-    body_html = rendering.markdown_to_html(body)
+    _refuse_if(permissions.posting_refusal(author))
+    _refuse_duplicate(author, body, topic=topic, parent=parent)
+    _check_posting_limits(author)
+    body_html = _render(body)
     created = created or timezone.now()
     with transaction.atomic():
-        _refuse_if(permissions.posting_refusal(author))
         _lock_author(author)
-        if duplicate := _recent_duplicate(author, body):
-            return duplicate
+        _refuse_duplicate(author, body, topic=topic, parent=parent)
         _check_posting_limits(author, body_html)
         topic = _lock_topic(topic.pk)
         if parent is not None:
@@ -380,8 +467,12 @@ def post_edit(*, post: Post, editor: User, body: str, title: str | None = None) 
     body = _clean_body(body)
     if title is not None:
         title = _clean_title(title)
-    body_html = rendering.markdown_to_html(body)
+    _refuse_if(permissions.posting_refusal(editor))
+    _check_edit_limits(editor)
+    body_html = _render(body)
     with transaction.atomic():
+        _lock_author(editor)
+        _check_edit_limits(editor, body_html)
         post = _locked_post(post.pk)
         _refuse_if(permissions.edit_refusal(editor, post))
         if title is not None and title != post.topic.title:
@@ -393,6 +484,26 @@ def post_edit(*, post: Post, editor: User, body: str, title: str | None = None) 
         if body != post.body:
             post = _rewrite(post, body=body, body_html=body_html, edited=timezone.now())
     return post
+
+
+def post_preview(*, author: User, body: str) -> str:
+    """The HTML a post of this text would show, for members who may post.
+
+    Previews are counted (FORUM_LIMITS "previews_per_window"), so that nobody can make
+    the forum format text without end; moderators are not counted.
+    """
+    body = _clean_body(body)
+    _refuse_if(permissions.posting_refusal(author))
+    if not permissions.is_moderator(author):
+        with transaction.atomic():
+            _count_event(
+                "preview",
+                str(author.pk),
+                limit=settings.FORUM_LIMITS["previews_per_window"],
+                window=settings.FORUM_LIMITS["preview_window"],
+                what="You have previewed many posts in a short time.",
+            )
+    return _render(body)
 
 
 def post_delete(*, post: Post, user: User) -> Post:
@@ -457,11 +568,17 @@ def post_move(
             )
 
         if target_id != current:
+            moved = post.get_descendants(include_self=True)
             size = post.get_descendant_count() + 1
-            post.get_descendants(include_self=True).update(topic_id=target_id)
+            newest = moved.aggregate(newest=Max("created"))["newest"]
+            moved.update(topic_id=target_id)
             source, target = topics[current], topics[target_id]
             _topic_changed(source, reply_count=source.reply_count - size)
-            _topic_changed(target, reply_count=target.reply_count + size)
+            _topic_changed(
+                target,
+                reply_count=target.reply_count + size,
+                last_activity=max(target.last_activity, newest),
+            )
             post.topic_id = target_id
 
         if new_parent is not None:
@@ -537,6 +654,7 @@ def user_create(
 
     `address` is where the sign-up came from: sign-ups per address are limited.
     """
+    handle_validator(username)
     with transaction.atomic():
         if address is not None:
             _count_event(
@@ -589,20 +707,28 @@ def _checked(document: conversation.Document, line: int | None, clean, value: st
 def conversation_import(
     *,
     documents: Sequence[conversation.Document],
+    moderator: User,
+    allow_staff_handles: bool = False,
     dry_run: bool = False,
     progress: Progress | None = None,
 ) -> ImportSummary:
     """Import every topic of the documents, all in one transaction, or nothing.
 
-    Titles and messages follow the same rules as the forms; a problem raises
-    ConversationError with its file and line. Handles that match a username
-    (ignoring case) are that member; others become accounts that cannot log
-    in until a moderator activates them. Markdown is rendered before any
-    lock is taken; new trees are built with django-mptt's bulk tools.
+    Only a moderator imports. Titles and messages follow the same rules as
+    the forms; a problem raises ConversationError with its file and line.
+    Handles that match a username (ignoring case) are that member; others
+    become accounts that cannot log in until a moderator activates them. A
+    handle of a staff account is refused unless `allow_staff_handles`, so
+    that a file cannot put words in a moderator's mouth by accident.
+    Markdown is rendered before any lock is taken; new trees are built with
+    django-mptt's bulk tools.
     """
+    _refuse_if(permissions.moderation_refusal(moderator))
     report = progress or (lambda stage, done, total: None)
     topics = []  # (title, [(message, body)])
+    filenames = []  # each topic's file
     handles: dict[str, str] = {}  # lower-cased handle: first spelling seen
+    first_lines: dict[str, tuple[conversation.Document, int]] = {}  # handle: where it is first
     for document in documents:
         for conv in document.conversations:
             title = _checked(document, conv.line, _clean_title, conv.title)
@@ -613,22 +739,34 @@ def conversation_import(
                         document.filename, "the handle is longer than 150 characters", message.line
                     )
                 handles.setdefault(message.handle.lower(), message.handle)
+                first_lines.setdefault(message.handle.lower(), (document, message.line))
                 messages.append(
                     (message, _checked(document, message.line, _clean_body, message.text))
                 )
             topics.append((title, messages))
+            filenames.append(document.filename)
     total = sum(len(messages) for _, messages in topics)
     members = {
         user.username.lower(): user
         for user in User.objects.annotate(key=Lower("username")).filter(key__in=list(handles))
     }
+    if not allow_staff_handles:
+        for key, user in members.items():
+            if user.is_staff or user.is_superuser:
+                document, line = first_lines[key]
+                raise conversation.ConversationError(
+                    document.filename,
+                    f"@{handles[key]} is a staff account; import with the option that allows "
+                    "staff handles if this file really is theirs",
+                    line,
+                )
     new_handles = [handle for key, handle in handles.items() if key not in members]
     if dry_run:
         return ImportSummary(topics=len(topics), posts=total, new_accounts=new_handles)
 
     rendered, done = [], 0
-    for _, messages in topics:
-        rendered.append([rendering.markdown_to_html(body) for _, body in messages])
+    for filename, (_, messages) in zip(filenames, topics, strict=True):
+        rendered.append(_render_messages(filename, messages))
         done += len(messages)
         report("render", done, total)
 
@@ -674,6 +812,15 @@ def conversation_import(
     return ImportSummary(topics=len(topic_rows), posts=len(posts), new_accounts=new_handles)
 
 
+def _render_messages(filename: str, messages: list[tuple[conversation.Message, str]]) -> list[str]:
+    """The HTML of a topic's messages; one too complex to format is refused at its line."""
+    htmls = rendering.markdown_to_html_each([body for _, body in messages])
+    for (message, _), html in zip(messages, htmls, strict=True):
+        if isinstance(html, rendering.TooComplex):
+            raise conversation.ConversationError(filename, html.message, message.line)
+    return htmls
+
+
 def _subtrees(topic: Topic, messages, htmls, members) -> list[dict]:
     """Nested dicts, one per top-level message, as build_tree_nodes takes them."""
     roots: list[dict] = []
@@ -708,26 +855,56 @@ def _parent_indexes(nodes: list[Post]) -> list[int | None]:
 # --- Repair ---------------------------------------------------------------------------------
 
 
+class _ScopeChanged(Exception):
+    """The posts a repair would touch changed before their locks were taken."""
+
+
 def trees_repair(*, tree_ids: Sequence[int], topic_ids: Sequence[int] = ()) -> None:
     """Rebuild these trees from their parent links, and recount these topics' replies.
 
     Each post goes to the tree of the root its parent links lead to (a root
     that shares its tree id with an older root gets a new one), and into
     that root's topic. Only the trees named are rewritten, each under the
-    locks of every topic it touches.
+    locks of every topic the repair reads or writes: those of its posts and
+    of every tree their parent links lead into.
     """
     recount = set(topic_ids)
     for tree_id in sorted(set(tree_ids)):
-        with transaction.atomic():
-            touched = set(Post.objects.filter(tree_id=tree_id).values_list("topic_id", flat=True))
-            _lock_topics(*touched)
-            _lock_tree_ids()
-            recount |= touched | _regroup_tree(tree_id)
+        for _attempt in range(5):
+            topics = _repair_scope(tree_id)
+            try:
+                with transaction.atomic():
+                    _lock_topics(*topics)
+                    _lock_tree_ids()
+                    if not _repair_scope(tree_id) <= topics:
+                        raise _ScopeChanged
+                    recount |= topics | _regroup_tree(tree_id)
+                break
+            except (_ScopeChanged, NotFound):
+                continue
+        else:
+            raise Refused(f"Tree {tree_id} kept changing during its repair; try again.")
     for topic_id in sorted(recount):
         with transaction.atomic():
             topic = _lock_topic(topic_id)
             real = Post.objects.filter(topic=topic).count()
             _topic_changed(topic, reply_count=max(real - 1, 0))
+
+
+def _repair_scope(tree_id: int) -> set[int]:
+    """The topics a repair of `tree_id` touches.
+
+    Those of the posts stored under it, and of every tree that their parent
+    links lead into, and so on: one query per step of the chain.
+    """
+    trees, frontier = set(), {tree_id}
+    while frontier:
+        trees |= frontier
+        linked = Post.objects.filter(tree_id__in=frontier, parent__isnull=False).exclude(
+            parent__tree_id__in=trees
+        )
+        frontier = set(linked.values_list("parent__tree_id", flat=True)) - trees
+    return set(Post.objects.filter(tree_id__in=trees).values_list("topic_id", flat=True))
 
 
 def _regroup_tree(tree_id: int) -> set[int]:
@@ -784,29 +961,44 @@ def posts_rerender(*, everything: bool = False, batch_size: int = 500) -> int:
     """Render posts again after the Markdown rules or the fragment changed.
 
     Only posts rendered by an older RENDER_VERSION, unless `everything`.
-    Returns how many posts were rendered.
+    Markdown is rendered before the batch's topics are locked; a post edited
+    in between keeps what its edit rendered. A stored post that can no longer
+    be formatted within the limits is shown as typed. Returns how many posts
+    were rendered.
     """
     pending = Post.objects.order_by("pk")
     if not everything:
         pending = pending.filter(render_version__lt=rendering.RENDER_VERSION)
     done, last_pk = 0, 0
     while True:
-        batch_ids = list(pending.filter(pk__gt=last_pk).values_list("pk", flat=True)[:batch_size])
-        if not batch_ids:
+        batch = dict(pending.filter(pk__gt=last_pk).values_list("pk", "body")[:batch_size])
+        if not batch:
             return done
-        with transaction.atomic():
-            topic_ids = set(
-                Post.objects.filter(pk__in=batch_ids).values_list("topic_id", flat=True)
+        htmls = rendering.markdown_to_html_each(list(batch.values()))
+        rendered = {
+            pk: (
+                body,
+                rendering.unformatted_html(body)
+                if isinstance(html, rendering.TooComplex)
+                else html,
             )
+            for (pk, body), html in zip(batch.items(), htmls, strict=True)
+        }
+        with transaction.atomic():
+            topic_ids = set(Post.objects.filter(pk__in=batch).values_list("topic_id", flat=True))
             topics = _lock_topics(*topic_ids)
-            posts = list(Post.objects.select_related("author").filter(pk__in=batch_ids))
+            posts = [
+                post
+                for post in Post.objects.select_related("author").filter(pk__in=batch)
+                if post.body == rendered[post.pk][0]
+            ]
             for post in posts:
                 post.topic = topics[post.topic_id]
-                post.body_html = rendering.markdown_to_html(post.body)
+                post.body_html = rendered[post.pk][1]
                 post.render_version = rendering.RENDER_VERSION
                 post.fragment = rendering.post_fragment(post)
             Post.objects.bulk_update(posts, ["body_html", "fragment", "render_version"])
             for topic in topics.values():
                 _topic_changed(topic)
         done += len(posts)
-        last_pk = batch_ids[-1]
+        last_pk = max(batch)

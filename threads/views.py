@@ -4,6 +4,7 @@ from collections.abc import Callable
 from functools import wraps
 
 from axes.helpers import get_client_ip_address
+from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
@@ -14,7 +15,7 @@ from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods
 
-from . import permissions, rendering, selectors, services
+from . import permissions, selectors, services
 from .forms import EditForm, ReplyForm, SignupForm, TopicForm
 
 
@@ -47,20 +48,25 @@ def _post_form(
     """What every form that writes a post does.
 
     A GET that `refusal` turns down gets the refusal page. The Preview button
-    shows the rendered Markdown. A valid form is handed to `submit` (a
-    service); its result goes to the URL `done` gives. Anything refused shows
-    the form again with the typed text and the reason, with the refusal's
-    status: 400, 403, 404, or 429 with Retry-After.
+    shows the rendered Markdown, to members who may post. A valid form is
+    handed to `submit` (a service); its result goes to the URL `done` gives,
+    and a post that was already there leads to that post, saying so.
+    Anything refused shows the form again with the typed text and the
+    reason, with the refusal's status: 400, 403, 404, or 429 with Retry-After.
     """
     preview, status, retry_after = None, 200, None
     if request.method != "POST":
         if reason := refusal():
             return _refused_page(request, reason)
-    elif "preview" in request.POST and form.is_valid():
-        preview = rendering.markdown_to_html(form.cleaned_data["body"])
     elif form.is_valid():
         try:
-            return redirect(done(submit()))
+            if "preview" in request.POST:
+                preview = services.post_preview(author=request.user, body=form.cleaned_data["body"])
+            else:
+                return redirect(done(submit()))
+        except services.AlreadyPosted as already:
+            messages.info(request, "You had already posted this, a moment ago: here it is.")
+            return redirect(selectors.post_location(post_id=already.post.pk))
         except ValidationError as error:
             form.add_error(None, error)
             status = 400

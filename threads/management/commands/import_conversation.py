@@ -1,6 +1,7 @@
 """Import ConversationJS markdown files into the forum.
 
-    manage.py import_conversation FILE [FILE ...] [--dry-run]
+    manage.py import_conversation FILE [FILE ...] --moderator NAME
+                                  [--allow-staff-handles] [--dry-run]
 
 Every topic of every file is imported in one transaction: a problem anywhere
 (reported as FILE:LINE: reason) imports nothing.
@@ -10,7 +11,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from threads import conversation, services
+from threads import conversation, permissions, services
+from threads.models import User
 
 
 class Command(BaseCommand):
@@ -19,16 +21,41 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("files", nargs="+", metavar="FILE", help="a ConversationJS file")
         parser.add_argument(
+            "--moderator",
+            required=True,
+            metavar="NAME",
+            help="the username of the moderator who imports (the import is theirs)",
+        )
+        parser.add_argument(
+            "--allow-staff-handles",
+            action="store_true",
+            help="import messages by staff accounts too (refused without it)",
+        )
+        parser.add_argument(
             "--dry-run",
             action="store_true",
             help="check the files and say what would be imported, without writing anything",
         )
 
-    def handle(self, *args, files: list[str], dry_run: bool, verbosity: int, **options) -> None:
+    def handle(
+        self,
+        *args,
+        files: list[str],
+        moderator: str,
+        allow_staff_handles: bool,
+        dry_run: bool,
+        verbosity: int,
+        **options,
+    ) -> None:
         try:
             documents = [conversation.read(_read(name), filename=name) for name in files]
+            acting = User.objects.filter(username__iexact=moderator).first()
+            if acting is None or permissions.moderation_refusal(acting):
+                raise CommandError(f"--moderator: @{moderator} is not a moderator of this forum.")
             summary = services.conversation_import(
                 documents=documents,
+                moderator=acting,
+                allow_staff_handles=allow_staff_handles,
                 dry_run=dry_run,
                 progress=self._progress if verbosity and self.stderr.isatty() else None,
             )

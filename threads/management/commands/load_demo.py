@@ -45,7 +45,10 @@ class Command(BaseCommand):
                 services.user_create(
                     username=name, email=f"{name}@example.org", password=DEMO_PASSWORD
                 )
-            summary = services.conversation_import(documents=[document])
+            # The demo's own moderator writes in it.
+            summary = services.conversation_import(
+                documents=[document], moderator=moderator, allow_staff_handles=True
+            )
             # The demo members joined before their first posts, as real members did.
             first_post = min(m.created for c in document.conversations for m in c.messages)
             User.objects.filter(username__in=[MODERATOR, *MEMBERS]).update(
