@@ -40,10 +40,12 @@ serve: export DJANGO_SECRET_KEY ?= $(shell $(PYTHON) -c "import secrets; print(s
 serve: export DJANGO_ALLOWED_HOSTS ?= 127.0.0.1,localhost
 serve: export DJANGO_HTTPS ?= 0
 
-# Big threads measured against the performance targets; writes bench/results.json.
-# Uses wrk (Debian package) for the gunicorn figures and PostgreSQL when installed.
+# Hostile post bodies (each answered within 2 s), then big threads measured against
+# the performance targets (writes bench/results.json). Uses wrk (Debian package) for
+# the gunicorn figures and PostgreSQL when installed.
 bench: $(VENV)/.dev-deps
 	scripts/install-debian-packages wrk
+	$(BIN)/python bench/hostile.py
 	$(BIN)/python bench/run.py
 
 # Re-pin every dependency after changing pyproject.toml.
