@@ -28,13 +28,13 @@ check: $(VENV)/.dev-deps
 	$(BIN)/ruff format --check .
 	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python manage.py makemigrations --check --dry-run
 
-# Production serving, locally: gunicorn with 2 workers, static files by whitenoise,
-# against whatever DATABASE_URL says (default: the SQLite file in the checkout).
-# Without DJANGO_SECRET_KEY a throwaway key is made up for this run.
+# Production serving, locally: gunicorn as forum/gunicorn.conf.py says (2 workers of
+# 8 threads), static files by whitenoise, against whatever DATABASE_URL says (default:
+# the SQLite file in the checkout). Without DJANGO_SECRET_KEY a throwaway key is made up.
 serve: $(VENV)/.run-deps
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	$(BIN)/python manage.py migrate --no-input
-	$(BIN)/gunicorn forum.wsgi --workers 2 --bind 127.0.0.1:8000 --access-logfile -
+	$(BIN)/gunicorn -c forum/gunicorn.conf.py --bind 127.0.0.1:8000 --access-logfile -
 
 serve: export DJANGO_SECRET_KEY ?= $(shell $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))")
 serve: export DJANGO_ALLOWED_HOSTS ?= 127.0.0.1,localhost
