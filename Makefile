@@ -13,15 +13,16 @@ run: $(VENV)/.run-deps
 	DJANGO_DEBUG=1 $(BIN)/python manage.py load_demo
 	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
 
-# Lint, migrations check and the whole test suite (its browser tests need Chromium).
+# Lint, migrations check and the whole test suite (its browser tests need Chromium,
+# its cache tests a throwaway Redis).
 test: $(VENV)/.dev-deps check
-	scripts/install-debian-packages chromium
-	$(BIN)/pytest -n auto
+	scripts/install-debian-packages chromium redis-server
+	scripts/with-redis $(BIN)/pytest -n auto
 
 # The same suite on a throwaway PostgreSQL cluster.
 test-postgres: $(VENV)/.dev-deps
-	scripts/install-debian-packages chromium postgresql
-	scripts/with-postgres $(BIN)/pytest -n auto
+	scripts/install-debian-packages chromium postgresql redis-server
+	scripts/with-postgres scripts/with-redis $(BIN)/pytest -n auto
 
 check: $(VENV)/.dev-deps
 	$(BIN)/ruff check .
