@@ -12,3 +12,6 @@ wsgi_app = "forum.wsgi"
 worker_class = "gthread"
 workers = 2
 threads = 8
+# gunicornc's control socket would be one path ($HOME/.gunicorn/gunicorn.ctl) for every
+# gunicorn a user runs, such as two servers on one machine, or the tests'.
+control_socket_disable = True

@@ -68,7 +68,8 @@ class RedisServer:
         deadline = time.monotonic() + 10
         while self.process.poll() is None and time.monotonic() < deadline:
             try:
-                self.client().ping()
+                with self.client() as client:
+                    client.ping()
                 return
             except redis.ConnectionError:
                 time.sleep(0.05)
@@ -79,7 +80,8 @@ class RedisServer:
         self.process.wait(timeout=10)
 
     def cached_pages(self) -> int:
-        return sum(1 for _ in self.client().scan_iter("*threads:*"))
+        with self.client() as client:
+            return sum(1 for _ in client.scan_iter("*threads:*"))
 
 
 @pytest.fixture
