@@ -1,5 +1,6 @@
 import logging
 import sys
+from collections.abc import Callable
 
 from csp.constants import UNSAFE_INLINE
 from csp.middleware import CSPMiddleware as BaseCSPMiddleware
@@ -52,7 +53,7 @@ class DatabaseUnavailableMiddleware:
     the database answers again (connections are health-checked, CONN_HEALTH_CHECKS).
     """
 
-    def __init__(self, get_response) -> None:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:

@@ -1,20 +1,10 @@
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-from dataclasses import dataclass
-from email.message import Message
-from http.client import HTTPConnection
 from pathlib import Path
-from urllib.parse import quote, urlencode
 
 import pytest
 from django.contrib.auth.models import Group
 from django.core.cache import cache
-from django.db import connection
 from hypothesis import settings as examples
 
 from threads.apps import MODERATORS_GROUP
@@ -160,97 +150,6 @@ def pytest_terminal_summary(terminalreporter):
 
 # --- Real servers -------------------------------------------------------------------------
 
-ROOT = Path(__file__).resolve().parents[1]
-GUNICORN_CONFIG = ROOT / "forum" / "gunicorn.conf.py"
-
-
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on just now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def database_url() -> str:
-    """The URL of the tests' database, for a server in another process."""
-    settings = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{settings['NAME']}"
-    credentials = ":".join(quote(settings[key] or "", safe="") for key in ("USER", "PASSWORD"))
-    return f"postgres://{credentials}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    headers: Message
-    text: str
-    seconds: float
-
-
-@dataclass(frozen=True)
-class Server:
-    """A gunicorn serving the forum on 127.0.0.1:port, and what it logs."""
-
-    port: int
-    process: subprocess.Popen
-    log: Path
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        cookies: dict[str, str] | None = None,
-        form: dict[str, str] | None = None,
-        timeout: float = 10,
-    ) -> Answer:
-        headers, body = {}, None
-        if cookies:
-            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in cookies.items())
-        if form is not None:
-            body = urlencode(form)
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        http = HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            began = time.perf_counter()
-            http.request(method, path, body=body, headers=headers)
-            response = http.getresponse()
-            text = response.read().decode()
-            return Answer(response.status, response.headers, text, time.perf_counter() - began)
-        finally:
-            http.close()
-
-    def get(self, path: str, **options) -> Answer:
-        return self.request("GET", path, **options)
-
-    def post(self, path: str, form: dict[str, str], **options) -> Answer:
-        return self.request("POST", path, form=form, **options)
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_until_ready(self, seconds: float = 30) -> None:
-        """Until a worker serves a static file (which needs no database)."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"gunicorn exited with {self.process.returncode}:\n{self.log_text()}")
-            try:
-                if self.get("/static/css/forum.css", timeout=2).status == 200:
-                    return
-            except OSError:
-                time.sleep(0.1)
-        pytest.fail(f"gunicorn did not answer within {seconds} s:\n{self.log_text()}")
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGQUIT)  # gunicorn's quick shutdown
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
 
 @pytest.fixture
 def start_server(transactional_db, tmp_path):
@@ -260,27 +159,12 @@ def start_server(transactional_db, tmp_path):
     database (or the DATABASE_URL given), with a per-process cache unless REDIS_URL is
     given. Servers are stopped after the test.
     """
+    from .servers import Server
+
     servers: list[Server] = []
 
     def start(**environment: str) -> Server:
-        port = free_port()
-        env = {name: value for name, value in os.environ.items() if name != "REDIS_URL"}
-        env |= {
-            "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "DATABASE_URL": database_url(),
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-            **environment,
-        }
-        address, log = f"127.0.0.1:{port}", tmp_path / f"gunicorn-{port}.log"
-        with log.open("wb") as output:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONFIG, "--bind", address],
-                cwd=ROOT,
-                env=env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-        server = Server(port, process, log)
+        server = Server.start(tmp_path, **environment)
         servers.append(server)
         server.wait_until_ready()
         return server

@@ -24,8 +24,8 @@ from django.urls import reverse
 from threads import services
 from threads.models import Post
 
-from .conftest import free_port
 from .helpers import opening_post
+from .servers import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -188,6 +188,5 @@ def test_a_hung_redis_costs_a_page_a_fraction_of_a_second(start_server, own_redi
 
     assert [answer.status for answer in hung] == [200] * 3
     print("\nRedis hung:", " ".join(f"{answer.seconds:.3f}" for answer in hung))
-    assert (
-        max(answer.seconds for answer in hung) < 1.5
-    )  # four cache calls at most, each given up after 0.1 s
+    # Four cache calls at most, each given up after a tenth of a second.
+    assert max(answer.seconds for answer in hung) < 1.5

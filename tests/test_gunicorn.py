@@ -4,7 +4,7 @@ import runpy
 import socket
 import threading
 
-from .conftest import GUNICORN_CONFIG
+from .servers import GUNICORN_CONFIG
 
 CONFIG = runpy.run_path(str(GUNICORN_CONFIG))
 

@@ -16,7 +16,7 @@ import pytest
 from django.contrib.sessions.backends.db import SessionStore
 from django.db import OperationalError, connection
 
-from .conftest import ROOT, free_port
+from .servers import ROOT, free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
