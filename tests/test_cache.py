@@ -175,7 +175,7 @@ def test_pages_are_served_while_redis_is_down_and_cached_again_when_it_is_back(
     assert own_redis.cached_pages() > 0
 
 
-def test_a_hung_redis_costs_a_page_a_fraction_of_a_second(start_server, own_redis, topic):
+def test_a_hung_redis_costs_a_page_tenths_of_a_second(start_server, own_redis, topic):
     server = start_server(REDIS_URL=own_redis.url)
     url = topic.get_absolute_url()
     assert [server.get(url).status for _ in range(4)] == [200] * 4  # connected to Redis
@@ -188,5 +188,6 @@ def test_a_hung_redis_costs_a_page_a_fraction_of_a_second(start_server, own_redi
 
     assert [answer.status for answer in hung] == [200] * 3
     print("\nRedis hung:", " ".join(f"{answer.seconds:.3f}" for answer in hung))
-    # Four cache calls at most, each given up after a tenth of a second.
-    assert max(answer.seconds for answer in hung) < 1.5
+    # Four cache calls, each given up after a tenth of a second (without a timeout, the
+    # first would wait for ever); the bound leaves room for a busy machine.
+    assert max(answer.seconds for answer in hung) < 2
