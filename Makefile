@@ -13,28 +13,29 @@ run: $(VENV)/.run-deps
 	DJANGO_DEBUG=1 $(BIN)/python manage.py load_demo
 	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
 
-# Lint, migrations check and the whole test suite (its browser tests need Chromium).
+# Lint, migrations check and the whole test suite (its browser tests need Chromium,
+# its cache tests a throwaway Redis).
 test: $(VENV)/.dev-deps check
-	scripts/install-debian-packages chromium
-	$(BIN)/pytest -n auto
+	scripts/install-debian-packages chromium redis-server
+	scripts/with-redis $(BIN)/pytest -n auto
 
 # The same suite on a throwaway PostgreSQL cluster.
 test-postgres: $(VENV)/.dev-deps
-	scripts/install-debian-packages chromium postgresql
-	scripts/with-postgres $(BIN)/pytest -n auto
+	scripts/install-debian-packages chromium postgresql redis-server
+	scripts/with-postgres scripts/with-redis $(BIN)/pytest -n auto
 
 check: $(VENV)/.dev-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python manage.py makemigrations --check --dry-run
 
-# Production serving, locally: gunicorn with 2 workers, static files by whitenoise,
-# against whatever DATABASE_URL says (default: the SQLite file in the checkout).
-# Without DJANGO_SECRET_KEY a throwaway key is made up for this run.
+# Production serving, locally: gunicorn as forum/gunicorn.conf.py says (2 workers of
+# 8 threads), static files by whitenoise, against whatever DATABASE_URL says (default:
+# the SQLite file in the checkout). Without DJANGO_SECRET_KEY a throwaway key is made up.
 serve: $(VENV)/.run-deps
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	$(BIN)/python manage.py migrate --no-input
-	$(BIN)/gunicorn forum.wsgi --workers 2 --bind 127.0.0.1:8000 --access-logfile -
+	$(BIN)/gunicorn -c forum/gunicorn.conf.py --bind 127.0.0.1:8000 --access-logfile -
 
 serve: export DJANGO_SECRET_KEY ?= $(shell $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))")
 serve: export DJANGO_ALLOWED_HOSTS ?= 127.0.0.1,localhost

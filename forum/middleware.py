@@ -1,7 +1,23 @@
+import logging
+import sys
+from collections.abc import Callable
+
 from csp.constants import UNSAFE_INLINE
 from csp.middleware import CSPMiddleware as BaseCSPMiddleware
 from csp.middleware import PolicyParts
+from django.core.signals import got_request_exception
+from django.db import InterfaceError, OperationalError
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
 from django.urls import reverse
+
+logger = logging.getLogger(__name__)
+
+# What Django raises when the database cannot be reached: a stopped server, a refused
+# connection, a file that cannot be opened.
+DATABASE_DOWN = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 30
 
 
 class CSPMiddleware(BaseCSPMiddleware):
@@ -17,3 +33,44 @@ class CSPMiddleware(BaseCSPMiddleware):
         if request.path.startswith(reverse("admin:index")):
             parts.update = {**(parts.update or {}), "style-src": [UNSAFE_INLINE]}
         return parts
+
+
+def service_unavailable() -> HttpResponse:
+    """The forum's 503 page, rendered without the request: no session, no user, no database."""
+    response = HttpResponse(render_to_string("503.html"), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class DatabaseUnavailableMiddleware:
+    """While the database cannot be reached, every page answers 503 with Retry-After.
+
+    A view's error comes to `process_exception`. An error in a middleware after this
+    one (the session middleware saving a session) Django has already turned into a
+    500 on its way back here: `_note_database_down` marks such a request, and its 500
+    is replaced. Nothing is kept between requests, so the forum recovers as soon as
+    the database answers again (connections are health-checked, CONN_HEALTH_CHECKS).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code == 500 and getattr(request, "database_down", False):
+            return service_unavailable()
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, DATABASE_DOWN):
+            return None
+        logger.error("The database cannot be reached: %s", exception)
+        return service_unavailable()
+
+
+@receiver(got_request_exception)
+def _note_database_down(sender, request: HttpRequest | None = None, **kwargs) -> None:
+    """Mark a request whose uncaught error (sys.exc_info(), being handled) is the database's."""
+    if request is not None and isinstance(sys.exc_info()[1], DATABASE_DOWN):
+        request.database_down = True

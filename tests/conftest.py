@@ -146,3 +146,29 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(
             f"Screenshots of the pages ({len(shots)}): {os.path.relpath(folder)}/"
         )
+
+
+# --- Real servers -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def start_server(transactional_db, tmp_path):
+    """Start gunicorn as `make serve` does (forum/gunicorn.conf.py) on a free loopback port.
+
+    `start_server(**environment)` returns a Server running tests.settings on the tests'
+    database (or the DATABASE_URL given), with a per-process cache unless REDIS_URL is
+    given. Servers are stopped after the test.
+    """
+    from .servers import Server
+
+    servers: list[Server] = []
+
+    def start(**environment: str) -> Server:
+        server = Server.start(tmp_path, **environment)
+        servers.append(server)
+        server.wait_until_ready()
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

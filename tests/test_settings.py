@@ -62,7 +62,7 @@ def test_production_from_the_environment():
         "False",
         "django.db.backends.postgresql",
         "None",
-        "django.core.cache.backends.redis.RedisCache",
+        "django_redis.cache.RedisCache",
         "['forum.example.org', 'www.forum.example.org']\n",
     ]
 
