@@ -12,7 +12,8 @@ back-and-forth chains, deeper than a page shows), then measures in one run:
 * the queries each page makes;
 * the time of a reply into the 10,000-post topic, on SQLite and, when
   PostgreSQL's server is installed, on a throwaway PostgreSQL cluster;
-* requests per second under gunicorn with 2 workers (wrk on loopback).
+* requests per second under gunicorn as `make serve` runs it (forum/gunicorn.conf.py:
+  2 threaded workers), with wrk on loopback.
 
 It prints a table and writes bench/results.json.
 """
@@ -260,7 +261,7 @@ def postgresql_phase(quick: bool) -> dict | None:
 
 
 def wrk_phase(topics: dict[str, Topic], quick: bool) -> dict | None:
-    """Requests per second under gunicorn with 2 workers, wrk on loopback."""
+    """Requests per second under gunicorn as `make serve` runs it, wrk on loopback."""
     if shutil.which("wrk") is None:
         return None
     connections.close_all()
@@ -268,7 +269,7 @@ def wrk_phase(topics: dict[str, Topic], quick: bool) -> dict | None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     gunicorn = subprocess.Popen(
-        [str(Path(sys.executable).with_name("gunicorn")), "forum.wsgi", "--workers", "2",
+        [str(Path(sys.executable).with_name("gunicorn")), "-c", "forum/gunicorn.conf.py",
          "--bind", f"127.0.0.1:{port}", "--log-level", "warning"],
         cwd=ROOT,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings"},
@@ -353,7 +354,7 @@ def report(pages: dict, replies: list[dict], rps: dict | None, seconds: float) -
             f"p95 {reply['p95_ms']:.1f} ms ({reply['posts_in_topic']:,} posts in the topic)"
         )
     if rps:
-        print("\ngunicorn, 2 workers, wrk -t1 -c8 on loopback (requests/s)")
+        print("\ngunicorn, 2 workers x 8 threads, wrk -t1 -c8 on loopback (requests/s)")
         for name, value in rps.items():
             print(f"  {name:>12}: {value:,.0f}")
     else:
