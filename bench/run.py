@@ -187,7 +187,7 @@ def page_paths(topic: Topic) -> list[str]:
 def _page_count(topic: Topic) -> int:
     from threads import selectors
 
-    return len(selectors._pages(topic))
+    return len(selectors.threads._pages(topic))
 
 
 def measure_pages(topics: dict[str, Topic], quick: bool) -> dict:

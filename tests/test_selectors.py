@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import connection
-from django.http import Http404
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -60,7 +60,7 @@ def test_topic_list_puts_pinned_topics_first_then_the_most_active(member, modera
 
 
 def test_topic_list_pages(member, monkeypatch):
-    monkeypatch.setattr(selectors, "TOPICS_PER_PAGE", 2)
+    monkeypatch.setattr(selectors.lists, "TOPICS_PER_PAGE", 2)
     for day in range(5):
         TopicFactory(author=member, title=f"day {day}", created=T0 + timedelta(days=day))
 
@@ -88,7 +88,7 @@ def test_topic_thread_shows_rows_in_tree_order(topic, other_member):
 
 
 def test_topic_thread_pages_hold_whole_top_level_posts(topic, other_member, monkeypatch):
-    monkeypatch.setattr(selectors, "POSTS_PER_PAGE", 4)
+    monkeypatch.setattr(selectors.threads, "POSTS_PER_PAGE", 4)
     op = opening_post(topic)
     ReplyFactory(parent=op, author=other_member)
     tops = [ReplyFactory(topic=topic, author=other_member) for _ in range(4)]
@@ -111,7 +111,7 @@ def test_topic_thread_pages_hold_whole_top_level_posts(topic, other_member, monk
 
 
 def test_topic_thread_marks_the_opening_post_on_page_one_only(topic, other_member, monkeypatch):
-    monkeypatch.setattr(selectors, "POSTS_PER_PAGE", 1)
+    monkeypatch.setattr(selectors.threads, "POSTS_PER_PAGE", 1)
     second = ReplyFactory(topic=topic, author=other_member)
     op = opening_post(topic)
 
@@ -144,8 +144,8 @@ def test_topic_thread_stops_at_the_thread_depth(topic, other_member):
     assert f'href="/p/{chain[11].pk}/thread/#p{chain[11].pk}"' in html
 
 
-def test_topic_thread_of_a_missing_topic_is_404(db):
-    with pytest.raises(Http404):
+def test_topic_thread_of_a_missing_topic_does_not_exist(db):
+    with pytest.raises(ObjectDoesNotExist):
         selectors.topic_thread(topic_id=404, page=None, viewer=ANONYMOUS)
 
 
@@ -178,8 +178,8 @@ def test_post_thread_continues_twelve_levels_below_the_post(topic, other_member)
     assert f'href="/p/{chain[23].pk}/thread/#p{chain[23].pk}"' in _text(thread.html)
 
 
-def test_post_thread_of_a_missing_post_is_404(db):
-    with pytest.raises(Http404):
+def test_post_thread_of_a_missing_post_does_not_exist(db):
+    with pytest.raises(ObjectDoesNotExist):
         selectors.post_thread(post_id=404, viewer=ANONYMOUS)
 
 
@@ -193,7 +193,7 @@ def test_post_location_is_an_anchor_on_the_topic_page(topic, other_member):
 
 
 def test_post_location_names_a_later_page(topic, other_member, monkeypatch):
-    monkeypatch.setattr(selectors, "POSTS_PER_PAGE", 2)
+    monkeypatch.setattr(selectors.threads, "POSTS_PER_PAGE", 2)
     tops = [ReplyFactory(topic=topic, author=other_member) for _ in range(4)]
     deep = ReplyFactory(parent=tops[2], author=other_member)
     url = _topic_url(topic)
@@ -244,9 +244,9 @@ def test_reply_target(topic, other_member):
 
     assert selectors.reply_target(topic_id=topic.pk) == (topic, None)
     assert selectors.reply_target(post_id=reply.pk) == (topic, reply)
-    with pytest.raises(Http404):
+    with pytest.raises(ObjectDoesNotExist):
         selectors.reply_target(post_id=reply.pk + 100)
-    with pytest.raises(Http404):
+    with pytest.raises(ObjectDoesNotExist):
         selectors.reply_target(topic_id=topic.pk + 100)
 
 
@@ -284,8 +284,8 @@ def test_profile_lists_topics_and_visible_posts_newest_first(member, other_membe
     ]
 
 
-def test_profile_of_an_unknown_member_is_404(db):
-    with pytest.raises(Http404):
+def test_profile_of_an_unknown_member_does_not_exist(db):
+    with pytest.raises(ObjectDoesNotExist):
         selectors.profile(username="nobody", page=None)
 
 

@@ -99,7 +99,7 @@ def test_topic_list_shows_topics_pinned_first(client, get, topic, other_member, 
 
 
 def test_topic_list_pages(client, get, member, monkeypatch):
-    monkeypatch.setattr(selectors, "TOPICS_PER_PAGE", 2)
+    monkeypatch.setattr(selectors.lists, "TOPICS_PER_PAGE", 2)
     titles = [TopicFactory(author=member, title=f"Topic number {i}").title for i in range(3)]
 
     first = _html(get(client, "/", queries=2))
@@ -170,7 +170,7 @@ def test_topic_page_of_a_missing_topic_is_404(client, get, db):
 
 
 def test_topic_page_pages_by_top_level_posts(client, get, topic, other_member, monkeypatch):
-    monkeypatch.setattr(selectors, "POSTS_PER_PAGE", 1)
+    monkeypatch.setattr(selectors.threads, "POSTS_PER_PAGE", 1)
     later = ReplyFactory(topic=topic, author=other_member)
     answer = ReplyFactory(parent=later, author=other_member)
 
@@ -361,7 +361,7 @@ def test_permalink_redirects_to_the_post_on_the_topic_page(client, get, topic, t
 def test_permalink_names_the_page_of_the_posts_top_level_post(
     client, get, topic, other_member, monkeypatch
 ):
-    monkeypatch.setattr(selectors, "POSTS_PER_PAGE", 2)
+    monkeypatch.setattr(selectors.threads, "POSTS_PER_PAGE", 2)
     tops = [ReplyFactory(topic=topic, author=other_member) for _ in range(3)]
     answer = ReplyFactory(parent=tops[2], author=other_member)
 

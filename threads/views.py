@@ -7,8 +7,8 @@ from axes.helpers import get_client_ip_address
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils.http import urlencode
@@ -31,6 +31,22 @@ def login_to_open(view):
         if request.method != "POST" and not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def missing_is_404(view):
+    """A page whose topic, post or member does not exist is a 404.
+
+    Selectors raise the model's DoesNotExist; what that means is the view's to say.
+    """
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except ObjectDoesNotExist:
+            raise Http404("There is nothing here.") from None
 
     return wrapper
 
@@ -125,6 +141,7 @@ def topic_list(request: HttpRequest) -> HttpResponse:
     return render(request, "threads/topic_list.html", {"topics": topics, "page": topics.page})
 
 
+@missing_is_404
 def topic_detail(request: HttpRequest, pk: int, slug: str = "") -> HttpResponse:
     thread = selectors.topic_thread(topic_id=pk, page=request.GET.get("page"), viewer=request.user)
     if slug != thread.topic.slug:
@@ -147,6 +164,7 @@ def _page_query(request: HttpRequest) -> str:
     return "?" + urlencode({"page": page}) if page else ""
 
 
+@missing_is_404
 def topic_download(request: HttpRequest, pk: int) -> HttpResponse:
     topic, text = selectors.topic_markdown(topic_id=pk)
     response = HttpResponse(text, content_type="text/markdown; charset=utf-8")
@@ -154,10 +172,12 @@ def topic_download(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
+@missing_is_404
 def post_permalink(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(selectors.post_location(post_id=pk))
 
 
+@missing_is_404
 def post_thread(request: HttpRequest, pk: int) -> HttpResponse:
     thread = selectors.post_thread(post_id=pk, viewer=request.user)
     parts = {"thread_html": thread.html}
@@ -188,6 +208,7 @@ def topic_create(request: HttpRequest) -> HttpResponse:
 
 @login_to_open
 @require_http_methods(["GET", "POST"])
+@missing_is_404
 def reply(
     request: HttpRequest, topic_pk: int | None = None, post_pk: int | None = None
 ) -> HttpResponse:
@@ -208,6 +229,7 @@ def reply(
 
 @login_to_open
 @require_http_methods(["GET", "POST"])
+@missing_is_404
 def post_edit(request: HttpRequest, pk: int) -> HttpResponse:
     post = selectors.post_for_change(post_id=pk)
     title = post.topic.title if selectors.is_opening_post(post) else None
@@ -225,6 +247,7 @@ def post_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_to_open
 @require_http_methods(["GET", "POST"])
+@missing_is_404
 def post_delete(request: HttpRequest, pk: int) -> HttpResponse:
     post = selectors.post_for_change(post_id=pk)
     if request.method == "POST":
@@ -238,6 +261,7 @@ def post_delete(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "threads/delete_confirm.html", {"post": post, "topic": post.topic})
 
 
+@missing_is_404
 def profile(request: HttpRequest, username: str) -> HttpResponse:
     member_profile = selectors.profile(username=username, page=request.GET.get("page"))
     return render(request, "threads/profile.html", {"profile": member_profile})
