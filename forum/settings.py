@@ -69,6 +69,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "forum.middleware.CSPMiddleware",
+    # NUL characters, unreadable charsets, admin selections that are not ids: 4xx, not 500.
+    "forum.request_checks.RequestChecksMiddleware",
     # Last, as django-axes asks: it turns locked-out logins into its 429 page.
     "axes.middleware.AxesMiddleware",
 ]

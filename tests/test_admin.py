@@ -603,3 +603,25 @@ def test_staff_without_moderation_rights_are_told_why(client, topic):
 
     assert response.status_code == 403
     assert "Only moderators can do that." in response.content.decode()
+
+
+# --- Hostile input -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "action"), [("topic", "lock"), ("post", "restore"), ("user", "ban")]
+)
+@pytest.mark.parametrize("selected", ["abc", "1\x00", str(2**70), "-1e3"])
+def test_a_selection_that_names_no_ids_is_a_bad_request(staff, topic, model, action, selected):
+    before = (
+        list(Topic.objects.values_list("is_locked")),
+        list(User.objects.values_list("is_active")),
+    )
+
+    response = staff.post(_changelist(model), {"action": action, "_selected_action": [selected]})
+
+    assert response.status_code == 400
+    assert before == (
+        list(Topic.objects.values_list("is_locked")),
+        list(User.objects.values_list("is_active")),
+    )

@@ -1410,3 +1410,16 @@ def test_the_formatting_help_is_linked_from_every_page(client, db):
     assert "an empty line before a list" in _html(client.get(url)).replace(
         "empty line", "empty line"
     )
+
+
+# --- Input the database cannot take ---------------------------------------------------------
+
+
+def test_a_profile_address_with_a_nul_is_not_found(client, get, member):
+    """PostgreSQL cannot compare a NUL: refused before the lookup (forum/request_checks.py)."""
+    response = get(client, "/u/%00/", queries=0)
+
+    assert response.status_code == 404
+    assert "<h1>Not found</h1>" in _html(response)
+    assert get(client, "/u/ali%00ce/?page=2", queries=0).status_code == 404
+    assert get(client, "/u/alice/?page=%00", queries=0).status_code == 400
