@@ -625,3 +625,107 @@ def test_a_selection_that_names_no_ids_is_a_bad_request(staff, topic, model, act
         list(Topic.objects.values_list("is_locked")),
         list(User.objects.values_list("is_active")),
     )
+
+
+# --- Refusals on the admin's forms ---------------------------------------------------------
+
+
+@pytest.fixture
+def clerk(client, db):
+    """Staff who may change and delete topics, posts and members, but not moderate."""
+    from django.contrib.auth.models import Permission
+
+    user = UserFactory(username="clerk", is_staff=True)
+    codenames = ["view_topic", "change_topic", "delete_topic", "view_post", "change_post"]
+    user.user_permissions.add(
+        *Permission.objects.filter(codename__in=[*codenames, "view_user", "change_user"])
+    )
+    client.force_login(user)
+    return client
+
+
+def _assert_refused_on_the_form(response, message: str, typed: dict) -> None:
+    from django.utils.html import escape
+
+    from .helpers import form_values
+
+    assert response.status_code == 200
+    assert escape(message) in response.content.decode()
+    assert 'class="errornote"' in response.content.decode()
+    values = form_values(response)
+    assert {name: values.get(name) for name in typed} == typed
+
+
+def test_a_title_the_service_refuses_is_shown_on_the_form(staff, topic):
+    url = reverse("admin:threads_topic_change", args=[topic.pk])
+
+    response = staff.post(url, {**form_data(staff.get(url), "topic_form"), "title": "bad\x07title"})
+
+    _assert_refused_on_the_form(
+        response,
+        "A title is one line of text, without control characters.",
+        {"title": "bad\x07title"},
+    )
+    assert Topic.objects.get(pk=topic.pk).title == "A first topic"
+
+
+def test_staff_who_may_not_moderate_cannot_retitle_and_are_told_why(clerk, topic):
+    url = reverse("admin:threads_topic_change", args=[topic.pk])
+
+    response = clerk.post(url, {**form_data(clerk.get(url), "topic_form"), "title": "Renamed"})
+
+    _assert_refused_on_the_form(response, "Only moderators can do that.", {"title": "Renamed"})
+    assert Topic.objects.get(pk=topic.pk).title == "A first topic"
+
+
+def test_staff_who_may_not_moderate_cannot_edit_others_posts_and_are_told_why(clerk, thread):
+    post = thread["answer"]
+    url = reverse("admin:threads_post_change", args=[post.pk])
+
+    response = clerk.post(url, {**form_data(clerk.get(url), "post_form"), "body": "rewritten"})
+
+    _assert_refused_on_the_form(
+        response, "You can only change your own posts.", {"body": "rewritten"}
+    )
+    assert Post.objects.get(pk=post.pk).body == "an answer about bananas"
+
+
+def test_staff_who_may_not_moderate_cannot_ban_on_the_member_form(clerk, other_member):
+    url = reverse("admin:threads_user_change", args=[other_member.pk])
+    data = form_data(clerk.get(url), "user_form")
+    del data["is_active"]  # unticked
+
+    response = clerk.post(url, data)
+
+    _assert_refused_on_the_form(response, "Only moderators can do that.", {})
+    assert 'name="is_active"' in response.content.decode()
+    assert 'name="is_active" id="id_is_active" checked' not in response.content.decode()
+    assert User.objects.get(pk=other_member.pk).is_active
+
+
+def test_staff_who_may_not_moderate_cannot_delete_a_topic_and_are_told_why(clerk, topic):
+    from django.contrib.admin.models import LogEntry
+
+    url = reverse("admin:threads_topic_delete", args=[topic.pk])
+
+    response = clerk.post(url, {"post": "yes"})
+
+    assert response.status_code == 302
+    assert response["Location"] == url
+    assert "Only moderators can do that." in _messages(response)
+    assert Topic.objects.filter(pk=topic.pk).exists()
+    assert not LogEntry.objects.exists()
+
+
+def test_staff_who_may_not_moderate_cannot_delete_selected_topics_and_are_told_why(clerk, topic):
+    from django.contrib.admin.models import LogEntry
+
+    response = clerk.post(
+        _changelist("topic"),
+        {"action": "delete_selected", "_selected_action": [topic.pk], "post": "yes"},
+    )
+
+    assert response.status_code == 302
+    assert "Only moderators can do that." in _messages(response)
+    assert Topic.objects.filter(pk=topic.pk).exists()
+    assert not LogEntry.objects.exists()
