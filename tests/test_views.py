@@ -1423,3 +1423,107 @@ def test_a_profile_address_with_a_nul_is_not_found(client, get, member):
     assert "<h1>Not found</h1>" in _html(response)
     assert get(client, "/u/ali%00ce/?page=2", queries=0).status_code == 404
     assert get(client, "/u/alice/?page=%00", queries=0).status_code == 400
+
+
+# --- A form sent with an outdated security token -------------------------------------------
+
+TYPED = "Typed with care <b>42</b>"
+
+# The forms that carry text a person typed: offered again, with that text.
+RESENDABLE = {
+    "new topic": ("/t/new/", {"title": "A title, typed", "body": TYPED}),
+    "reply to the topic": ("/t/{topic}/reply/", {"body": TYPED}),
+    "reply to a post": ("/p/{post}/reply/", {"body": TYPED}),
+    "edit": ("/p/{post}/edit/", {"title": "A title, typed", "body": TYPED}),
+}
+# Everything else is an action: explained, never offered again.
+ACTIONS = {
+    "delete": ("/p/{post}/delete/", {"body": TYPED}),
+    "logout": ("/accounts/logout/", {"body": TYPED}),
+    "login": ("/accounts/login/", {"username": TYPED, "password": "x"}),
+    "signup": ("/accounts/signup/", {"username": TYPED, "email": "x@example.org"}),
+    "password change": ("/accounts/password_change/", {"old_password": TYPED}),
+    "password reset": ("/accounts/password_reset/", {"email": TYPED}),
+    "admin action": ("/admin/threads/topic/", {"action": "lock", "_selected_action": "{topic}"}),
+    "admin lock": ("/admin/threads/topic/{topic}/lock/", {"body": TYPED}),
+    "admin remove": ("/admin/threads/post/{post}/remove/", {"reason": TYPED}),
+    "admin change": ("/admin/threads/topic/{topic}/change/", {"title": TYPED}),
+    "admin logout": ("/admin/logout/", {"body": TYPED}),
+    "a page that is no form": ("/help/formatting/", {"body": TYPED}),
+}
+
+
+@pytest.fixture
+def stale(moderator, topic):
+    """A moderator's browser whose forms carry an outdated token; returns post(url, data)."""
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(moderator)
+    client.get(topic.get_absolute_url())  # the page sets the CSRF cookie
+    ids = {"topic": topic.pk, "post": opening_post(topic).pk}
+
+    def post(url: str, data: dict, **headers):
+        data = {name: value.format(**ids) for name, value in data.items()}
+        return client.post(
+            url.format(**ids), {**data, "csrfmiddlewaretoken": "outdated"}, **headers
+        )
+
+    post.ids = ids
+    return post
+
+
+@pytest.mark.parametrize("kind", sorted(RESENDABLE))
+def test_a_stale_form_of_typed_text_is_offered_again_with_the_text(stale, kind):
+    url, typed = RESENDABLE[kind]
+    before = _state()
+
+    response = stale(url, typed)
+
+    assert response.status_code == 403
+    assert f'action="{url.format(**stale.ids)}"' in _html(response)
+    assert "Send again" in _html(response)
+    assert {name: form_values(response).get(name) for name in typed} == typed
+    assert _state() == before
+
+
+@pytest.mark.parametrize("kind", sorted(ACTIONS))
+def test_a_stale_action_is_explained_and_never_offered_again(stale, kind):
+    url, typed = ACTIONS[kind]
+    before = _state()
+
+    response = stale(url, typed, HTTP_REFERER="http://testserver/t/1-somewhere/")
+
+    html = _html(response)
+    assert response.status_code == 403
+    assert "Nothing was done" in html
+    assert "Send again" not in html
+    assert 'class="post-form"' not in html
+    assert escape(TYPED) not in html
+    assert 'href="http://testserver/t/1-somewhere/">Go back</a>' in html
+    assert _state() == before
+
+
+def test_a_forged_form_from_another_site_is_never_offered_again(stale):
+    url, typed = RESENDABLE["reply to the topic"]
+
+    response = stale(url, typed, HTTP_ORIGIN="https://evil.example")
+
+    assert response.status_code == 403
+    assert "Send again" not in _html(response)
+    assert escape(TYPED) not in _html(response)
+
+
+@pytest.mark.parametrize(
+    ("referer", "back"),
+    [
+        ("https://evil.example/t/1/", "/"),
+        ("javascript:alert(1)", "/"),
+        ("", "/"),
+        ("http://testserver/u/alice/", "http://testserver/u/alice/"),
+    ],
+)
+def test_the_way_back_after_a_stale_action_is_only_ever_the_forum(stale, referer, back):
+    response = stale("/accounts/logout/", {}, HTTP_REFERER=referer)
+
+    assert f'href="{back}">Go back</a>' in _html(response)

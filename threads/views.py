@@ -8,9 +8,11 @@ from django.contrib.auth import login
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
+from django.middleware import csrf
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.utils.http import urlencode
+from django.urls import Resolver404, resolve, reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods
 
@@ -262,10 +264,53 @@ def signup(request: HttpRequest) -> HttpResponse:
     )
 
 
+# The forms of text a person typed, which a stale security token should not make them lose.
+RESENDABLE_FORMS = frozenset(
+    {"threads:topic_create", "threads:topic_reply", "threads:post_reply", "threads:post_edit"}
+)
+# Why Django refuses a request sent from another site (rather than with an old token).
+_FROM_ELSEWHERE = tuple(
+    reason.split("%s")[0]
+    for reason in (
+        csrf.REASON_BAD_ORIGIN,
+        csrf.REASON_BAD_REFERER,
+        csrf.REASON_NO_REFERER,
+        csrf.REASON_MALFORMED_REFERER,
+        csrf.REASON_INSECURE_REFERER,
+    )
+)
+
+
+def _resendable(request: HttpRequest, reason: str) -> bool:
+    if request.method != "POST" or reason.startswith(_FROM_ELSEWHERE):
+        return False
+    try:
+        return resolve(request.path_info).view_name in RESENDABLE_FORMS
+    except Resolver404:
+        return False
+
+
+def _way_back(request: HttpRequest) -> str:
+    """The forum page the request was sent from, or the topic list."""
+    referer = request.headers.get("Referer", "")
+    if url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return referer
+    return reverse("threads:topic_list")
+
+
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """A form sent with an outdated security token, after logging in or out in another tab.
 
-    Shows what was typed in a fresh form, to send again on purpose.
+    A form of typed text (a new topic, a reply, an edit) is shown again with
+    that text, to send again on purpose. Nothing else is ever rebuilt (deleting,
+    logging out, signing in, the admin's actions: a click must not redo them),
+    nor is anything sent from another site: those get why, and a link back.
     """
+    if not _resendable(request, reason):
+        context = {"resend": False, "back": _way_back(request)}
+        return render(request, "403_csrf.html", context, status=403)
     typed = {name: request.POST[name] for name in ("title", "body") if name in request.POST}
-    return render(request, "403_csrf.html", {"typed": typed, "action": request.path}, status=403)
+    context = {"resend": True, "typed": typed, "action": request.path}
+    return render(request, "403_csrf.html", context, status=403)
