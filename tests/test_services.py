@@ -671,3 +671,82 @@ def test_any_file_imports_completely_or_not_at_all(member, text):
     assert counts() == expected
     assert reason.startswith("any.md")
     assert selectors.tree_problems() == []
+
+
+# --- Rate events are pruned ---------------------------------------------------------------
+
+
+def _events(kind: str, *keys_and_ages: tuple[str, timedelta]) -> None:
+    from threads.models import RateEvent
+
+    now = timezone.now()
+    RateEvent.objects.bulk_create(
+        RateEvent(kind=kind, key=key, created=now - age) for key, age in keys_and_ages
+    )
+
+
+def _count(kind: str, key: str, *, limit: int = 5) -> None:
+    from django.db import transaction
+
+    with transaction.atomic():
+        services._count_event(kind, key, limit=limit, window=timedelta(hours=1), what="Too many.")
+
+
+def test_counting_an_event_prunes_expired_events_of_every_key(db):
+    from threads.models import RateEvent
+
+    old, recent = timedelta(hours=2), timedelta(minutes=5)
+    _events("signup", ("198.51.100.1", old), ("198.51.100.2", old), ("198.51.100.2", recent))
+    _events("other", ("198.51.100.1", old))
+
+    _count("signup", "203.0.113.9")
+
+    assert sorted(RateEvent.objects.values_list("kind", "key")) == [
+        ("other", "198.51.100.1"),  # another kind may look back further: not this one's to judge
+        ("signup", "198.51.100.2"),
+        ("signup", "203.0.113.9"),
+    ]
+
+
+def test_pruning_is_bounded_and_oldest_first(db):
+    from threads.models import RateEvent
+
+    _events("signup", *[(f"198.51.100.{n % 250}", timedelta(hours=3)) for n in range(5)])
+    _events("signup", *[("192.0.2.1", timedelta(hours=2))] * services.PRUNE_BATCH)
+
+    _count("signup", "203.0.113.9")
+
+    assert RateEvent.objects.filter(kind="signup").count() == 5 + 1
+    assert not RateEvent.objects.filter(key__startswith="198.51.100.").exists()
+
+
+def test_expired_events_do_not_count_even_before_they_are_pruned(db, monkeypatch):
+    monkeypatch.setattr(services, "PRUNE_BATCH", 0)
+    _events("signup", *[("203.0.113.9", timedelta(hours=2))] * 5)
+
+    _count("signup", "203.0.113.9")
+    _count("signup", "203.0.113.9", limit=2)
+    with pytest.raises(services.RateLimited):
+        _count("signup", "203.0.113.9", limit=2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_counters_prune_without_waiting_for_each_other():
+    """Eight writers, each counting under its own key, all pruning the same expired rows."""
+    from threads.models import RateEvent
+
+    from .concurrency import run_concurrently
+
+    _events("signup", *[(f"192.0.2.{n % 200}", timedelta(hours=2)) for n in range(1000)])
+
+    def counter(number: int):
+        def work() -> None:
+            for _ in range(20):
+                _count("signup", f"203.0.113.{number}", limit=100)
+
+        return work
+
+    errors, _ = run_concurrently([counter(n) for n in range(8)])
+
+    assert errors == []
+    assert RateEvent.objects.filter(kind="signup").count() == 8 * 20  # the expired are gone

@@ -221,18 +221,30 @@ def _check_posting_limits(author: User, body_html: str) -> None:
         )
 
 
+# How many expired events one counted event deletes at most, whatever their key.
+PRUNE_BATCH = 100
+
+
 def _count_event(kind: str, key: str, *, limit: int | None, window: timedelta, what: str) -> None:
-    """Record one event of a limited kind, or refuse it when the limit is reached."""
+    """Record one event of a limited kind, or refuse it when the limit is reached.
+
+    Only events younger than `window` count. Each recorded event also deletes
+    up to PRUNE_BATCH expired events of its kind, of any key, so the table
+    holds little more than the events still counting, with no job to run.
+    Rows another transaction is deleting are skipped, never waited for.
+    """
     if limit is None:
         return
     _lock_rate_key(f"{kind}:{key}")
     now = timezone.now()
-    RateEvent.objects.filter(kind=kind, key=key, created__lte=now - window).delete()
-    times = RateEvent.objects.filter(kind=kind, key=key).order_by("created")
-    first = times.values_list("created", flat=True).first()
+    times = RateEvent.objects.filter(kind=kind, key=key, created__gt=now - window)
+    first = times.order_by("created").values_list("created", flat=True).first()
     if first is not None and times.count() >= limit:
         raise RateLimited(what, first + window - now)
     RateEvent.objects.create(kind=kind, key=key, created=now)
+    expired = RateEvent.objects.filter(kind=kind, created__lte=now - window).order_by("pk")
+    batch = expired.select_for_update(skip_locked=True).values_list("pk", flat=True)
+    RateEvent.objects.filter(pk__in=list(batch[:PRUNE_BATCH])).delete()
 
 
 # --- Posts ------------------------------------------------------------------------
