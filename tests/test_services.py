@@ -750,3 +750,47 @@ def test_concurrent_counters_prune_without_waiting_for_each_other():
 
     assert errors == []
     assert RateEvent.objects.filter(kind="signup").count() == 8 * 20  # the expired are gone
+
+
+# --- Per-address limits count networks ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "key"),
+    [
+        ("203.0.113.9", "203.0.113.9"),
+        ("2001:db8:1:2::1", "2001:db8:1:2::"),
+        ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::"),
+        ("2001:DB8:1:2:0:0:0:1", "2001:db8:1:2::"),
+        ("::ffff:203.0.113.9", "203.0.113.9"),
+        ("fe80::1%eth0", "fe80::"),
+        ("not an address", "not an address"),
+    ],
+)
+def test_address_key_is_the_address_for_ipv4_and_the_64_for_ipv6(address, key):
+    assert services.address_key(address) == key
+
+
+def test_signups_per_address_count_an_ipv6_64_as_one_address(db, limits):
+    for number in range(5):
+        services.user_create(
+            username=f"new{number}", email="", password="pw", address=f"2001:db8:1:2::{number}"
+        )
+
+    with pytest.raises(services.RateLimited, match="from your network"):
+        services.user_create(
+            username="rotated", email="", password="pw", address="2001:db8:1:2:ffff::9"
+        )
+    services.user_create(username="next64", email="", password="pw", address="2001:db8:1:3::1")
+    assert not User.objects.filter(username="rotated").exists()
+
+
+def test_signups_per_address_count_ipv4_addresses_each_on_their_own(db, limits):
+    for number in range(5):
+        services.user_create(
+            username=f"new{number}", email="", password="pw", address="::ffff:203.0.113.9"
+        )
+
+    with pytest.raises(services.RateLimited):
+        services.user_create(username="same", email="", password="pw", address="203.0.113.9")
+    services.user_create(username="neighbour", email="", password="pw", address="203.0.113.10")

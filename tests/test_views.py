@@ -1527,3 +1527,30 @@ def test_the_way_back_after_a_stale_action_is_only_ever_the_forum(stale, referer
     response = stale("/accounts/logout/", {}, HTTP_REFERER=referer)
 
     assert f'href="{back}">Go back</a>' in _html(response)
+
+
+# --- Limits per network --------------------------------------------------------------------
+
+
+def test_signups_from_one_ipv6_64_are_throttled_together(client, limits):
+    def signup(name: str, address: str):
+        client.logout()
+        return client.post(
+            "/accounts/signup/",
+            {
+                "username": name,
+                "email": f"{name}@example.org",
+                "password1": NEW_PASSWORD,
+                "password2": NEW_PASSWORD,
+            },
+            REMOTE_ADDR=address,
+        )
+
+    for number in range(5):
+        assert signup(f"new{number}", f"2001:db8:aa:bb::{number + 1}").status_code == 302
+
+    refused = signup("rotated", "2001:db8:aa:bb:1234:5678:9abc:def0")
+
+    assert refused.status_code == 429
+    assert form_values(refused)["username"] == "rotated"
+    assert signup("elsewhere", "2001:db8:aa:bc::1").status_code == 302

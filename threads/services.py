@@ -25,6 +25,7 @@ transaction advisory locks. SQLite has neither, but every transaction there
 begins IMMEDIATE (see settings.DATABASES), which serializes all writers.
 """
 
+import ipaddress
 import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -547,13 +548,14 @@ def user_create(
 ) -> User:
     """Sign a new member up; a moderator also gets the admin and the Moderators group.
 
-    `address` is where the sign-up came from: sign-ups per address are limited.
+    `address` is where the sign-up came from: sign-ups per network are limited
+    (see `address_key`).
     """
     with transaction.atomic():
         if address is not None:
             _count_event(
                 "signup",
-                address,
+                address_key(address),
                 limit=settings.FORUM_LIMITS["signups_per_address"],
                 window=settings.FORUM_LIMITS["signup_window"],
                 what="Too many accounts were created from your network.",
@@ -564,6 +566,25 @@ def user_create(
         if is_moderator:
             user.groups.add(Group.objects.get(name=MODERATORS_GROUP))
     return user
+
+
+def address_key(address: str) -> str:
+    """The network that limits per address count a client's address as.
+
+    An IPv4 address stands for itself. An IPv6 address stands for its /64,
+    written as the /64's first address: a subscriber is usually given a whole
+    /64 and can take any address in it at will. An IPv4 address written as
+    IPv6 (::ffff:203.0.113.7) is that IPv4 address. Anything else is kept.
+    """
+    try:
+        ip = ipaddress.ip_address(address.strip())
+        if ip.version == 6 and ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        if ip.version == 6:
+            ip = ipaddress.IPv6Network((int(ip), 64), strict=False).network_address
+    except ValueError:
+        return address[:100]
+    return str(ip)
 
 
 def user_set_active(*, user: User, moderator: User, active: bool) -> User:
