@@ -213,17 +213,19 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # Logins: an account is locked for a cool-off after repeated failures from one
-# address (django-axes, counting in the database, so across all processes).
-AXES_FAILURE_LIMIT = 5
+# address, and an address after many more failures for any accounts (django-axes,
+# counting in the database, so across all processes). The two limits are
+# FORUM_LIMITS["login_failures_per_account"] and ["login_failures_per_address"].
+AXES_FAILURE_LIMIT = "threads.clients.login_failure_limit"
 AXES_COOLOFF_TIME = timedelta(minutes=15)
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # Usernames ignore case at login, so failures are counted ignoring case too.
 AXES_USERNAME_CALLABLE = "threads.permissions.login_name"
-if BEHIND_PROXY:
-    AXES_IPWARE_PROXY_COUNT = 1
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# The client's address (X-Forwarded-For's last entry with DJANGO_BEHIND_PROXY), an
+# IPv6 address as its /64, for django-axes and the sign-up and reset limits alike.
+AXES_CLIENT_IP_CALLABLE = "threads.clients.client_address"
 
 # Posting and sign-up limits (threads.services). Counted in the database under
 # row locks, so they hold across any number of app servers.
@@ -237,7 +239,12 @@ FORUM_LIMITS = {
     "new_account_post_interval": timedelta(seconds=30),
     "new_account_posts_per_day": 10,
     "new_account_links": 2,
-    # Sign-ups from one address.
+    # Sign-ups from one address (an IPv6 address counts as its /64).
     "signups_per_address": 5,
     "signup_window": timedelta(hours=1),
+    # Failed logins (django-axes, see AXES_FAILURE_LIMIT): one account from one
+    # address is locked after a few; the address itself, for every account,
+    # after many, so that one address cannot try a password on many usernames.
+    "login_failures_per_account": 5,
+    "login_failures_per_address": 30,
 }

@@ -1554,3 +1554,101 @@ def test_signups_from_one_ipv6_64_are_throttled_together(client, limits):
     assert refused.status_code == 429
     assert form_values(refused)["username"] == "rotated"
     assert signup("elsewhere", "2001:db8:aa:bc::1").status_code == 302
+
+
+def _failed_login(client, username: str, address: str, **headers):
+    return client.post(
+        "/accounts/login/",
+        {"username": username, "password": "wrong"},
+        REMOTE_ADDR=address,
+        **headers,
+    )
+
+
+def test_many_failed_logins_from_one_address_lock_it_for_every_account(client, member):
+    for number in range(29):  # four failures for each of seven usernames, and one more
+        assert _failed_login(client, f"guess{number // 4}", "203.0.113.5").status_code == 200
+
+    assert _failed_login(client, "guess-again", "203.0.113.5").status_code == 429  # the 30th
+
+    locked = client.post(
+        "/accounts/login/", {"username": "alice", "password": PASSWORD}, REMOTE_ADDR="203.0.113.5"
+    )
+    assert locked.status_code == 429
+    assert "Too many failed logins" in _html(locked)
+    assert "_auth_user_id" not in client.session
+    elsewhere = client.post(
+        "/accounts/login/", {"username": "alice", "password": PASSWORD}, REMOTE_ADDR="198.51.100.3"
+    )
+    assert elsewhere.status_code == 302
+
+
+def test_failed_logins_from_one_ipv6_64_count_together(client, member):
+    for number in range(5):
+        _failed_login(client, "alice", f"2001:db8:5:6::{number + 1}")
+
+    locked = client.post(
+        "/accounts/login/",
+        {"username": "alice", "password": PASSWORD},
+        REMOTE_ADDR="2001:db8:5:6:ffff::1",
+    )
+    assert locked.status_code == 429
+    elsewhere = client.post(
+        "/accounts/login/",
+        {"username": "alice", "password": PASSWORD},
+        REMOTE_ADDR="2001:db8:5:7::1",
+    )
+    assert elsewhere.status_code == 302
+
+
+def test_behind_a_proxy_the_address_is_the_one_it_forwards(client, member, settings):
+    settings.BEHIND_PROXY = True
+    proxy = "10.0.0.1"
+    for _ in range(5):
+        _failed_login(client, "alice", proxy, HTTP_X_FORWARDED_FOR="192.0.2.1, 203.0.113.5")
+
+    def login(forwarded: str):
+        return client.post(
+            "/accounts/login/",
+            {"username": "alice", "password": PASSWORD},
+            REMOTE_ADDR=proxy,
+            HTTP_X_FORWARDED_FOR=forwarded,
+        )
+
+    assert login("203.0.113.5").status_code == 429
+    assert login("203.0.113.6").status_code == 302  # another client of the same proxy
+
+
+def test_without_a_proxy_a_forwarded_address_is_not_believed(client, member):
+    for number in range(5):
+        _failed_login(client, "alice", "203.0.113.5", HTTP_X_FORWARDED_FOR=f"192.0.2.{number}")
+
+    locked = client.post(
+        "/accounts/login/",
+        {"username": "alice", "password": PASSWORD},
+        REMOTE_ADDR="203.0.113.5",
+        HTTP_X_FORWARDED_FOR="192.0.2.99",
+    )
+    assert locked.status_code == 429
+
+
+@pytest.mark.parametrize(
+    ("remote", "forwarded", "behind_proxy", "address"),
+    [
+        ("203.0.113.5", "", False, "203.0.113.5"),
+        ("2001:db8:1:2::7", "", False, "2001:db8:1:2::"),
+        ("10.0.0.1", "198.51.100.9", False, "10.0.0.1"),
+        ("10.0.0.1", "192.0.2.1,198.51.100.9", True, "198.51.100.9"),
+        ("10.0.0.1", "2001:db8:1:2::7", True, "2001:db8:1:2::"),
+        ("10.0.0.1", "not an address", True, "10.0.0.1"),
+        ("10.0.0.1", "", True, "10.0.0.1"),
+        ("", "", False, None),
+    ],
+)
+def test_the_client_address(rf, settings, remote, forwarded, behind_proxy, address):
+    from threads.clients import client_address
+
+    settings.BEHIND_PROXY = behind_proxy
+    request = rf.get("/", REMOTE_ADDR=remote, HTTP_X_FORWARDED_FOR=forwarded)
+
+    assert client_address(request) == address
