@@ -242,6 +242,12 @@ FORUM_LIMITS = {
     # Sign-ups from one address (an IPv6 address counts as its /64).
     "signups_per_address": 5,
     "signup_window": timedelta(hours=1),
+    # Password-reset mails: a few per e-mail address, so that nobody can fill
+    # someone's inbox (a real member needs one, perhaps a second); more per
+    # address asking, which may be a household or an office behind one address.
+    "reset_mails_per_email": 3,
+    "reset_mails_per_address": 10,
+    "reset_window": timedelta(hours=1),
     # Failed logins (django-axes, see AXES_FAILURE_LIMIT): one account from one
     # address is locked after a few; the address itself, for every account,
     # after many, so that one address cannot try a password on many usernames.

@@ -40,4 +40,6 @@ FORUM_LIMITS = {
     "new_account_posts_per_day": None,
     "new_account_links": None,
     "signups_per_address": None,
+    "reset_mails_per_email": None,
+    "reset_mails_per_address": None,
 }

@@ -794,3 +794,37 @@ def test_signups_per_address_count_ipv4_addresses_each_on_their_own(db, limits):
     with pytest.raises(services.RateLimited):
         services.user_create(username="same", email="", password="pw", address="203.0.113.9")
     services.user_create(username="neighbour", email="", password="pw", address="203.0.113.10")
+
+
+# --- Password-reset mails ------------------------------------------------------------------
+
+
+def test_password_reset_send_sends_within_the_limits(db, limits):
+    sent = []
+
+    for _ in range(3):
+        services.password_reset_send(
+            email="Someone@Example.org", address="203.0.113.4", send=lambda: sent.append(1)
+        )
+    with pytest.raises(services.RateLimited, match="that e-mail address") as caught:
+        services.password_reset_send(
+            email="someone@example.org ", address="198.51.100.1", send=lambda: sent.append(1)
+        )
+
+    assert len(sent) == 3
+    assert 3500 < caught.value.retry_after <= 3600
+    services.password_reset_send(
+        email="other@example.org", address="198.51.100.1", send=lambda: sent.append(1)
+    )
+    assert len(sent) == 4
+
+
+def test_password_reset_send_without_limits_always_sends(db):
+    sent = []
+
+    for _ in range(20):
+        services.password_reset_send(
+            email="a@example.org", address=None, send=lambda: sent.append(1)
+        )
+
+    assert len(sent) == 20

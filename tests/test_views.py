@@ -1652,3 +1652,79 @@ def test_the_client_address(rf, settings, remote, forwarded, behind_proxy, addre
     request = rf.get("/", REMOTE_ADDR=remote, HTTP_X_FORWARDED_FOR=forwarded)
 
     assert client_address(request) == address
+
+
+# --- Password-reset mails are limited ------------------------------------------------------
+
+
+def _reset(client, email: str, address: str = "203.0.113.8"):
+    return client.post("/accounts/password_reset/", {"email": email}, REMOTE_ADDR=address)
+
+
+def test_reset_mails_to_one_address_are_limited(client, member, limits):
+    for _ in range(3):
+        assert _reset(client, "alice@example.org")["Location"] == "/accounts/password_reset/done/"
+
+    refused = _reset(client, "ALICE@example.org", address="198.51.100.4")
+
+    assert len(mail.outbox) == 3
+    assert refused.status_code == 429
+    assert 3000 < int(refused["Retry-After"]) <= 3600
+    assert "Too many password-reset links were asked for that e-mail address." in _html(refused)
+    assert form_values(refused)["email"] == "ALICE@example.org"
+
+
+def test_the_reset_limit_says_nothing_about_which_addresses_have_accounts(client, member, limits):
+    def four_times(email: str) -> list:
+        responses = [_reset(client, email) for _ in range(4)]
+        return [(r.status_code, r.get("Location"), r.get("Retry-After") is None) for r in responses]
+
+    def page(email: str) -> str:
+        html = _html(_reset(client, email)).replace(email, "EMAIL")
+        return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", html)
+
+    known = four_times("alice@example.org")
+    unknown = four_times("nobody@example.org")
+
+    assert known == unknown
+    assert page("alice@example.org") == page("nobody@example.org")
+    assert len(mail.outbox) == 3
+
+
+def test_reset_mails_asked_from_one_network_are_limited(client, member, limits):
+    for number in range(10):
+        _reset(client, f"someone{number}@example.org", address=f"2001:db8:7:8::{number}")
+
+    refused = _reset(client, "alice@example.org", address="2001:db8:7:8::ff")
+
+    assert refused.status_code == 429
+    assert "from your network" in _html(refused)
+    assert mail.outbox == []
+    assert _reset(client, "alice@example.org", address="203.0.113.99").status_code == 302
+    assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_resets_to_one_address_respect_the_limit(settings):
+    """Eight requests at once for one address: three mails go out."""
+    from django.test import Client
+
+    from .concurrency import run_concurrently
+    from .factories import UserFactory
+
+    settings.FORUM_LIMITS = settings.PRODUCTION_LIMITS
+    UserFactory(username="alice")
+    statuses = []
+
+    def reset(number: int):
+        def work() -> None:
+            response = _reset(Client(), "alice@example.org", address=f"198.51.100.{number}")
+            statuses.append(response.status_code)
+
+        return work
+
+    errors, _ = run_concurrently([reset(n) for n in range(8)])
+
+    assert errors == []
+    assert sorted(statuses) == [302] * 3 + [429] * 5
+    assert len(mail.outbox) == 3

@@ -25,8 +25,10 @@ transaction advisory locks. SQLite has neither, but every transaction there
 begins IMMEDIATE (see settings.DATABASES), which serializes all writers.
 """
 
+import hashlib
 import ipaddress
 import math
+import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -585,6 +587,41 @@ def address_key(address: str) -> str:
     except ValueError:
         return address[:100]
     return str(ip)
+
+
+def _email_key(email: str) -> str:
+    """An e-mail address as the reset limit counts it: as Django compares them, hashed."""
+    folded = unicodedata.normalize("NFKC", email.strip()).casefold()
+    return hashlib.sha256(folded.encode()).hexdigest()
+
+
+def password_reset_send(*, email: str, address: str | None, send: Callable[[], object]) -> None:
+    """Send the password-reset mail for `email`, by calling `send`, within the limits.
+
+    Counted per e-mail address (nobody can fill someone's inbox with links)
+    and per network asking (one client cannot mail many addresses), whether
+    or not an account uses the address: a refusal says nothing about which
+    addresses have accounts. When a limit is reached, raises RateLimited and
+    sends nothing. The mail goes out after the count, outside its transaction.
+    """
+    limits = settings.FORUM_LIMITS
+    with transaction.atomic():
+        _count_event(
+            "reset_email",
+            _email_key(email),
+            limit=limits["reset_mails_per_email"],
+            window=limits["reset_window"],
+            what="Too many password-reset links were asked for that e-mail address.",
+        )
+        if address is not None:
+            _count_event(
+                "reset_address",
+                address_key(address),
+                limit=limits["reset_mails_per_address"],
+                window=limits["reset_window"],
+                what="Too many password-reset links were asked for from your network.",
+            )
+    send()
 
 
 def user_set_active(*, user: User, moderator: User, active: bool) -> User:

@@ -5,9 +5,10 @@ from functools import wraps
 
 from axes.helpers import get_client_ip_address
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.middleware import csrf
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -262,6 +263,37 @@ def signup(request: HttpRequest) -> HttpResponse:
     return _form_page(
         request, "registration/signup.html", {"form": form}, status=status, retry_after=retry_after
     )
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's password reset, its mails limited by services.password_reset_send.
+
+    As Django's, it says the same whether or not an account uses the address;
+    a limit reached is a 429 with Retry-After, for any address alike.
+    """
+
+    def form_valid(self, form):
+        try:
+            services.password_reset_send(
+                email=form.cleaned_data["email"],
+                address=get_client_ip_address(self.request),
+                send=lambda: form.save(
+                    use_https=self.request.is_secure(),
+                    token_generator=self.token_generator,
+                    from_email=self.from_email,
+                    email_template_name=self.email_template_name,
+                    subject_template_name=self.subject_template_name,
+                    request=self.request,
+                    html_email_template_name=self.html_email_template_name,
+                    extra_email_context=self.extra_email_context,
+                ),
+            )
+        except services.RateLimited as limited:
+            form.add_error(None, limited.message)
+            response = self.render_to_response(self.get_context_data(form=form), status=429)
+            response["Retry-After"] = str(limited.retry_after)
+            return response
+        return HttpResponseRedirect(self.get_success_url())
 
 
 # The forms of text a person typed, which a stale security token should not make them lose.
