@@ -253,4 +253,8 @@ FORUM_LIMITS = {
     # after many, so that one address cannot try a password on many usernames.
     "login_failures_per_account": 5,
     "login_failures_per_address": 30,
+    # The admin's ConversationJS import refuses bigger files before reading them
+    # (Django keeps uploads over 2.5 MB in a temporary file, not in memory, until
+    # then); a file of 10,000 messages is about 2 MB.
+    "import_max_bytes": 5 * 1024 * 1024,
 }

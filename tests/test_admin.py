@@ -729,3 +729,31 @@ def test_staff_who_may_not_moderate_cannot_delete_selected_topics_and_are_told_w
     assert "Only moderators can do that." in _messages(response)
     assert Topic.objects.filter(pk=topic.pk).exists()
     assert not LogEntry.objects.exists()
+
+
+# --- The import refuses big files ------------------------------------------------------------
+
+
+def test_an_upload_over_the_size_limit_is_refused_before_it_is_read(staff, monkeypatch):
+    from threads import conversation
+
+    def never(*args, **kwargs):
+        raise AssertionError("the file was read")
+
+    monkeypatch.setattr(conversation, "read", never)
+    big = IMPORT_FILE + b"x" * (5 * 1024 * 1024 - len(IMPORT_FILE) + 1)  # 5 MB and a byte
+
+    response = _upload(staff, big, dry_run="on")
+
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "old.md is 5.0\xa0MB: the import takes files of at most 5.0\xa0MB." in html
+    assert 'name="dry_run" id="id_dry_run" checked' in html
+    assert not Topic.objects.exists()
+
+
+def test_the_size_limit_is_a_setting(staff, settings):
+    settings.FORUM_LIMITS = {**settings.FORUM_LIMITS, "import_max_bytes": len(IMPORT_FILE)}
+
+    assert _upload(staff, IMPORT_FILE).status_code == 302
+    assert _upload(staff, IMPORT_FILE + b"\n").status_code == 400

@@ -4,6 +4,7 @@ import contextlib
 from collections.abc import Iterator
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
@@ -12,6 +13,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
+from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -165,6 +167,18 @@ class ImportForm(forms.Form):
     dry_run = forms.BooleanField(
         required=False, label="Only check the file and show what would be imported"
     )
+
+    def clean_file(self):
+        """Refuse a file over the size limit before anything reads it into memory."""
+        upload = self.cleaned_data["file"]
+        limit = settings.FORUM_LIMITS["import_max_bytes"]
+        if limit is not None and upload.size > limit:
+            raise ValidationError(
+                f"{upload.name} is {filesizeformat(upload.size)}: "
+                f"the import takes files of at most {filesizeformat(limit)}.",
+                code="too_big",
+            )
+        return upload
 
 
 @admin.register(Topic)
