@@ -828,3 +828,15 @@ def test_password_reset_send_without_limits_always_sends(db):
         )
 
     assert len(sent) == 20
+
+
+def test_user_create_refuses_a_username_taken_meanwhile(db, limits):
+    from threads.models import RateEvent
+
+    services.user_create(username="carol", email="", password="pw")
+
+    with pytest.raises(ValidationError) as caught:
+        services.user_create(username="CAROL", email="", password="pw", address="203.0.113.9")
+
+    assert caught.value.message_dict == {"username": ["That username is taken."]}
+    assert not RateEvent.objects.exists()  # a refused sign-up does not count

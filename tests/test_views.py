@@ -1728,3 +1728,29 @@ def test_concurrent_resets_to_one_address_respect_the_limit(settings):
     assert errors == []
     assert sorted(statuses) == [302] * 3 + [429] * 5
     assert len(mail.outbox) == 3
+
+
+def test_a_username_taken_while_signing_up_is_refused_on_the_form(client, monkeypatch, db):
+    """Two people sign up as carol at once: the form saw the name free, the database did not."""
+    create = services.user_create
+
+    def meanwhile(**fields):
+        create(username="Carol", email="first@example.org", password=NEW_PASSWORD)
+        return create(**fields)
+
+    monkeypatch.setattr(services, "user_create", meanwhile)
+
+    response = client.post(
+        "/accounts/signup/",
+        {
+            "username": "carol",
+            "email": "carol@example.org",
+            "password1": NEW_PASSWORD,
+            "password2": NEW_PASSWORD,
+        },
+    )
+
+    assert response.status_code == 400
+    assert "That username is taken." in _html(response)
+    assert form_values(response)["email"] == "carol@example.org"
+    assert "_auth_user_id" not in client.session

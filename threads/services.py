@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.text import slugify
@@ -551,7 +551,8 @@ def user_create(
     """Sign a new member up; a moderator also gets the admin and the Moderators group.
 
     `address` is where the sign-up came from: sign-ups per network are limited
-    (see `address_key`).
+    (see `address_key`). A username taken meanwhile (ignoring case) is a
+    ValidationError, as the sign-up form would have said.
     """
     with transaction.atomic():
         if address is not None:
@@ -562,9 +563,13 @@ def user_create(
                 window=settings.FORUM_LIMITS["signup_window"],
                 what="Too many accounts were created from your network.",
             )
-        user = User.objects.create_user(
-            username=username, email=email, password=password, is_staff=is_moderator
-        )
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(
+                    username=username, email=email, password=password, is_staff=is_moderator
+                )
+        except IntegrityError:
+            raise ValidationError({"username": "That username is taken."}) from None
         if is_moderator:
             user.groups.add(Group.objects.get(name=MODERATORS_GROUP))
     return user

@@ -254,6 +254,9 @@ def signup(request: HttpRequest) -> HttpResponse:
                 password=form.cleaned_data["password1"],
                 address=get_client_ip_address(request),
             )
+        except ValidationError as error:
+            form.add_error(None, error)
+            status = 400
         except services.RateLimited as limited:
             form.add_error(None, limited.message)
             status, retry_after = limited.status_code, limited.retry_after
