@@ -235,6 +235,7 @@ def _count_event(kind: str, key: str, *, limit: int | None, window: timedelta, w
     up to PRUNE_BATCH expired events of its kind, of any key, so the table
     holds little more than the events still counting, with no job to run.
     Rows another transaction is deleting are skipped, never waited for.
+    Call it inside a transaction: the lock and the counted event last until it ends.
     """
     if limit is None:
         return
