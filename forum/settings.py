@@ -239,12 +239,13 @@ FORUM_LIMITS = {
     "new_account_post_interval": timedelta(seconds=30),
     "new_account_posts_per_day": 10,
     "new_account_links": 2,
-    # Sign-ups from one address (an IPv6 address counts as its /64).
+    # Sign-ups from one address.
     "signups_per_address": 5,
     "signup_window": timedelta(hours=1),
     # Password-reset mails: a few per e-mail address, so that nobody can fill
     # someone's inbox (a real member needs one, perhaps a second); more per
     # address asking, which may be a household or an office behind one address.
+    # (Every limit per address counts an IPv6 address as its /64.)
     "reset_mails_per_email": 3,
     "reset_mails_per_address": 10,
     "reset_window": timedelta(hours=1),

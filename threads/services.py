@@ -37,8 +37,9 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models.functions import Lower
+from django.db.utils import IntegrityError
 from django.utils import timezone
 from django.utils.text import slugify
 
