@@ -4,6 +4,8 @@ import os
 
 from django.core.asgi import get_asgi_application
 
+from forum import request_checks
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "forum.settings")
 
-application = get_asgi_application()
+application = request_checks.asgi_checks(get_asgi_application())

@@ -71,6 +71,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "forum.middleware.CSPMiddleware",
+    # NUL characters, unreadable charsets, admin selections that are not ids: 4xx, not 500.
+    "forum.request_checks.RequestChecksMiddleware",
     # Last, as django-axes asks: it turns locked-out logins into its 429 page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -223,17 +225,19 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # Logins: an account is locked for a cool-off after repeated failures from one
-# address (django-axes, counting in the database, so across all processes).
-AXES_FAILURE_LIMIT = 5
+# address, and an address after many more failures for any accounts (django-axes,
+# counting in the database, so across all processes). The two limits are
+# FORUM_LIMITS["login_failures_per_account"] and ["login_failures_per_address"].
+AXES_FAILURE_LIMIT = "threads.clients.login_failure_limit"
 AXES_COOLOFF_TIME = timedelta(minutes=15)
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # Usernames ignore case at login, so failures are counted ignoring case too.
 AXES_USERNAME_CALLABLE = "threads.permissions.login_name"
-if BEHIND_PROXY:
-    AXES_IPWARE_PROXY_COUNT = 1
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# The client's address (X-Forwarded-For's last entry with DJANGO_BEHIND_PROXY), an
+# IPv6 address as its /64, for django-axes and the sign-up and reset limits alike.
+AXES_CLIENT_IP_CALLABLE = "threads.clients.client_address"
 
 # Posting and sign-up limits (threads.services). Counted in the database under
 # row locks, so they hold across any number of app servers.
@@ -258,4 +262,20 @@ FORUM_LIMITS = {
     # Sign-ups from one address.
     "signups_per_address": 5,
     "signup_window": timedelta(hours=1),
+    # Password-reset mails: a few per e-mail address, so that nobody can fill
+    # someone's inbox (a real member needs one, perhaps a second); more per
+    # address asking, which may be a household or an office behind one address.
+    # (Every limit per address counts an IPv6 address as its /64.)
+    "reset_mails_per_email": 3,
+    "reset_mails_per_address": 10,
+    "reset_window": timedelta(hours=1),
+    # Failed logins (django-axes, see AXES_FAILURE_LIMIT): one account from one
+    # address is locked after a few; the address itself, for every account,
+    # after many, so that one address cannot try a password on many usernames.
+    "login_failures_per_account": 5,
+    "login_failures_per_address": 30,
+    # The admin's ConversationJS import refuses bigger files before reading them
+    # (Django keeps uploads over 2.5 MB in a temporary file, not in memory, until
+    # then); a file of 10,000 messages is about 2 MB.
+    "import_max_bytes": 5 * 1024 * 1024,
 }

@@ -12,6 +12,11 @@ urlpatterns = [
     path("", include("threads.urls")),
     path("accounts/signup/", thread_views.signup, name="signup"),
     path("accounts/login/", LoginView.as_view(authentication_form=LoginForm), name="login"),
+    path(
+        "accounts/password_reset/",
+        thread_views.PasswordResetView.as_view(),
+        name="password_reset",
+    ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

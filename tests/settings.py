@@ -43,4 +43,6 @@ FORUM_LIMITS = {
     "new_account_edit_interval": timedelta(0),
     "previews_per_window": None,
     "signups_per_address": None,
+    "reset_mails_per_email": None,
+    "reset_mails_per_address": None,
 }

@@ -603,3 +603,157 @@ def test_staff_without_moderation_rights_are_told_why(client, topic):
 
     assert response.status_code == 403
     assert "Only moderators can do that." in response.content.decode()
+
+
+# --- Hostile input -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "action"), [("topic", "lock"), ("post", "restore"), ("user", "ban")]
+)
+@pytest.mark.parametrize("selected", ["abc", "1\x00", str(2**70), "-1e3"])
+def test_a_selection_that_names_no_ids_is_a_bad_request(staff, topic, model, action, selected):
+    before = (
+        list(Topic.objects.values_list("is_locked")),
+        list(User.objects.values_list("is_active")),
+    )
+
+    response = staff.post(_changelist(model), {"action": action, "_selected_action": [selected]})
+
+    assert response.status_code == 400
+    assert before == (
+        list(Topic.objects.values_list("is_locked")),
+        list(User.objects.values_list("is_active")),
+    )
+
+
+# --- Refusals on the admin's forms ---------------------------------------------------------
+
+
+@pytest.fixture
+def clerk(client, db):
+    """Staff who may change and delete topics, posts and members, but not moderate."""
+    from django.contrib.auth.models import Permission
+
+    user = UserFactory(username="clerk", is_staff=True)
+    codenames = ["view_topic", "change_topic", "delete_topic", "view_post", "change_post"]
+    user.user_permissions.add(
+        *Permission.objects.filter(codename__in=[*codenames, "view_user", "change_user"])
+    )
+    client.force_login(user)
+    return client
+
+
+def _assert_refused_on_the_form(response, message: str, typed: dict) -> None:
+    from django.utils.html import escape
+
+    from .helpers import form_values
+
+    assert response.status_code == 200
+    assert escape(message) in response.content.decode()
+    assert 'class="errornote"' in response.content.decode()
+    values = form_values(response)
+    assert {name: values.get(name) for name in typed} == typed
+
+
+def test_a_title_the_service_refuses_is_shown_on_the_form(staff, topic):
+    url = reverse("admin:threads_topic_change", args=[topic.pk])
+
+    response = staff.post(url, {**form_data(staff.get(url), "topic_form"), "title": "bad\x07title"})
+
+    _assert_refused_on_the_form(
+        response,
+        "A title is one line of text, without control characters.",
+        {"title": "bad\x07title"},
+    )
+    assert Topic.objects.get(pk=topic.pk).title == "A first topic"
+
+
+def test_staff_who_may_not_moderate_cannot_retitle_and_are_told_why(clerk, topic):
+    url = reverse("admin:threads_topic_change", args=[topic.pk])
+
+    response = clerk.post(url, {**form_data(clerk.get(url), "topic_form"), "title": "Renamed"})
+
+    _assert_refused_on_the_form(response, "Only moderators can do that.", {"title": "Renamed"})
+    assert Topic.objects.get(pk=topic.pk).title == "A first topic"
+
+
+def test_staff_who_may_not_moderate_cannot_edit_others_posts_and_are_told_why(clerk, thread):
+    post = thread["answer"]
+    url = reverse("admin:threads_post_change", args=[post.pk])
+
+    response = clerk.post(url, {**form_data(clerk.get(url), "post_form"), "body": "rewritten"})
+
+    _assert_refused_on_the_form(
+        response, "You can only change your own posts.", {"body": "rewritten"}
+    )
+    assert Post.objects.get(pk=post.pk).body == "an answer about bananas"
+
+
+def test_staff_who_may_not_moderate_cannot_ban_on_the_member_form(clerk, other_member):
+    url = reverse("admin:threads_user_change", args=[other_member.pk])
+    data = form_data(clerk.get(url), "user_form")
+    del data["is_active"]  # unticked
+
+    response = clerk.post(url, data)
+
+    _assert_refused_on_the_form(response, "Only moderators can do that.", {})
+    assert 'name="is_active"' in response.content.decode()
+    assert 'name="is_active" id="id_is_active" checked' not in response.content.decode()
+    assert User.objects.get(pk=other_member.pk).is_active
+
+
+def test_staff_who_may_not_moderate_cannot_delete_a_topic_and_are_told_why(clerk, topic):
+    from django.contrib.admin.models import LogEntry
+
+    url = reverse("admin:threads_topic_delete", args=[topic.pk])
+
+    response = clerk.post(url, {"post": "yes"})
+
+    assert response.status_code == 302
+    assert response["Location"] == url
+    assert "Only moderators can do that." in _messages(response)
+    assert Topic.objects.filter(pk=topic.pk).exists()
+    assert not LogEntry.objects.exists()
+
+
+def test_staff_who_may_not_moderate_cannot_delete_selected_topics_and_are_told_why(clerk, topic):
+    from django.contrib.admin.models import LogEntry
+
+    response = clerk.post(
+        _changelist("topic"),
+        {"action": "delete_selected", "_selected_action": [topic.pk], "post": "yes"},
+    )
+
+    assert response.status_code == 302
+    assert "Only moderators can do that." in _messages(response)
+    assert Topic.objects.filter(pk=topic.pk).exists()
+    assert not LogEntry.objects.exists()
+
+
+# --- The import refuses big files ------------------------------------------------------------
+
+
+def test_an_upload_over_the_size_limit_is_refused_before_it_is_read(staff, monkeypatch):
+    from threads import conversation
+
+    def never(*args, **kwargs):
+        raise AssertionError("the file was read")
+
+    monkeypatch.setattr(conversation, "read", never)
+    big = IMPORT_FILE + b"x" * (5 * 1024 * 1024 - len(IMPORT_FILE) + 1)  # 5 MB and a byte
+
+    response = _upload(staff, big, dry_run="on")
+
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "old.md is 5.0\xa0MB: the import takes files of at most 5.0\xa0MB." in html
+    assert 'name="dry_run" id="id_dry_run" checked' in html
+    assert not Topic.objects.exists()
+
+
+def test_the_size_limit_is_a_setting(staff, settings):
+    settings.FORUM_LIMITS = {**settings.FORUM_LIMITS, "import_max_bytes": len(IMPORT_FILE)}
+
+    assert _upload(staff, IMPORT_FILE).status_code == 302
+    assert _upload(staff, IMPORT_FILE + b"\n").status_code == 400

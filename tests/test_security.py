@@ -561,3 +561,286 @@ def test_vector_is_refused_as_a_username(vector):
         assert form.has_error("username", code="invalid_handle"), form.errors
     # Nor can it be a handle in an imported file.
     assert not re.fullmatch(r"[A-Za-z0-9_.+-]+", vector.text)
+
+
+# --- Requests the database or the parser cannot take ---------------------------------------
+#
+# forum/request_checks.py: a NUL character cannot reach PostgreSQL, and a body in a
+# charset Python cannot read text in cannot reach Django's parsers. Each kind of URL,
+# on both databases: a clear 4xx, never a 500.
+
+NUL_IN_PATH = [
+    "/u/%00/",
+    "/u/a%00b/?page=2",
+    "/t/{topic}-a%00/",
+    "/accounts/reset/%00/set-password/",
+    "/admin/threads/topic/%00/change/",
+    "/admin/threads/post/%00/change/",
+    "/admin/threads/user/%00/change/",
+    "/admin/threads/user/%00/password/",
+]
+
+NUL_IN_QUERY = [
+    "/?page=%00",
+    "/?%00=1",
+    "/t/{topic}/?page=%00",
+    "/u/alice/?page=%00",
+    "/accounts/login/?next=/%00",
+    "/accounts/password_reset/?%00",
+    "/admin/threads/topic/?q=%00",
+    "/admin/threads/post/?q=a%00b",
+    "/admin/threads/user/?q=%00",
+    "/admin/threads/post/?removal__exact=%00",
+    "/admin/threads/topic/?created__year=%00",
+    "/admin/threads/topic/{topic}/change/?_changelist_filters=%00",
+    "/admin/axes/accessattempt/?q=%00",
+]
+
+
+@pytest.fixture
+def superuser_client(client, topic):
+    from threads.models import User
+
+    client.force_login(User.objects.create_superuser("root", "root@example.org", "pw"))
+    return client
+
+
+def _url(template: str, topic: Topic) -> str:
+    return template.format(topic=topic.pk)
+
+
+@pytest.mark.parametrize("url", NUL_IN_PATH)
+@pytest.mark.parametrize("who", ["anonymous", "superuser"])
+def test_a_nul_in_the_path_is_not_found(client, superuser_client, topic, url, who):
+    if who == "anonymous":
+        client.logout()
+
+    response = client.get(_url(url, topic))
+
+    assert response.status_code == 404
+    assert "<h1>Not found</h1>" in response.content.decode()
+
+
+@pytest.mark.parametrize("url", NUL_IN_QUERY)
+def test_a_nul_in_the_query_string_is_a_bad_request(superuser_client, topic, url):
+    response = superuser_client.get(_url(url, topic))
+
+    assert response.status_code == 400
+    assert "That request could not be understood" in response.content.decode()
+
+
+def test_a_nul_in_a_header_is_a_bad_request(client, member):
+    response = client.post(
+        "/accounts/login/",
+        {"username": "alice", "password": "wrong"},
+        HTTP_USER_AGENT="Mozilla/5.0\x00",
+    )
+
+    assert response.status_code == 400
+
+
+NUL_IN_FORMS = [
+    # url, typed, the field that says so
+    ("/accounts/login/", {"username": "al\x00ice", "password": "x"}, "username"),
+    ("/accounts/password_reset/", {"email": "alice@example.org\x00"}, "email"),
+    (
+        "/accounts/signup/",
+        {"username": "c\x00rol", "email": "carol@example.org", "password1": "p", "password2": "p"},
+        "username",
+    ),
+    ("/t/new/", {"title": "A \x00 title", "body": "Some text"}, "title"),
+    ("/t/{topic}/reply/", {"body": "A \x00 reply"}, "body"),
+    ("/admin/login/", {"username": "root\x00", "password": "x"}, "username"),
+]
+
+
+@pytest.mark.parametrize(("url", "typed", "field"), NUL_IN_FORMS)
+def test_a_nul_in_a_form_is_refused_by_the_form(client, member, topic, url, typed, field):
+    """Forms refuse NUL themselves, saying so, and keep the rest of what was typed."""
+    from .helpers import form_values
+
+    if url.startswith("/t/"):
+        client.force_login(member)
+
+    response = client.post(_url(url, topic), typed)
+
+    assert response.status_code in {200, 400}
+    assert "Null characters are not allowed." in response.content.decode()
+    kept = {name: value for name, value in typed.items() if "password" not in name}
+    assert {name: form_values(response).get(name) for name in kept} == kept
+
+
+FORM_URLS = [
+    "/t/new/",
+    "/t/{topic}/reply/",
+    "/p/{post}/edit/",
+    "/p/{post}/delete/",
+    "/accounts/signup/",
+    "/accounts/login/",
+    "/accounts/logout/",
+    "/accounts/password_change/",
+    "/accounts/password_reset/",
+    "/admin/threads/topic/",
+    "/admin/threads/topic/{topic}/change/",
+    "/admin/threads/topic/import/",
+]
+UNREADABLE = ["latin-1", "utf-16", "cp1252", "rot13", "base64", "idna", "undefined"]
+FORM_BODY = b"title=caf%E9&body=h%C3%A9llo&email=a%40example.org&action=lock"
+
+
+def _form_url(template: str, topic: Topic) -> str:
+    return template.format(topic=topic.pk, post=opening_post(topic).pk)
+
+
+@pytest.mark.parametrize("url", FORM_URLS)
+@pytest.mark.parametrize("charset", UNREADABLE)
+@pytest.mark.parametrize("mode", ["plain", "csrf", "debug"])
+def test_a_form_in_a_charset_other_than_utf8_is_a_bad_request(
+    superuser_client, topic, settings, url, charset, mode
+):
+    """Django refuses such forms on every read of request.POST, so nothing may read it."""
+    from django.test import Client
+
+    client = superuser_client
+    if mode == "csrf":
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(topic.author)
+    settings.DEBUG = mode == "debug"  # DEBUG's error page reads request.POST again
+    content_type = f"application/x-www-form-urlencoded; charset={charset}"
+
+    response = client.generic("POST", _form_url(url, topic), FORM_BODY, content_type=content_type)
+
+    assert response.status_code == 400
+    assert Topic.objects.count() == 1
+
+
+NO_TEXT = ["rot13", "base64", "idna", "undefined", "punycode"]
+MULTIPART = b'--B\r\nContent-Disposition: form-data; name="title"\r\n\r\ncaf\xc3\xa9\r\n--B--\r\n'
+
+
+@pytest.mark.parametrize("url", FORM_URLS)
+@pytest.mark.parametrize("charset", NO_TEXT)
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_charset_that_reads_no_text_is_a_bad_request(
+    superuser_client, topic, url, charset, method
+):
+    content_type = f"multipart/form-data; boundary=B; charset={charset}"
+
+    response = superuser_client.generic(
+        method, _form_url(url, topic), MULTIPART, content_type=content_type
+    )
+
+    assert response.status_code == 400
+
+
+def _environ(method: str, path: str, query: str, content_type: str, body: bytes) -> dict:
+    import io
+    import sys
+
+    return {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "CONTENT_TYPE": content_type,
+        "CONTENT_LENGTH": str(len(body)),
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.url_scheme": "http",
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+
+
+def _wsgi(method: str, path: str, query: str = "", content_type: str = "", body: bytes = b""):
+    """A request to forum.wsgi, as gunicorn makes it (keeping the test's connection open)."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    from forum.wsgi import application
+
+    started = []
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        chunks = application(
+            _environ(method, path, query, content_type, body),
+            lambda status, headers, exc_info=None: started.append(status),
+        )
+        content = b"".join(chunks)
+        getattr(chunks, "close", lambda: None)()
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+    return started[0], content
+
+
+def _asgi(method: str, path: str, query: str, content_type: str, body: bytes):
+    import asyncio
+
+    from forum.asgi import application
+
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "query_string": query.encode(),
+        "headers": [(b"content-type", content_type.encode())],
+    }
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(application(scope, receive, send))
+    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+
+@pytest.mark.parametrize("charset", NO_TEXT)
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize("serve", [_wsgi, _asgi], ids=["wsgi", "asgi"])
+def test_with_a_query_string_the_entry_points_refuse_such_a_charset(charset, method, serve):
+    """Django would fail building the request: reading the query string in that charset."""
+    content_type = f"multipart/form-data; boundary=B; charset={charset}"
+
+    status, body = serve(method, "/accounts/login/", "next=%2Ft%2F1%2F", content_type, MULTIPART)
+
+    assert str(status).startswith("400")
+    assert b"is not a character set text can be read in" in body
+
+
+@pytest.mark.django_db
+def test_the_wsgi_entry_point_serves_other_requests():
+    status, body = _wsgi("GET", "/help/formatting/", "x=%C3%A9", "text/plain; charset=latin-1")
+
+    assert status == "200 OK"
+    assert b"<h1>" in body
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "title"),
+    [
+        ("application/x-www-form-urlencoded; charset=UTF8", b"title=caf%C3%A9&body=x", "café"),
+        ("application/x-www-form-urlencoded; charset=x-unknown", b"title=caf%C3%A9&body=x", "café"),
+        (
+            "multipart/form-data; boundary=B; charset=latin-1",
+            b'--B\r\nContent-Disposition: form-data; name="title"\r\n\r\ncaf\xe9\r\n'
+            b'--B\r\nContent-Disposition: form-data; name="body"\r\n\r\nx\r\n--B--\r\n',
+            "café",
+        ),
+    ],
+    ids=["utf-8-alias", "unknown-charset-read-as-utf-8", "multipart-latin-1"],
+)
+def test_a_form_in_a_charset_that_can_be_read_is_read(member_client, content_type, body, title):
+    response = member_client.generic("POST", "/t/new/", body, content_type=content_type)
+
+    assert response.status_code == 302
+    assert Topic.objects.get().title == title

@@ -942,3 +942,172 @@ def test_moving_posts_into_a_topic_renews_its_last_activity(topic, other_member,
     services.post_move(post=moved, moderator=moderator, new_parent=None, topic=elsewhere)
 
     assert Topic.objects.get(pk=elsewhere.pk).last_activity == moved.created
+
+
+# --- Rate events are pruned ---------------------------------------------------------------
+
+
+def _events(kind: str, *keys_and_ages: tuple[str, timedelta]) -> None:
+    from threads.models import RateEvent
+
+    now = timezone.now()
+    RateEvent.objects.bulk_create(
+        RateEvent(kind=kind, key=key, created=now - age) for key, age in keys_and_ages
+    )
+
+
+def _count(kind: str, key: str, *, limit: int = 5) -> None:
+    from django.db import transaction
+
+    with transaction.atomic():
+        services._count_event(kind, key, limit=limit, window=timedelta(hours=1), what="Too many.")
+
+
+def test_counting_an_event_prunes_expired_events_of_every_key(db):
+    from threads.models import RateEvent
+
+    old, recent = timedelta(hours=2), timedelta(minutes=5)
+    _events("signup", ("198.51.100.1", old), ("198.51.100.2", old), ("198.51.100.2", recent))
+    _events("other", ("198.51.100.1", old))
+
+    _count("signup", "203.0.113.9")
+
+    assert sorted(RateEvent.objects.values_list("kind", "key")) == [
+        ("other", "198.51.100.1"),  # another kind may look back further: not this one's to judge
+        ("signup", "198.51.100.2"),
+        ("signup", "203.0.113.9"),
+    ]
+
+
+def test_pruning_is_bounded_and_oldest_first(db):
+    from threads.models import RateEvent
+
+    _events("signup", *[(f"198.51.100.{n % 250}", timedelta(hours=3)) for n in range(5)])
+    _events("signup", *[("192.0.2.1", timedelta(hours=2))] * services.PRUNE_BATCH)
+
+    _count("signup", "203.0.113.9")
+
+    assert RateEvent.objects.filter(kind="signup").count() == 5 + 1
+    assert not RateEvent.objects.filter(key__startswith="198.51.100.").exists()
+
+
+def test_expired_events_do_not_count_even_before_they_are_pruned(db, monkeypatch):
+    monkeypatch.setattr(services, "PRUNE_BATCH", 0)
+    _events("signup", *[("203.0.113.9", timedelta(hours=2))] * 5)
+
+    _count("signup", "203.0.113.9")
+    _count("signup", "203.0.113.9", limit=2)
+    with pytest.raises(services.RateLimited):
+        _count("signup", "203.0.113.9", limit=2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_counters_prune_without_waiting_for_each_other():
+    """Eight writers, each counting under its own key, all pruning the same expired rows."""
+    from threads.models import RateEvent
+
+    from .concurrency import run_concurrently
+
+    _events("signup", *[(f"192.0.2.{n % 200}", timedelta(hours=2)) for n in range(1000)])
+
+    def counter(number: int):
+        def work() -> None:
+            for _ in range(20):
+                _count("signup", f"203.0.113.{number}", limit=100)
+
+        return work
+
+    errors, _ = run_concurrently([counter(n) for n in range(8)])
+
+    assert errors == []
+    assert RateEvent.objects.filter(kind="signup").count() == 8 * 20  # the expired are gone
+
+
+# --- Per-address limits count networks ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "key"),
+    [
+        ("203.0.113.9", "203.0.113.9"),
+        ("2001:db8:1:2::1", "2001:db8:1:2::"),
+        ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::"),
+        ("2001:DB8:1:2:0:0:0:1", "2001:db8:1:2::"),
+        ("::ffff:203.0.113.9", "203.0.113.9"),
+        ("fe80::1%eth0", "fe80::"),
+        ("not an address", "not an address"),
+    ],
+)
+def test_address_key_is_the_address_for_ipv4_and_the_64_for_ipv6(address, key):
+    assert services.address_key(address) == key
+
+
+def test_signups_per_address_count_an_ipv6_64_as_one_address(db, limits):
+    for number in range(5):
+        services.user_create(
+            username=f"new{number}", email="", password="pw", address=f"2001:db8:1:2::{number}"
+        )
+
+    with pytest.raises(services.RateLimited, match="from your network"):
+        services.user_create(
+            username="rotated", email="", password="pw", address="2001:db8:1:2:ffff::9"
+        )
+    services.user_create(username="next64", email="", password="pw", address="2001:db8:1:3::1")
+    assert not User.objects.filter(username="rotated").exists()
+
+
+def test_signups_per_address_count_ipv4_addresses_each_on_their_own(db, limits):
+    for number in range(5):
+        services.user_create(
+            username=f"new{number}", email="", password="pw", address="::ffff:203.0.113.9"
+        )
+
+    with pytest.raises(services.RateLimited):
+        services.user_create(username="same", email="", password="pw", address="203.0.113.9")
+    services.user_create(username="neighbour", email="", password="pw", address="203.0.113.10")
+
+
+# --- Password-reset mails ------------------------------------------------------------------
+
+
+def test_password_reset_send_sends_within_the_limits(db, limits):
+    sent = []
+
+    for _ in range(3):
+        services.password_reset_send(
+            email="Someone@Example.org", address="203.0.113.4", send=lambda: sent.append(1)
+        )
+    with pytest.raises(services.RateLimited, match="that e-mail address") as caught:
+        services.password_reset_send(
+            email="someone@example.org ", address="198.51.100.1", send=lambda: sent.append(1)
+        )
+
+    assert len(sent) == 3
+    assert 3500 < caught.value.retry_after <= 3600
+    services.password_reset_send(
+        email="other@example.org", address="198.51.100.1", send=lambda: sent.append(1)
+    )
+    assert len(sent) == 4
+
+
+def test_password_reset_send_without_limits_always_sends(db):
+    sent = []
+
+    for _ in range(20):
+        services.password_reset_send(
+            email="a@example.org", address=None, send=lambda: sent.append(1)
+        )
+
+    assert len(sent) == 20
+
+
+def test_user_create_refuses_a_username_taken_meanwhile(db, limits):
+    from threads.models import RateEvent
+
+    services.user_create(username="carol", email="", password="pw")
+
+    with pytest.raises(ValidationError) as caught:
+        services.user_create(username="CAROL", email="", password="pw", address="203.0.113.9")
+
+    assert caught.value.message_dict == {"username": ["That username is taken."]}
+    assert not RateEvent.objects.exists()  # a refused sign-up does not count

@@ -1480,3 +1480,347 @@ def test_the_formatting_help_is_linked_from_every_page(client, db):
     assert "an empty line before a list" in _html(client.get(url)).replace(
         "empty line", "empty line"
     )
+
+
+# --- Input the database cannot take ---------------------------------------------------------
+
+
+def test_a_profile_address_with_a_nul_is_not_found(client, get, member):
+    """PostgreSQL cannot compare a NUL: refused before the lookup (forum/request_checks.py)."""
+    response = get(client, "/u/%00/", queries=0)
+
+    assert response.status_code == 404
+    assert "<h1>Not found</h1>" in _html(response)
+    assert get(client, "/u/ali%00ce/?page=2", queries=0).status_code == 404
+    assert get(client, "/u/alice/?page=%00", queries=0).status_code == 400
+
+
+# --- A form sent with an outdated security token -------------------------------------------
+
+TYPED = "Typed with care <b>42</b>"
+
+# The forms that carry text a person typed: offered again, with that text.
+RESENDABLE = {
+    "new topic": ("/t/new/", {"title": "A title, typed", "body": TYPED}),
+    "reply to the topic": ("/t/{topic}/reply/", {"body": TYPED}),
+    "reply to a post": ("/p/{post}/reply/", {"body": TYPED}),
+    "edit": ("/p/{post}/edit/", {"title": "A title, typed", "body": TYPED}),
+}
+# Everything else is an action: explained, never offered again.
+ACTIONS = {
+    "delete": ("/p/{post}/delete/", {"body": TYPED}),
+    "logout": ("/accounts/logout/", {"body": TYPED}),
+    "login": ("/accounts/login/", {"username": TYPED, "password": "x"}),
+    "signup": ("/accounts/signup/", {"username": TYPED, "email": "x@example.org"}),
+    "password change": ("/accounts/password_change/", {"old_password": TYPED}),
+    "password reset": ("/accounts/password_reset/", {"email": TYPED}),
+    "admin action": ("/admin/threads/topic/", {"action": "lock", "_selected_action": "{topic}"}),
+    "admin lock": ("/admin/threads/topic/{topic}/lock/", {"body": TYPED}),
+    "admin remove": ("/admin/threads/post/{post}/remove/", {"reason": TYPED}),
+    "admin change": ("/admin/threads/topic/{topic}/change/", {"title": TYPED}),
+    "admin logout": ("/admin/logout/", {"body": TYPED}),
+    "a page that is no form": ("/help/formatting/", {"body": TYPED}),
+}
+
+
+@pytest.fixture
+def stale(moderator, topic):
+    """A moderator's browser whose forms carry an outdated token; returns post(url, data)."""
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(moderator)
+    client.get(topic.get_absolute_url())  # the page sets the CSRF cookie
+    ids = {"topic": topic.pk, "post": opening_post(topic).pk}
+
+    def post(url: str, data: dict, **headers):
+        data = {name: value.format(**ids) for name, value in data.items()}
+        return client.post(
+            url.format(**ids), {**data, "csrfmiddlewaretoken": "outdated"}, **headers
+        )
+
+    post.ids = ids
+    return post
+
+
+@pytest.mark.parametrize("kind", sorted(RESENDABLE))
+def test_a_stale_form_of_typed_text_is_offered_again_with_the_text(stale, kind):
+    url, typed = RESENDABLE[kind]
+    before = _state()
+
+    response = stale(url, typed)
+
+    assert response.status_code == 403
+    assert f'action="{url.format(**stale.ids)}"' in _html(response)
+    assert "Send again" in _html(response)
+    assert {name: form_values(response).get(name) for name in typed} == typed
+    assert _state() == before
+
+
+@pytest.mark.parametrize("kind", sorted(ACTIONS))
+def test_a_stale_action_is_explained_and_never_offered_again(stale, kind):
+    url, typed = ACTIONS[kind]
+    before = _state()
+
+    response = stale(url, typed, HTTP_REFERER="http://testserver/t/1-somewhere/")
+
+    html = _html(response)
+    assert response.status_code == 403
+    assert "Nothing was done" in html
+    assert "Send again" not in html
+    assert 'class="post-form"' not in html
+    assert escape(TYPED) not in html
+    assert 'href="http://testserver/t/1-somewhere/">Go back</a>' in html
+    assert _state() == before
+
+
+def test_a_forged_form_from_another_site_is_never_offered_again(stale):
+    url, typed = RESENDABLE["reply to the topic"]
+
+    response = stale(url, typed, HTTP_ORIGIN="https://evil.example")
+
+    assert response.status_code == 403
+    assert "Send again" not in _html(response)
+    assert escape(TYPED) not in _html(response)
+
+
+@pytest.mark.parametrize(
+    ("referer", "back"),
+    [
+        ("https://evil.example/t/1/", "/"),
+        ("javascript:alert(1)", "/"),
+        ("", "/"),
+        ("http://testserver/u/alice/", "http://testserver/u/alice/"),
+    ],
+)
+def test_the_way_back_after_a_stale_action_is_only_ever_the_forum(stale, referer, back):
+    response = stale("/accounts/logout/", {}, HTTP_REFERER=referer)
+
+    assert f'href="{back}">Go back</a>' in _html(response)
+
+
+# --- Limits per network --------------------------------------------------------------------
+
+
+def test_signups_from_one_ipv6_64_are_throttled_together(client, limits):
+    def signup(name: str, address: str):
+        client.logout()
+        return client.post(
+            "/accounts/signup/",
+            {
+                "username": name,
+                "email": f"{name}@example.org",
+                "password1": NEW_PASSWORD,
+                "password2": NEW_PASSWORD,
+            },
+            REMOTE_ADDR=address,
+        )
+
+    for number in range(5):
+        assert signup(f"new{number}", f"2001:db8:aa:bb::{number + 1}").status_code == 302
+
+    refused = signup("rotated", "2001:db8:aa:bb:1234:5678:9abc:def0")
+
+    assert refused.status_code == 429
+    assert form_values(refused)["username"] == "rotated"
+    assert signup("elsewhere", "2001:db8:aa:bc::1").status_code == 302
+
+
+def _failed_login(client, username: str, address: str, **headers):
+    return client.post(
+        "/accounts/login/",
+        {"username": username, "password": "wrong"},
+        REMOTE_ADDR=address,
+        **headers,
+    )
+
+
+def test_many_failed_logins_from_one_address_lock_it_for_every_account(client, member):
+    for number in range(29):  # four failures for each of seven usernames, and one more
+        assert _failed_login(client, f"guess{number // 4}", "203.0.113.5").status_code == 200
+
+    assert _failed_login(client, "guess-again", "203.0.113.5").status_code == 429  # the 30th
+
+    locked = client.post(
+        "/accounts/login/", {"username": "alice", "password": PASSWORD}, REMOTE_ADDR="203.0.113.5"
+    )
+    assert locked.status_code == 429
+    assert "Too many failed logins" in _html(locked)
+    assert "_auth_user_id" not in client.session
+    elsewhere = client.post(
+        "/accounts/login/", {"username": "alice", "password": PASSWORD}, REMOTE_ADDR="198.51.100.3"
+    )
+    assert elsewhere.status_code == 302
+
+
+def test_failed_logins_from_one_ipv6_64_count_together(client, member):
+    for number in range(5):
+        _failed_login(client, "alice", f"2001:db8:5:6::{number + 1}")
+
+    locked = client.post(
+        "/accounts/login/",
+        {"username": "alice", "password": PASSWORD},
+        REMOTE_ADDR="2001:db8:5:6:ffff::1",
+    )
+    assert locked.status_code == 429
+    elsewhere = client.post(
+        "/accounts/login/",
+        {"username": "alice", "password": PASSWORD},
+        REMOTE_ADDR="2001:db8:5:7::1",
+    )
+    assert elsewhere.status_code == 302
+
+
+def test_behind_a_proxy_the_address_is_the_one_it_forwards(client, member, settings):
+    settings.BEHIND_PROXY = True
+    proxy = "10.0.0.1"
+    for _ in range(5):
+        _failed_login(client, "alice", proxy, HTTP_X_FORWARDED_FOR="192.0.2.1, 203.0.113.5")
+
+    def login(forwarded: str):
+        return client.post(
+            "/accounts/login/",
+            {"username": "alice", "password": PASSWORD},
+            REMOTE_ADDR=proxy,
+            HTTP_X_FORWARDED_FOR=forwarded,
+        )
+
+    assert login("203.0.113.5").status_code == 429
+    assert login("203.0.113.6").status_code == 302  # another client of the same proxy
+
+
+def test_without_a_proxy_a_forwarded_address_is_not_believed(client, member):
+    for number in range(5):
+        _failed_login(client, "alice", "203.0.113.5", HTTP_X_FORWARDED_FOR=f"192.0.2.{number}")
+
+    locked = client.post(
+        "/accounts/login/",
+        {"username": "alice", "password": PASSWORD},
+        REMOTE_ADDR="203.0.113.5",
+        HTTP_X_FORWARDED_FOR="192.0.2.99",
+    )
+    assert locked.status_code == 429
+
+
+@pytest.mark.parametrize(
+    ("remote", "forwarded", "behind_proxy", "address"),
+    [
+        ("203.0.113.5", "", False, "203.0.113.5"),
+        ("2001:db8:1:2::7", "", False, "2001:db8:1:2::"),
+        ("10.0.0.1", "198.51.100.9", False, "10.0.0.1"),
+        ("10.0.0.1", "192.0.2.1,198.51.100.9", True, "198.51.100.9"),
+        ("10.0.0.1", "2001:db8:1:2::7", True, "2001:db8:1:2::"),
+        ("10.0.0.1", "not an address", True, "10.0.0.1"),
+        ("10.0.0.1", "", True, "10.0.0.1"),
+        ("", "", False, None),
+    ],
+)
+def test_the_client_address(rf, settings, remote, forwarded, behind_proxy, address):
+    from threads.clients import client_address
+
+    settings.BEHIND_PROXY = behind_proxy
+    request = rf.get("/", REMOTE_ADDR=remote, HTTP_X_FORWARDED_FOR=forwarded)
+
+    assert client_address(request) == address
+
+
+# --- Password-reset mails are limited ------------------------------------------------------
+
+
+def _reset(client, email: str, address: str = "203.0.113.8"):
+    return client.post("/accounts/password_reset/", {"email": email}, REMOTE_ADDR=address)
+
+
+def test_reset_mails_to_one_address_are_limited(client, member, limits):
+    for _ in range(3):
+        assert _reset(client, "alice@example.org")["Location"] == "/accounts/password_reset/done/"
+
+    refused = _reset(client, "ALICE@example.org", address="198.51.100.4")
+
+    assert len(mail.outbox) == 3
+    assert refused.status_code == 429
+    assert 3000 < int(refused["Retry-After"]) <= 3600
+    assert "Too many password-reset links were asked for that e-mail address." in _html(refused)
+    assert form_values(refused)["email"] == "ALICE@example.org"
+
+
+def test_the_reset_limit_says_nothing_about_which_addresses_have_accounts(client, member, limits):
+    def four_times(email: str) -> list:
+        responses = [_reset(client, email) for _ in range(4)]
+        return [(r.status_code, r.get("Location"), r.get("Retry-After") is None) for r in responses]
+
+    def page(email: str) -> str:
+        html = _html(_reset(client, email)).replace(email, "EMAIL")
+        return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", html)
+
+    known = four_times("alice@example.org")
+    unknown = four_times("nobody@example.org")
+
+    assert known == unknown
+    assert page("alice@example.org") == page("nobody@example.org")
+    assert len(mail.outbox) == 3
+
+
+def test_reset_mails_asked_from_one_network_are_limited(client, member, limits):
+    for number in range(10):
+        _reset(client, f"someone{number}@example.org", address=f"2001:db8:7:8::{number}")
+
+    refused = _reset(client, "alice@example.org", address="2001:db8:7:8::ff")
+
+    assert refused.status_code == 429
+    assert "from your network" in _html(refused)
+    assert mail.outbox == []
+    assert _reset(client, "alice@example.org", address="203.0.113.99").status_code == 302
+    assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_resets_to_one_address_respect_the_limit(settings):
+    """Eight requests at once for one address: three mails go out."""
+    from django.test import Client
+
+    from .concurrency import run_concurrently
+    from .factories import UserFactory
+
+    settings.FORUM_LIMITS = settings.PRODUCTION_LIMITS
+    UserFactory(username="alice")
+    statuses = []
+
+    def reset(number: int):
+        def work() -> None:
+            response = _reset(Client(), "alice@example.org", address=f"198.51.100.{number}")
+            statuses.append(response.status_code)
+
+        return work
+
+    errors, _ = run_concurrently([reset(n) for n in range(8)])
+
+    assert errors == []
+    assert sorted(statuses) == [302] * 3 + [429] * 5
+    assert len(mail.outbox) == 3
+
+
+def test_a_username_taken_while_signing_up_is_refused_on_the_form(client, monkeypatch, db):
+    """Two people sign up as carol at once: the form saw the name free, the database did not."""
+    create = services.user_create
+
+    def meanwhile(**fields):
+        create(username="Carol", email="first@example.org", password=NEW_PASSWORD)
+        return create(**fields)
+
+    monkeypatch.setattr(services, "user_create", meanwhile)
+
+    response = client.post(
+        "/accounts/signup/",
+        {
+            "username": "carol",
+            "email": "carol@example.org",
+            "password1": NEW_PASSWORD,
+            "password2": NEW_PASSWORD,
+        },
+    )
+
+    assert response.status_code == 400
+    assert "That username is taken." in _html(response)
+    assert form_values(response)["email"] == "carol@example.org"
+    assert "_auth_user_id" not in client.session

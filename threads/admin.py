@@ -1,13 +1,19 @@
 """Moderation through the Django admin. Every change goes through threads.services."""
 
+import contextlib
+from collections.abc import Iterator
+
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
+from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -35,6 +41,75 @@ def _admin_page(model_admin, request: HttpRequest, template: str, **context) -> 
         template,
         {**model_admin.admin_site.each_context(request), "opts": model_admin.opts, **context},
     )
+
+
+class _Refusal(Exception):
+    """A service refused what an admin form asked: shown on the form, which keeps the input."""
+
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(message)
+        self.field, self.message = field, message
+
+
+@contextlib.contextmanager
+def _on_the_form(field: str) -> Iterator[None]:
+    """Turn what a service refuses, while saving a form, into an error on that form.
+
+    A ValidationError is about `field`; any other refusal is about the whole change.
+    """
+    try:
+        yield
+    except ValidationError as error:
+        raise _Refusal(field, _reason(error)) from error
+    except services.Refused as refused:
+        raise _Refusal(None, refused.message) from refused
+
+
+class ServiceRefusals:
+    """What a service refuses in an admin page is told, never a server error.
+
+    On a change form, the error is shown on the form with what was typed: the
+    save is rolled back with the admin's transaction and the form is shown again,
+    validated by Django as before, with the refusal added. On a delete page or
+    after an action (delete_selected too, with its log entries), it becomes the
+    admin's error message and nothing is changed.
+    """
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except _Refusal as refusal:
+            request.forum_refusal = refusal
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        refusal = getattr(request, "forum_refusal", None)
+        if refusal is None:
+            return form
+
+        def clean(self):
+            cleaned_data = super(refused, self).clean()
+            self.add_error(refusal.field if refusal.field in self.fields else None, refusal.message)
+            return cleaned_data
+
+        refused = type(form.__name__, (form,), {"clean": clean})
+        return refused
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except (services.Refused, ValidationError) as error:
+            messages.error(request, _reason(error))
+            return HttpResponseRedirect(request.get_full_path())
+
+    def response_action(self, request, queryset):
+        try:
+            with transaction.atomic():
+                return super().response_action(request, queryset)
+        except (services.Refused, ValidationError) as error:
+            messages.error(request, _reason(error))
+            return HttpResponseRedirect(request.get_full_path())
 
 
 def _each(request: HttpRequest, objects, action, done: str) -> None:
@@ -99,9 +174,21 @@ class ImportForm(forms.Form):
         "is refused.",
     )
 
+    def clean_file(self):
+        """Refuse a file over the size limit before anything reads it into memory."""
+        upload = self.cleaned_data["file"]
+        limit = settings.FORUM_LIMITS["import_max_bytes"]
+        if limit is not None and upload.size > limit:
+            raise ValidationError(
+                f"{upload.name} is {filesizeformat(upload.size)}: "
+                f"the import takes files of at most {filesizeformat(limit)}.",
+                code="too_big",
+            )
+        return upload
+
 
 @admin.register(Topic)
-class TopicAdmin(admin.ModelAdmin):
+class TopicAdmin(ServiceRefusals, admin.ModelAdmin):
     list_display = [
         "title",
         "author",
@@ -137,7 +224,8 @@ class TopicAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change) -> None:
         if "title" in form.changed_data:
-            services.topic_retitle(topic=obj, moderator=request.user, title=obj.title)
+            with _on_the_form("title"):
+                services.topic_retitle(topic=obj, moderator=request.user, title=obj.title)
 
     def get_deleted_objects(self, objs, request):
         # Posts cannot be deleted one by one in the admin, but a topic's
@@ -147,11 +235,13 @@ class TopicAdmin(admin.ModelAdmin):
         return deleted, model_count, perms_needed, protected
 
     def delete_model(self, request, obj) -> None:
-        services.topic_delete(topic=obj, moderator=request.user)
+        with contextlib.suppress(services.NotFound):  # deleted meanwhile: as good as done
+            services.topic_delete(topic=obj, moderator=request.user)
 
     def delete_queryset(self, request, queryset) -> None:
         for topic in queryset:
-            services.topic_delete(topic=topic, moderator=request.user)
+            with contextlib.suppress(services.NotFound):
+                services.topic_delete(topic=topic, moderator=request.user)
 
     def _set_flag(self, request, topics, action: str) -> None:
         name, value, done = TOPIC_FLAG_ACTIONS[action]
@@ -250,7 +340,7 @@ class TopicAdmin(admin.ModelAdmin):
 
 
 @admin.register(Post)
-class PostAdmin(MPTTModelAdmin):
+class PostAdmin(ServiceRefusals, MPTTModelAdmin):
     list_display = ["excerpt", "author", "topic", "created", "edited", "removal"]
     list_select_related = ["author", "topic"]
     list_filter = ["removal", "created"]
@@ -286,7 +376,8 @@ class PostAdmin(MPTTModelAdmin):
 
     def save_model(self, request, obj, form, change) -> None:
         if "body" in form.changed_data:
-            services.post_edit(post=obj, editor=request.user, body=obj.body)
+            with _on_the_form("body"):
+                services.post_edit(post=obj, editor=request.user, body=obj.body)
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -391,7 +482,7 @@ class ForumUserCreationForm(AdminUserCreationForm):
 
 
 @admin.register(User)
-class ForumUserAdmin(UserAdmin):
+class ForumUserAdmin(ServiceRefusals, UserAdmin):
     form = ForumUserChangeForm
     add_form = ForumUserCreationForm
     list_display = ["username", "email", "date_joined", "is_active", "is_staff"]
@@ -429,7 +520,8 @@ class ForumUserAdmin(UserAdmin):
     def save_model(self, request, obj, form, change) -> None:
         if change and not request.user.is_superuser:
             if "is_active" in form.changed_data:
-                services.user_set_active(user=obj, moderator=request.user, active=obj.is_active)
+                with _on_the_form("is_active"):
+                    services.user_set_active(user=obj, moderator=request.user, active=obj.is_active)
             return
         super().save_model(request, obj, form, change)
 

@@ -25,6 +25,8 @@ transaction advisory locks. SQLite has neither, but every transaction there
 begins IMMEDIATE (see settings.DATABASES), which serializes all writers.
 """
 
+import hashlib
+import ipaddress
 import math
 import unicodedata
 from collections import defaultdict
@@ -38,6 +40,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F, Max
 from django.db.models.functions import Lower
+from django.db.utils import IntegrityError
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -306,18 +309,31 @@ def _check_edit_limits(editor: User, body_html: str | None = None) -> None:
         _check_links(editor, body_html)
 
 
+# How many expired events one counted event deletes at most, whatever their key.
+PRUNE_BATCH = 100
+
+
 def _count_event(kind: str, key: str, *, limit: int | None, window: timedelta, what: str) -> None:
-    """Record one event of a limited kind, or refuse it when the limit is reached."""
+    """Record one event of a limited kind, or refuse it when the limit is reached.
+
+    Only events younger than `window` count. Each recorded event also deletes
+    up to PRUNE_BATCH expired events of its kind, of any key, so the table
+    holds little more than the events still counting, with no job to run.
+    Rows another transaction is deleting are skipped, never waited for.
+    Call it inside a transaction: the lock and the counted event last until it ends.
+    """
     if limit is None:
         return
     _lock_rate_key(f"{kind}:{key}")
     now = timezone.now()
-    RateEvent.objects.filter(kind=kind, key=key, created__lte=now - window).delete()
-    times = RateEvent.objects.filter(kind=kind, key=key).order_by("created")
-    first = times.values_list("created", flat=True).first()
+    times = RateEvent.objects.filter(kind=kind, key=key, created__gt=now - window)
+    first = times.order_by("created").values_list("created", flat=True).first()
     if first is not None and times.count() >= limit:
         raise RateLimited(what, first + window - now)
     RateEvent.objects.create(kind=kind, key=key, created=now)
+    expired = RateEvent.objects.filter(kind=kind, created__lte=now - window).order_by("pk")
+    batch = expired.select_for_update(skip_locked=True).values_list("pk", flat=True)
+    RateEvent.objects.filter(pk__in=list(batch[:PRUNE_BATCH])).delete()
 
 
 # --- Posts ------------------------------------------------------------------------
@@ -652,24 +668,84 @@ def user_create(
 ) -> User:
     """Sign a new member up; a moderator also gets the admin and the Moderators group.
 
-    `address` is where the sign-up came from: sign-ups per address are limited.
+    `address` is where the sign-up came from: sign-ups per network are limited
+    (see `address_key`). A username taken meanwhile (ignoring case) is a
+    ValidationError, as the sign-up form would have said.
     """
     handle_validator(username)
     with transaction.atomic():
         if address is not None:
             _count_event(
                 "signup",
-                address,
+                address_key(address),
                 limit=settings.FORUM_LIMITS["signups_per_address"],
                 window=settings.FORUM_LIMITS["signup_window"],
                 what="Too many accounts were created from your network.",
             )
-        user = User.objects.create_user(
-            username=username, email=email, password=password, is_staff=is_moderator
-        )
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(
+                    username=username, email=email, password=password, is_staff=is_moderator
+                )
+        except IntegrityError:
+            raise ValidationError({"username": "That username is taken."}) from None
         if is_moderator:
             user.groups.add(Group.objects.get(name=MODERATORS_GROUP))
     return user
+
+
+def address_key(address: str) -> str:
+    """The network that limits per address count a client's address as.
+
+    An IPv4 address stands for itself. An IPv6 address stands for its /64,
+    written as the /64's first address: a subscriber is usually given a whole
+    /64 and can take any address in it at will. An IPv4 address written as
+    IPv6 (::ffff:203.0.113.7) is that IPv4 address. Anything else is kept.
+    """
+    try:
+        ip = ipaddress.ip_address(address.strip())
+        if ip.version == 6 and ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        if ip.version == 6:
+            ip = ipaddress.IPv6Network((int(ip), 64), strict=False).network_address
+    except ValueError:
+        return address[:100]
+    return str(ip)
+
+
+def _email_key(email: str) -> str:
+    """An e-mail address as the reset limit counts it: as Django compares them, hashed."""
+    folded = unicodedata.normalize("NFKC", email.strip()).casefold()
+    return hashlib.sha256(folded.encode()).hexdigest()
+
+
+def password_reset_send(*, email: str, address: str | None, send: Callable[[], object]) -> None:
+    """Send the password-reset mail for `email`, by calling `send`, within the limits.
+
+    Counted per e-mail address (nobody can fill someone's inbox with links)
+    and per network asking (one client cannot mail many addresses), whether
+    or not an account uses the address: a refusal says nothing about which
+    addresses have accounts. When a limit is reached, raises RateLimited and
+    sends nothing. The mail goes out after the count, outside its transaction.
+    """
+    limits = settings.FORUM_LIMITS
+    with transaction.atomic():
+        _count_event(
+            "reset_email",
+            _email_key(email),
+            limit=limits["reset_mails_per_email"],
+            window=limits["reset_window"],
+            what="Too many password-reset links were asked for that e-mail address.",
+        )
+        if address is not None:
+            _count_event(
+                "reset_address",
+                address_key(address),
+                limit=limits["reset_mails_per_address"],
+                window=limits["reset_window"],
+                what="Too many password-reset links were asked for from your network.",
+            )
+    send()
 
 
 def user_set_active(*, user: User, moderator: User, active: bool) -> User:
