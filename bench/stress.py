@@ -51,8 +51,10 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     if options.no_locks:
-        services._lock_topics = lambda *ids: {t.pk: t for t in Topic.objects.filter(pk__in=ids)}
-        services._lock_tree_ids = lambda: None
+        services.locks.lock_topics = lambda *ids: {
+            t.pk: t for t in Topic.objects.filter(pk__in=ids)
+        }
+        services.locks.lock_tree_ids = lambda: None
     author = User.objects.create_user(username=f"stress{User.objects.count()}")
     topic = services.topic_create(author=author, title="Stress", body="opening")
     before = Post.objects.count()

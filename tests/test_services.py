@@ -841,12 +841,12 @@ def test_tree_repair_locks_every_topic_it_touches(topic, other_member, monkeypat
     elsewhere = TopicFactory(author=other_member, title="Elsewhere", body="elsewhere")
     Post.objects.filter(pk=stray.pk).update(parent_id=opening_post(elsewhere).pk)
     locked, regrouped_under = [], []
-    lock_topics, regroup = services._lock_topics, services._regroup_tree
+    lock_topics, regroup = services.locks.lock_topics, services.repair._regroup_tree
     monkeypatch.setattr(
-        services, "_lock_topics", lambda *ids: locked.extend(ids) or lock_topics(*ids)
+        services.locks, "lock_topics", lambda *ids: locked.extend(ids) or lock_topics(*ids)
     )
     monkeypatch.setattr(
-        services,
+        services.repair,
         "_regroup_tree",
         lambda tree_id: regrouped_under.append(set(locked)) or regroup(tree_id),
     )
@@ -862,9 +862,9 @@ def test_rerender_renders_before_it_takes_the_locks(topic, monkeypatch):
     ReplyFactory.create_batch(3, topic=topic, author=topic.author)
     monkeypatch.setattr(rendering, "RENDER_VERSION", rendering.RENDER_VERSION + 1)
     events = []
-    lock_topics, render = services._lock_topics, rendering.markdown_to_html_each
+    lock_topics, render = services.locks.lock_topics, rendering.markdown_to_html_each
     monkeypatch.setattr(
-        services, "_lock_topics", lambda *ids: events.append("lock") or lock_topics(*ids)
+        services.locks, "lock_topics", lambda *ids: events.append("lock") or lock_topics(*ids)
     )
     monkeypatch.setattr(
         rendering, "markdown_to_html_each", lambda s: events.append("render") or render(s)
@@ -960,7 +960,9 @@ def _count(kind: str, key: str, *, limit: int = 5) -> None:
     from django.db import transaction
 
     with transaction.atomic():
-        services._count_event(kind, key, limit=limit, window=timedelta(hours=1), what="Too many.")
+        services.limits.count_event(
+            kind, key, limit=limit, window=timedelta(hours=1), what="Too many."
+        )
 
 
 def test_counting_an_event_prunes_expired_events_of_every_key(db):
@@ -983,7 +985,7 @@ def test_pruning_is_bounded_and_oldest_first(db):
     from threads.models import RateEvent
 
     _events("signup", *[(f"198.51.100.{n % 250}", timedelta(hours=3)) for n in range(5)])
-    _events("signup", *[("192.0.2.1", timedelta(hours=2))] * services.PRUNE_BATCH)
+    _events("signup", *[("192.0.2.1", timedelta(hours=2))] * services.limits.PRUNE_BATCH)
 
     _count("signup", "203.0.113.9")
 
@@ -992,7 +994,7 @@ def test_pruning_is_bounded_and_oldest_first(db):
 
 
 def test_expired_events_do_not_count_even_before_they_are_pruned(db, monkeypatch):
-    monkeypatch.setattr(services, "PRUNE_BATCH", 0)
+    monkeypatch.setattr(services.limits, "PRUNE_BATCH", 0)
     _events("signup", *[("203.0.113.9", timedelta(hours=2))] * 5)
 
     _count("signup", "203.0.113.9")

@@ -81,7 +81,7 @@ class Topic(models.Model):
     # parts of the page are keyed by it, so they can never be served stale.
     revision = models.BigIntegerField(default=new_revision, editable=False)
     # The topic's row in the topic list, the same for every reader; rebuilt by
-    # every write to the topic (threads.services._topic_changed).
+    # every write to the topic (threads.services.writes.topic_changed).
     row_html = models.TextField(editable=False, default="")
 
     class Meta:

@@ -1,0 +1,58 @@
+"""Every write to the forum: one keyword-only function per action.
+
+Views, admin actions, management commands and tests call these
+(`services.post_reply(...)`); nothing else saves a Post. Each function
+validates its input (raising ValidationError), checks permissions through
+threads.permissions (raising Refused), renders Markdown before it takes any
+lock, and then writes inside one transaction, holding the locks of
+`services.locks`.
+
+One module per area. Imports run one way: `errors` ← `locks` ← `writes` and
+`limits` ← the areas (`topics`, `posts`, `accounts`, `interchange`,
+`repair`), which never import each other. Services may use selectors, never
+the reverse.
+"""
+
+from .accounts import address_key, password_reset_send, user_create, user_set_active
+from .errors import AlreadyPosted, NotFound, RateLimited, Refused
+from .interchange import ImportSummary, conversation_import
+from .posts import (
+    post_delete,
+    post_edit,
+    post_move,
+    post_preview,
+    post_remove,
+    post_reply,
+    post_restore,
+)
+from .repair import posts_rerender, trees_repair
+from .topics import topic_create, topic_delete, topic_retitle, topic_set_locked, topic_set_pinned
+from .writes import normalize_body
+
+__all__ = [
+    "AlreadyPosted",
+    "ImportSummary",
+    "NotFound",
+    "RateLimited",
+    "Refused",
+    "address_key",
+    "conversation_import",
+    "normalize_body",
+    "password_reset_send",
+    "post_delete",
+    "post_edit",
+    "post_move",
+    "post_preview",
+    "post_remove",
+    "post_reply",
+    "post_restore",
+    "posts_rerender",
+    "topic_create",
+    "topic_delete",
+    "topic_retitle",
+    "topic_set_locked",
+    "topic_set_pinned",
+    "trees_repair",
+    "user_create",
+    "user_set_active",
+]

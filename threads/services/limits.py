@@ -1,0 +1,132 @@
+"""Posting, editing and counted limits (FORUM_LIMITS), and the duplicate guard."""
+
+import math
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
+
+from .. import permissions
+from ..models import Post, RateEvent, Topic, User
+from . import errors, locks
+from .errors import AlreadyPosted, RateLimited
+
+
+def refuse_duplicate(
+    author: User, body: str, *, topic: Topic | None, parent: Post | None, title: str = ""
+) -> None:
+    """Raise AlreadyPosted if the author just posted this text in the same place.
+
+    The same place is the same parent in the same topic, or, for a new topic
+    (`topic` None), the opening post of a topic of the same title.
+    """
+    window = settings.FORUM_LIMITS["duplicate_window"]
+    if not window:
+        return
+    posts = Post.objects.filter(
+        author=author, body=body, created__gte=timezone.now() - window, removal=""
+    )
+    if topic is None:
+        posts = posts.filter(level=0, topic__title=title, created=F("topic__created"))
+    else:
+        posts = posts.filter(topic=topic, parent=parent)
+    if duplicate := posts.select_related("topic").order_by("-created").first():
+        raise AlreadyPosted(duplicate)
+
+
+def _newcomer_until(author: User) -> datetime:
+    return author.date_joined + settings.FORUM_LIMITS["new_account_age"]
+
+
+def _check_interval(last: datetime | None, interval: timedelta, what: str) -> None:
+    now = timezone.now()
+    if last and now - last < interval:
+        raise RateLimited(
+            f"You can {what} once every {errors.duration(math.ceil(interval.total_seconds()))}.",
+            interval - (now - last),
+        )
+
+
+def _check_links(author: User, body_html: str) -> None:
+    links = settings.FORUM_LIMITS["new_account_links"]
+    newcomer_until = _newcomer_until(author)
+    if links is not None and timezone.now() < newcomer_until and body_html.count("<a ") > links:
+        raise RateLimited(
+            f"During their first day, members can put at most {links} links in a post: "
+            "take some out, or wait.",
+            newcomer_until - timezone.now(),
+        )
+
+
+def check_posting_limits(author: User, body_html: str | None = None) -> None:
+    """Refuse a post that comes too soon, is one too many, or has too many links.
+
+    Counted from the author's posts: once before the post is rendered (without
+    `body_html`, so that a refused post costs no render), and again under the
+    lock on the author's row. Moderators have no limits.
+    """
+    if permissions.is_moderator(author):
+        return
+    limits, now = settings.FORUM_LIMITS, timezone.now()
+    newcomer = now < _newcomer_until(author)
+    interval = limits["new_account_post_interval" if newcomer else "post_interval"]
+    posts = Post.objects.filter(author=author, created__lte=now).order_by("-created")
+    _check_interval(posts.values_list("created", flat=True).first(), interval, "post")
+    if not newcomer:
+        return
+    per_day = limits["new_account_posts_per_day"]
+    if per_day is not None:
+        today = list(
+            posts.filter(created__gt=now - timedelta(days=1)).values_list("created", flat=True)
+        )
+        if len(today) >= per_day:
+            raise RateLimited(
+                f"New members can write {per_day} posts a day.",
+                today[per_day - 1] + timedelta(days=1) - now,
+            )
+    if body_html is not None:
+        _check_links(author, body_html)
+
+
+def check_edit_limits(editor: User, body_html: str | None = None) -> None:
+    """Refuse an edit that comes too soon after the editor's last one, or adds too many links.
+
+    Counted from the editor's own posts, like posting limits; moderators have none.
+    """
+    if permissions.is_moderator(editor):
+        return
+    limits, now = settings.FORUM_LIMITS, timezone.now()
+    newcomer = now < _newcomer_until(editor)
+    interval = limits["new_account_edit_interval" if newcomer else "edit_interval"]
+    edits = Post.objects.filter(author=editor, edited__lte=now).order_by("-edited")
+    _check_interval(edits.values_list("edited", flat=True).first(), interval, "edit a post")
+    if body_html is not None:
+        _check_links(editor, body_html)
+
+
+# How many expired events one counted event deletes at most, whatever their key.
+PRUNE_BATCH = 100
+
+
+def count_event(kind: str, key: str, *, limit: int | None, window: timedelta, what: str) -> None:
+    """Record one event of a limited kind, or refuse it when the limit is reached.
+
+    Only events younger than `window` count. Each recorded event also deletes
+    up to PRUNE_BATCH expired events of its kind, of any key, so the table
+    holds little more than the events still counting, with no job to run.
+    Rows another transaction is deleting are skipped, never waited for.
+    Call it inside a transaction: the lock and the counted event last until it ends.
+    """
+    if limit is None:
+        return
+    locks.lock_rate_key(f"{kind}:{key}")
+    now = timezone.now()
+    times = RateEvent.objects.filter(kind=kind, key=key, created__gt=now - window)
+    first = times.order_by("created").values_list("created", flat=True).first()
+    if first is not None and times.count() >= limit:
+        raise RateLimited(what, first + window - now)
+    RateEvent.objects.create(kind=kind, key=key, created=now)
+    expired = RateEvent.objects.filter(kind=kind, created__lte=now - window).order_by("pk")
+    batch = expired.select_for_update(skip_locked=True).values_list("pk", flat=True)
+    RateEvent.objects.filter(pk__in=list(batch[:PRUNE_BATCH])).delete()

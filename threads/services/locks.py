@@ -1,0 +1,79 @@
+"""The locks that keep django-mptt's trees and the counted limits consistent.
+
+django-mptt does not lock. Two rules keep the trees consistent:
+
+* Every write to a topic's posts first locks that topic's row
+  (`lock_topics`) and then re-reads the posts it will touch, so the tree
+  fields it computes from are current. Writers of one topic, and so of one
+  tree, go one at a time.
+* A new tree gets MAX(tree_id) + 1, so creating one also takes a
+  database-wide lock (`lock_tree_ids`), held until commit.
+
+Posting limits are counted under a lock on the author's row (`lock_author`),
+so two requests of one member cannot both slip under a limit.
+
+Order, always: the author's row, topic rows by ascending id, then the
+tree-id lock. PostgreSQL implements them with SELECT ... FOR UPDATE and
+transaction advisory locks. SQLite has neither, but every transaction there
+begins IMMEDIATE (see settings.DATABASES), which serializes all writers.
+"""
+
+from django.db import connection
+
+from ..models import Post, Topic, User
+from .errors import NotFound
+
+# Namespaces of PostgreSQL advisory locks (the first of their two keys).
+# Namespaces of PostgreSQL advisory locks (the first of their two keys).
+_TREE_IDS, _RATE_KEYS = 0, 1
+
+
+def lock_topics(*topic_ids: int) -> dict[int, Topic]:
+    """Lock the rows of these topics, in id order, and return them fresh."""
+    locked = (
+        Topic.objects.select_for_update(of=("self",))
+        .select_related("author")
+        .filter(pk__in=topic_ids)
+        .order_by("pk")
+    )
+    topics = {topic.pk: topic for topic in locked}
+    if len(topics) != len(set(topic_ids)):
+        raise NotFound("That topic no longer exists.")
+    return topics
+
+
+def lock_topic(topic_id: int) -> Topic:
+    return lock_topics(topic_id)[topic_id]
+
+
+def lock_tree_ids() -> None:
+    """Serialize the allocation of new tree ids until the transaction ends."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, 0)", [_TREE_IDS])
+
+
+def lock_author(author: User) -> None:
+    """Serialize one member's posting until the transaction ends."""
+    list(User.objects.select_for_update(no_key=True).filter(pk=author.pk).values_list("pk"))
+
+
+def lock_rate_key(key: str) -> None:
+    """Serialize the counting of one limit's events until the transaction ends."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [_RATE_KEYS, key])
+
+
+def locked_post(post_id: int) -> Post:
+    """Lock the post's topic, then read the post as it is now."""
+    try:
+        topic_id = Post.objects.values_list("topic_id", flat=True).get(pk=post_id)
+    except Post.DoesNotExist:
+        raise NotFound("That post no longer exists.") from None
+    topic = lock_topic(topic_id)
+    post = Post.objects.select_related("author").get(pk=post_id)
+    if post.topic_id != topic.pk:  # moved to another topic before we got the lock
+        return locked_post(post_id)
+    post.topic = topic
+    return post

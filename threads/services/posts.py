@@ -1,0 +1,198 @@
+"""Posts: replying, editing, previewing, deleting, and moderators' removal and moves."""
+
+from datetime import datetime
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from .. import permissions, selectors
+from ..models import Post, Topic, User
+from . import limits, locks, writes
+from .errors import NotFound, Refused
+
+
+def post_reply(
+    *,
+    author: User,
+    topic: Topic,
+    parent: Post | None = None,
+    body: str,
+    created: datetime | None = None,
+) -> Post:
+    """Reply to `parent`, or to the topic itself (a new top-level post) when it is None."""
+    body = writes.clean_body(body)
+    writes.refuse_if(permissions.posting_refusal(author))
+    limits.refuse_duplicate(author, body, topic=topic, parent=parent)
+    limits.check_posting_limits(author)
+    body_html = writes.render(body)
+    created = created or timezone.now()
+    with transaction.atomic():
+        locks.lock_author(author)
+        limits.refuse_duplicate(author, body, topic=topic, parent=parent)
+        limits.check_posting_limits(author, body_html)
+        topic = locks.lock_topic(topic.pk)
+        if parent is not None:
+            try:
+                parent = Post.objects.get(pk=parent.pk)
+            except Post.DoesNotExist:
+                raise NotFound("The post you replied to no longer exists.") from None
+            if parent.topic_id != topic.pk:
+                raise ValidationError(
+                    "The post you replied to is in another topic.", code="wrong_topic"
+                )
+        writes.refuse_if(permissions.reply_refusal(author, topic, parent))
+        post = writes.insert_post(
+            topic=topic,
+            parent=parent,
+            author=author,
+            body=body,
+            body_html=body_html,
+            created=created,
+        )
+        writes.topic_changed(
+            topic,
+            reply_count=topic.reply_count + 1,
+            last_activity=max(topic.last_activity, created),
+        )
+    return post
+
+
+def post_edit(*, post: Post, editor: User, body: str, title: str | None = None) -> Post:
+    """Replace the text of one's own post, marking it edited.
+
+    `title` renames the topic too; only the opening post carries it.
+    """
+    body = writes.clean_body(body)
+    if title is not None:
+        title = writes.clean_title(title)
+    writes.refuse_if(permissions.posting_refusal(editor))
+    limits.check_edit_limits(editor)
+    body_html = writes.render(body)
+    with transaction.atomic():
+        locks.lock_author(editor)
+        limits.check_edit_limits(editor, body_html)
+        post = locks.locked_post(post.pk)
+        writes.refuse_if(permissions.edit_refusal(editor, post))
+        if title is not None and title != post.topic.title:
+            if not selectors.is_opening_post(post):
+                raise ValidationError(
+                    "Only the opening post carries the topic's title.", code="not_opening_post"
+                )
+            writes.retitle(post.topic, title)
+        if body != post.body:
+            post = writes.rewrite(post, body=body, body_html=body_html, edited=timezone.now())
+    return post
+
+
+def post_preview(*, author: User, body: str) -> str:
+    """The HTML a post of this text would show, for members who may post.
+
+    Previews are counted (FORUM_LIMITS "previews_per_window"), so that nobody can make
+    the forum format text without end; moderators are not counted.
+    """
+    body = writes.clean_body(body)
+    writes.refuse_if(permissions.posting_refusal(author))
+    if not permissions.is_moderator(author):
+        with transaction.atomic():
+            limits.count_event(
+                "preview",
+                str(author.pk),
+                limit=settings.FORUM_LIMITS["previews_per_window"],
+                window=settings.FORUM_LIMITS["preview_window"],
+                what="You have previewed many posts in a short time.",
+            )
+    return writes.render(body)
+
+
+def post_delete(*, post: Post, user: User) -> Post:
+    """Delete one's own post. It stays as a placeholder so its replies keep their place."""
+    with transaction.atomic():
+        post = locks.locked_post(post.pk)
+        writes.refuse_if(permissions.delete_refusal(user, post))
+        return writes.rewrite(post, removal=Post.Removal.AUTHOR)
+
+
+def post_remove(*, post: Post, moderator: User, reason: str) -> Post:
+    """Hide a post from readers, keeping its place in the thread."""
+    with transaction.atomic():
+        writes.refuse_if(permissions.moderation_refusal(moderator))
+        post = locks.locked_post(post.pk)
+        return writes.rewrite(post, removal=Post.Removal.MODERATOR, removal_reason=reason.strip())
+
+
+def post_restore(*, post: Post, moderator: User) -> Post:
+    """Show a removed or deleted post again."""
+    with transaction.atomic():
+        writes.refuse_if(permissions.moderation_refusal(moderator))
+        post = locks.locked_post(post.pk)
+        return writes.rewrite(post, removal=Post.Removal.VISIBLE, removal_reason="")
+
+
+def post_move(
+    *, post: Post, moderator: User, new_parent: Post | None, topic: Topic | None = None
+) -> Post:
+    """Move a post and its replies under `new_parent`, or make it a top-level post.
+
+    With `new_parent` None the post becomes the last top-level post of
+    `topic` (its own topic when that is None too).
+    """
+    writes.refuse_if(permissions.moderation_refusal(moderator))
+    with transaction.atomic():
+        current = Post.objects.filter(pk=post.pk).values_list("topic_id", flat=True).first()
+        if new_parent is not None:
+            target_id = Post.objects.filter(pk=new_parent.pk).values_list("topic_id", flat=True)
+            target_id = target_id.first()
+        else:
+            target_id = topic.pk if topic is not None else current
+        if current is None or target_id is None:
+            raise NotFound("That post no longer exists.")
+        topics = locks.lock_topics(current, target_id)
+        post = Post.objects.select_related("author").get(pk=post.pk)
+        if new_parent is not None:
+            new_parent = Post.objects.get(pk=new_parent.pk)
+            if new_parent.topic_id != target_id:
+                raise Refused("The post changed topic meanwhile; try again.")
+        if post.topic_id != current:
+            raise Refused("The post changed topic meanwhile; try again.")
+        if selectors.is_opening_post(post):
+            raise ValidationError("The opening post cannot be moved.", code="opening_post")
+        if (
+            new_parent is not None
+            and new_parent.tree_id == post.tree_id
+            and post.lft <= new_parent.lft <= post.rght
+        ):
+            raise ValidationError(
+                "A post cannot move under itself or its own replies.", code="cycle"
+            )
+
+        if target_id != current:
+            moved = post.get_descendants(include_self=True)
+            size = post.get_descendant_count() + 1
+            newest = moved.aggregate(newest=Max("created"))["newest"]
+            moved.update(topic_id=target_id)
+            source, target = topics[current], topics[target_id]
+            writes.topic_changed(source, reply_count=source.reply_count - size)
+            writes.topic_changed(
+                target,
+                reply_count=target.reply_count + size,
+                last_activity=max(target.last_activity, newest),
+            )
+            post.topic_id = target_id
+
+        if new_parent is not None:
+            Post.objects.move_node(post, new_parent, "last-child")
+        elif post.parent_id is not None or target_id != current:
+            # A top-level post is the newest tree of its topic: give it a new tree id.
+            locks.lock_tree_ids()
+            if post.parent_id is not None:
+                Post.objects.move_node(post, None)
+            else:
+                new_tree_id = Post.objects._get_next_tree_id()
+                Post.objects.filter(tree_id=post.tree_id).update(tree_id=new_tree_id)
+        post.refresh_from_db()
+        post.topic = topics[target_id]
+        writes.rewrite(post)  # its parent link changed
+    return post

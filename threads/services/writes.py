@@ -1,0 +1,136 @@
+"""What every write shares: cleaning titles and bodies, rendering, inserting and
+rewriting posts, and renewing a topic after any change to what its pages show.
+
+Topic and post services both use these, so neither imports the other.
+"""
+
+import unicodedata
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.utils.text import slugify
+
+from .. import conversation, rendering
+from ..models import BODY_MAX_LENGTH, TITLE_MAX_LENGTH, Post, Topic, User, new_revision
+from . import locks
+from .errors import Refused
+
+
+def normalize_body(text: str) -> str:
+    """Unix line ends and no blank lines at the start or the end, as an import reads them."""
+    return conversation.without_blank_edges(conversation.LINE_BREAK.split(text))
+
+
+def clean_body(text: str) -> str:
+    body = normalize_body(text)
+    if not body:
+        raise ValidationError("The post is empty: write something first.", code="empty")
+    if len(body) > BODY_MAX_LENGTH:
+        raise ValidationError(
+            f"A post can be at most {BODY_MAX_LENGTH:,} characters long; "
+            f"this one has {len(body):,}.",
+            code="too_long",
+        )
+    if "\x00" in body:
+        raise ValidationError("The text contains a NUL character.", code="null_characters")
+    return body
+
+
+# Characters that show nothing or reorder the text around them (Unicode format
+# characters: bidirectional overrides, zero-width spaces), except the joiners
+# that emoji sequences and some scripts need between visible characters.
+_JOINERS = {"\u200c", "\u200d"}
+# Letters that show as blank space.
+_BLANK_LETTERS = {"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800"}
+
+
+def visible(text: str) -> str:
+    """The text without format characters that hide or reorder it."""
+    return "".join(c for c in text if c in _JOINERS or unicodedata.category(c) != "Cf")
+
+
+def clean_title(text: str) -> str:
+    title = visible(text).strip()
+    if not any(c not in _JOINERS and c not in _BLANK_LETTERS and not c.isspace() for c in title):
+        raise ValidationError("The topic needs a title.", code="empty")
+    if len(title) > TITLE_MAX_LENGTH:
+        raise ValidationError(
+            f"A title can be at most {TITLE_MAX_LENGTH} characters long; "
+            f"this one has {len(title)}.",
+            code="too_long",
+        )
+    if any(ord(c) < 32 or ord(c) == 127 for c in title):
+        raise ValidationError(
+            "A title is one line of text, without control characters.", code="control_characters"
+        )
+    return title
+
+
+def render(body: str) -> str:
+    """The body's HTML, or a form error when it costs too much to format."""
+    try:
+        return rendering.markdown_to_html(body)
+    except rendering.TooComplex as error:
+        raise ValidationError(error.message, code="too_complex") from None
+
+
+def slug(title: str) -> str:
+    return slugify(title)[:80].strip("-") or "topic"
+
+
+def refuse_if(reason: str | None) -> None:
+    if reason:
+        raise Refused(reason)
+
+
+def topic_changed(topic: Topic, **changes) -> Topic:
+    """Save changes to a locked topic, renewing its revision and its topic-list row.
+
+    Every write that changes what a topic's pages or its row show ends here.
+    """
+    for field, value in changes.items():
+        setattr(topic, field, value)
+    topic.revision = new_revision()
+    topic.row_html = rendering.topic_row(topic)
+    Topic.objects.filter(pk=topic.pk).update(
+        **changes, revision=topic.revision, row_html=topic.row_html
+    )
+    return topic
+
+
+def insert_post(
+    *, topic: Topic, parent: Post | None, author: User, body: str, body_html: str, created: datetime
+) -> Post:
+    """Insert a post as the last child of `parent`, or as a new tree (a top-level post)."""
+    post = Post(
+        topic=topic,
+        parent=parent,
+        author=author,
+        body=body,
+        body_html=body_html,
+        render_version=rendering.RENDER_VERSION,
+        created=created,
+    )
+    if parent is None:
+        locks.lock_tree_ids()
+    post.save()
+    post.fragment = rendering.post_fragment(post)
+    Post.objects.filter(pk=post.pk).update(fragment=post.fragment)
+    return post
+
+
+def rewrite(post: Post, **changes) -> Post:
+    """Change a post's own fields (never its place in the tree) and rebuild its fragment."""
+    for field, value in changes.items():
+        setattr(post, field, value)
+    post.render_version = rendering.RENDER_VERSION
+    post.fragment = rendering.post_fragment(post)
+    Post.objects.filter(pk=post.pk).update(
+        **changes, fragment=post.fragment, render_version=post.render_version
+    )
+    topic_changed(post.topic)
+    return post
+
+
+def retitle(topic: Topic, title: str) -> None:
+    topic_changed(topic, title=title, slug=slug(title))
