@@ -1,0 +1,6 @@
+"""Moderation through the Django admin. Every change goes through threads.services.
+
+One module per model; importing them registers their admin classes.
+"""
+
+from . import posts, topics, users  # noqa: F401

@@ -1,0 +1,204 @@
+"""Topics in the admin: flags, retitling, deleting, and importing ConversationJS files."""
+
+import contextlib
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.defaultfilters import filesizeformat
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from .. import conversation, services
+from ..models import Post, Topic
+from .common import ServiceRefusals, admin_page, each_selected, moderator_only, on_the_form
+
+TOPIC_FLAG_ACTIONS = {
+    "lock": ("locked", True, "Locked"),
+    "unlock": ("locked", False, "Unlocked"),
+    "pin": ("pinned", True, "Pinned"),
+    "unpin": ("pinned", False, "Unpinned"),
+}
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        label="ConversationJS file",
+        help_text="Markdown: '### Topic' headings and '- @user [timestamp]: text' messages.",
+    )
+    dry_run = forms.BooleanField(
+        required=False, label="Only check the file and show what would be imported"
+    )
+    allow_staff_handles = forms.BooleanField(
+        required=False,
+        label="Allow messages by staff accounts",
+        help_text="Without this, a file with a message by a moderator or an administrator "
+        "is refused.",
+    )
+
+    def clean_file(self):
+        """Refuse a file over the size limit before anything reads it into memory."""
+        upload = self.cleaned_data["file"]
+        limit = settings.FORUM_LIMITS["import_max_bytes"]
+        if limit is not None and upload.size > limit:
+            raise ValidationError(
+                f"{upload.name} is {filesizeformat(upload.size)}: "
+                f"the import takes files of at most {filesizeformat(limit)}.",
+                code="too_big",
+            )
+        return upload
+
+
+@admin.register(Topic)
+class TopicAdmin(ServiceRefusals, admin.ModelAdmin):
+    list_display = [
+        "title",
+        "author",
+        "created",
+        "last_activity",
+        "reply_count",
+        "is_locked",
+        "is_pinned",
+        "posts_link",
+    ]
+    list_select_related = ["author"]
+    list_filter = ["is_locked", "is_pinned", "created"]
+    search_fields = ["title", "author__username"]
+    date_hierarchy = "created"
+    readonly_fields = [
+        "author",
+        "created",
+        "last_activity",
+        "reply_count",
+        "is_locked",
+        "is_pinned",
+    ]
+    fields = ["title", *readonly_fields]
+    actions = ["lock", "unlock", "pin", "unpin"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # topics are started on the site
+
+    @admin.display(description="Posts")
+    def posts_link(self, topic: Topic) -> str:
+        url = reverse("admin:threads_post_changelist") + f"?topic__id__exact={topic.pk}"
+        return format_html('<a href="{}">tree</a>', url)
+
+    def save_model(self, request, obj, form, change) -> None:
+        if "title" in form.changed_data:
+            with on_the_form("title"):
+                services.topic_retitle(topic=obj, moderator=request.user, title=obj.title)
+
+    def get_deleted_objects(self, objs, request):
+        # Posts cannot be deleted one by one in the admin, but a topic's
+        # deletion takes its posts along (services.topic_delete does that).
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed.discard(Post._meta.verbose_name)
+        return deleted, model_count, perms_needed, protected
+
+    def delete_model(self, request, obj) -> None:
+        with contextlib.suppress(services.NotFound):  # deleted meanwhile: as good as done
+            services.topic_delete(topic=obj, moderator=request.user)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for topic in queryset:
+            with contextlib.suppress(services.NotFound):
+                services.topic_delete(topic=topic, moderator=request.user)
+
+    def _set_flag(self, request, topics, action: str) -> None:
+        name, value, done = TOPIC_FLAG_ACTIONS[action]
+        setter = services.topic_set_locked if name == "locked" else services.topic_set_pinned
+        each_selected(
+            request,
+            topics,
+            lambda topic: setter(topic=topic, moderator=request.user, **{name: value}),
+            done,
+        )
+
+    @admin.action(description="Lock selected topics", permissions=["change"])
+    def lock(self, request, queryset) -> None:
+        self._set_flag(request, queryset, "lock")
+
+    @admin.action(description="Unlock selected topics", permissions=["change"])
+    def unlock(self, request, queryset) -> None:
+        self._set_flag(request, queryset, "unlock")
+
+    @admin.action(description="Pin selected topics", permissions=["change"])
+    def pin(self, request, queryset) -> None:
+        self._set_flag(request, queryset, "pin")
+
+    @admin.action(description="Unpin selected topics", permissions=["change"])
+    def unpin(self, request, queryset) -> None:
+        self._set_flag(request, queryset, "unpin")
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.flag_view)
+        return [
+            path(
+                "import/",
+                self.admin_site.admin_view(self.import_view),
+                name="threads_topic_import",
+            ),
+            *(
+                path(
+                    f"<int:pk>/{action}/", view, {"action": action}, name=f"threads_topic_{action}"
+                )
+                for action in TOPIC_FLAG_ACTIONS
+            ),
+            *super().get_urls(),
+        ]
+
+    def import_view(self, request) -> HttpResponse:
+        """Upload a ConversationJS file: check it, then import all its topics or none."""
+        moderator_only(request)
+        form = ImportForm(request.POST or None, request.FILES or None)
+        summary = None
+        if form.is_valid():
+            upload, dry_run = form.cleaned_data["file"], form.cleaned_data["dry_run"]
+            try:
+                document = conversation.read(upload.read(), filename=upload.name)
+                summary = services.conversation_import(
+                    documents=[document],
+                    moderator=request.user,
+                    allow_staff_handles=form.cleaned_data["allow_staff_handles"],
+                    dry_run=dry_run,
+                )
+            except conversation.ConversationError as error:
+                form.add_error("file", str(error))
+            else:
+                if not dry_run:
+                    messages.success(
+                        request,
+                        f"Imported {summary.topics} topic(s) and {summary.posts} post(s); "
+                        f"{len(summary.new_accounts)} new account(s), inactive until activated.",
+                    )
+                    return redirect("admin:threads_topic_changelist")
+        page = admin_page(
+            self,
+            request,
+            "admin/threads/topic/import.html",
+            form=form,
+            summary=summary,
+            title="Import conversations",
+        )
+        page.status_code = 400 if form.errors else 200
+        return page
+
+    def flag_view(self, request, pk: int, action: str) -> HttpResponse:
+        """Confirm, then lock, unlock, pin or unpin one topic; linked from the topic page."""
+        moderator_only(request)
+        topic = get_object_or_404(Topic, pk=pk)
+        if request.method == "POST":
+            self._set_flag(request, [topic], action)
+            return redirect(topic)
+        return admin_page(
+            self,
+            request,
+            "admin/threads/topic/flag_confirm.html",
+            topic=topic,
+            action=action,
+            title=f"{action.capitalize()} “{topic}”",
+        )

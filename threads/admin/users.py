@@ -1,0 +1,83 @@
+"""Members in the admin: usernames read-only, bans through the service."""
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.core.exceptions import PermissionDenied
+
+from .. import services
+from ..models import User
+from .common import ServiceRefusals, each_selected, on_the_form
+
+
+class ForumUserChangeForm(UserChangeForm):
+    class Meta(UserChangeForm.Meta):
+        model = User
+
+
+class ForumUserCreationForm(AdminUserCreationForm):
+    class Meta(AdminUserCreationForm.Meta):
+        model = User
+
+
+@admin.register(User)
+class ForumUserAdmin(ServiceRefusals, UserAdmin):
+    form = ForumUserChangeForm
+    add_form = ForumUserCreationForm
+    list_display = ["username", "email", "date_joined", "is_active", "is_staff"]
+    actions = ["ban", "unban"]
+
+    # What a moderator who is not a superuser sees of a member: enough to ban them.
+    moderator_fieldsets = [(None, {"fields": ["username", "email", "is_active", "date_joined"]})]
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is not None and not request.user.is_superuser:
+            return self.moderator_fieldsets
+        return super().get_fieldsets(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return super().get_readonly_fields(request, obj)
+        if not request.user.is_superuser:
+            return ["username", "email", "date_joined"]
+        # A username is an identity: it is written into every post and every export.
+        return [*super().get_readonly_fields(request, obj), "username"]
+
+    def has_add_permission(self, request) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        if obj is not None and (obj.is_staff or obj.is_superuser) and not request.user.is_superuser:
+            return False  # staff accounts are the administrators' business
+        return super().has_change_permission(request, obj)
+
+    def user_change_password(self, request, id, form_url=""):
+        if not request.user.is_superuser:
+            raise PermissionDenied("Only administrators set passwords for others.")
+        return super().user_change_password(request, id, form_url)
+
+    def save_model(self, request, obj, form, change) -> None:
+        if change and not request.user.is_superuser:
+            if "is_active" in form.changed_data:
+                with on_the_form("is_active"):
+                    services.user_set_active(user=obj, moderator=request.user, active=obj.is_active)
+            return
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Ban selected members (deactivate)", permissions=["change"])
+    def ban(self, request, queryset) -> None:
+        each_selected(
+            request,
+            queryset,
+            lambda u: services.user_set_active(user=u, moderator=request.user, active=False),
+            "Banned",
+        )
+
+    @admin.action(description="Unban or activate selected members", permissions=["change"])
+    def unban(self, request, queryset) -> None:
+        each_selected(
+            request,
+            queryset,
+            lambda u: services.user_set_active(user=u, moderator=request.user, active=True),
+            "Activated",
+        )
