@@ -17,6 +17,7 @@ pytestmark = pytest.mark.django_db
 LOGIN = "Log in to post."
 SUSPENDED = permissions.SUSPENDED
 LOCKED = permissions.LOCKED
+LOCKED_POSTS = permissions.LOCKED_POSTS
 ONLY_MODERATORS = "Only moderators can do that."
 
 ACTORS = ["anonymous", "member", "author", "moderator", "banned"]
@@ -105,7 +106,7 @@ NOT_YOURS = "You can only change your own posts."
 EDIT_TABLE = {
     "anonymous": (LOGIN, LOGIN, LOGIN, LOGIN),
     "member": (NOT_YOURS, NOT_YOURS, NOT_YOURS, NOT_YOURS),
-    "author": (None, "That post was deleted.", LOCKED, "That post was deleted."),
+    "author": (None, "That post was deleted.", LOCKED_POSTS, "That post was deleted."),
     "moderator": (None, None, None, None),
     "banned": (SUSPENDED, SUSPENDED, SUSPENDED, SUSPENDED),
 }
@@ -114,7 +115,7 @@ ALREADY = "That post was already deleted."
 DELETE_TABLE = {
     "anonymous": (LOGIN, LOGIN, LOGIN, LOGIN),
     "member": (NOT_YOURS_TO_DELETE,) * 4,
-    "author": (None, ALREADY, LOCKED, ALREADY),
+    "author": (None, ALREADY, LOCKED_POSTS, ALREADY),
     # moderators remove posts of others in the admin instead
     "moderator": (NOT_YOURS_TO_DELETE,) * 4,
     "banned": (SUSPENDED, SUSPENDED, SUSPENDED, SUSPENDED),
@@ -273,8 +274,8 @@ def test_permission_matrix(client, scene, member, other_member, moderator, banne
 # what decides the Edit and Delete links on a topic page.
 OWN_POSTS_TABLE = {
     "anonymous": (LOGIN, LOGIN),
-    "member": (None, LOCKED),
-    "author": (None, LOCKED),
+    "member": (None, LOCKED_POSTS),
+    "author": (None, LOCKED_POSTS),
     "moderator": (None, None),
     "banned": (SUSPENDED, SUSPENDED),
 }

@@ -815,7 +815,9 @@ def test_authors_cannot_edit_in_a_locked_topic(member_client, topic, moderator):
 
     response = member_client.post(f"/p/{opening_post(topic).pk}/edit/", typed)
 
-    _assert_refused_form(response, 403, permissions.LOCKED, typed, before)
+    _assert_refused_form(
+        response, 403, "This topic is locked: its posts can no longer be changed.", typed, before
+    )
 
 
 def test_edit_needs_a_login(client, get, topic):

@@ -11,6 +11,7 @@ SUSPENDED = (
     "If you think this is a mistake, contact the moderators."
 )
 LOCKED = "This topic is locked: it no longer takes replies."
+LOCKED_POSTS = "This topic is locked: its posts can no longer be changed."
 
 
 def is_moderator(user) -> bool:
@@ -40,7 +41,7 @@ def own_posts_refusal(user, topic: Topic) -> str | None:
     if refusal := posting_refusal(user):
         return refusal
     if topic.is_locked and not is_moderator(user):
-        return LOCKED
+        return LOCKED_POSTS
     return None
 
 
