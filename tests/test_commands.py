@@ -60,6 +60,18 @@ def test_import_reports_what_it_imported(files):
     assert tree_shape(Topic.objects.get(title="One")) == "ann: hello\n  bob: hi"
 
 
+def test_the_summary_names_ten_new_accounts_then_counts_the_rest(files):
+    messages = "".join(f"  - @user{n:02} [2025-02-12T01:{n:02}:00Z]: hi\n" for n in range(13))
+    many = files("many.md", "### Many\n- @ann [2025-02-12T01:00:00Z]: hello\n" + messages)
+
+    out, _ = run("import_conversation", "--moderator", "importer", many)
+
+    assert out.startswith(
+        "Imported 1 topic(s), 14 post(s), 14 new account(s) (ann, user00, user01, user02, "
+        "user03, user04, user05, user06, user07, user08 and 4 more).\n"
+    )
+
+
 def test_import_dry_run_writes_nothing(files):
     out, _ = run("import_conversation", "--moderator", "importer", "--dry-run", files("a.md", GOOD))
 

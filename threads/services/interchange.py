@@ -19,6 +19,15 @@ class ImportSummary:
     posts: int
     new_accounts: list[str]
 
+    NAMED = 10  # accounts named in a summary; the rest are counted
+
+    @property
+    def new_accounts_named(self) -> str:
+        """The new accounts for a person to read: the first ten, then how many more."""
+        named = ", ".join(self.new_accounts[: self.NAMED])
+        more = len(self.new_accounts) - self.NAMED
+        return f"{named} and {more} more" if more > 0 else named
+
 
 Progress = Callable[[str, int, int], None]
 

@@ -64,7 +64,7 @@ class Command(BaseCommand):
         if verbosity:
             accounts = f"{len(summary.new_accounts)} new account(s)"
             if summary.new_accounts:
-                accounts += " (" + ", ".join(summary.new_accounts) + ")"
+                accounts += f" ({summary.new_accounts_named})"
             what = f"{summary.topics} topic(s), {summary.posts} post(s), {accounts}"
             if dry_run:
                 self.stdout.write(f"Dry run: the files are valid and would import {what}.")
