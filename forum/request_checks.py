@@ -23,11 +23,11 @@ Hostile input is normal input, and it must end in a clear 4xx, never a 500:
 import codecs
 
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.core.exceptions import BadRequest, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import connection
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseNotFound
+from django.template import loader
 from django.utils.http import parse_header_parameters
-from django.views.defaults import bad_request, page_not_found
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -94,6 +94,15 @@ def _valid_ids(model, values: list[str]) -> bool:
     return True
 
 
+def _refusal(response_class, template: str) -> HttpResponse:
+    """The forum's error page, rendered as Django's own error views render it.
+
+    Not through those views: they look for a CSRF token in request.POST (when
+    the request has a CSRF cookie), which is what could not be read here.
+    """
+    return response_class(loader.render_to_string(template))
+
+
 class RequestChecksMiddleware:
     def __init__(self, get_response) -> None:
         self.get_response = get_response
@@ -102,9 +111,9 @@ class RequestChecksMiddleware:
         # Answered here rather than raised: Django's error handling would read
         # request.POST again (DEBUG's error page does) and fail the same way.
         if "\x00" in request.path_info:
-            return page_not_found(request, Http404("The address contains a NUL character."))
-        if problem := charset_problem(request) or nul_problem(request):
-            return bad_request(request, BadRequest(problem))
+            return _refusal(HttpResponseNotFound, "404.html")
+        if charset_problem(request) or nul_problem(request):
+            return _refusal(HttpResponseBadRequest, "400.html")
         return self.get_response(request)
 
     def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
@@ -112,7 +121,7 @@ class RequestChecksMiddleware:
         if model_admin is None or request.method != "POST":
             return None
         if not _valid_ids(model_admin.model, request.POST.getlist(ACTION_CHECKBOX_NAME)):
-            return bad_request(request, BadRequest("The selection names no such objects."))
+            return _refusal(HttpResponseBadRequest, "400.html")
         return None
 
 

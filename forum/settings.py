@@ -259,6 +259,12 @@ FORUM_LIMITS = {
     # renderer busy.
     "previews_per_window": 30,
     "preview_window": timedelta(minutes=10),
+    # Renders per member (posts, edits and previews, stored or refused): each
+    # may cost a render worker up to a second.
+    "renders_per_burst": 3,
+    "render_burst_window": timedelta(seconds=5),
+    "renders_per_window": 12,
+    "render_window": timedelta(minutes=1),
     # Sign-ups from one address.
     "signups_per_address": 5,
     "signup_window": timedelta(hours=1),

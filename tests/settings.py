@@ -42,6 +42,8 @@ FORUM_LIMITS = {
     "edit_interval": timedelta(0),
     "new_account_edit_interval": timedelta(0),
     "previews_per_window": None,
+    "renders_per_burst": None,
+    "renders_per_window": None,
     "signups_per_address": None,
     "reset_mails_per_email": None,
     "reset_mails_per_address": None,

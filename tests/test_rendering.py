@@ -1,4 +1,5 @@
 import contextlib
+import threading
 import time
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -502,3 +503,20 @@ def test_post_tools_escape_and_can_be_empty():
     assert rendering.post_tools(links=[("/x/?a=1&b=2", "<Edit>")]) == (
         '<p class="post-tools"><a href="/x/?a=1&amp;b=2">&lt;Edit&gt;</a></p>'
     )
+
+
+def test_a_render_that_cannot_start_in_time_is_refused_as_busy():
+    """Renders queue for the workers; a request's waits at most RENDER_QUEUE_SECONDS."""
+    slow = SHAPES["lines of -"](50_000)  # each holds a worker for the whole time limit
+    ahead = [slow] * (2 * rendering.RENDER_WORKERS)
+    behind = threading.Thread(target=rendering.markdown_to_html_each, args=(ahead,))
+    behind.start()
+    time.sleep(0.1)
+    began = time.perf_counter()
+
+    with pytest.raises(rendering.Busy):
+        md("*waiting*")
+
+    assert time.perf_counter() - began < ANSWER_SECONDS
+    behind.join()
+    assert md("*waiting*") == "<p><em>waiting</em></p>"

@@ -8,10 +8,11 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as examples
 
 from threads import conversation, rendering, selectors, services
-from threads.models import Post, Topic, User
+from threads.models import Post, RateEvent, Topic, User
 
 from .factories import ReplyFactory, TopicFactory, UserFactory, importer
 from .helpers import opening_post, tree_shape
+from .hostile import SHAPES
 from .strategies import NEARLY_VALID
 
 pytestmark = pytest.mark.django_db
@@ -567,8 +568,28 @@ def test_imported_topics_have_their_rows(db):
 
 @pytest.fixture
 def limits(settings):
-    """The limits production runs with (tests/settings.py turns them off elsewhere)."""
-    settings.FORUM_LIMITS = settings.PRODUCTION_LIMITS
+    """The limits production runs with (tests/settings.py turns them off elsewhere).
+
+    Except the count of renders, which these tests would reach by posting faster
+    than time passes (they age posts instead of waiting); `render_limits` has it.
+    """
+    settings.FORUM_LIMITS = {
+        **settings.PRODUCTION_LIMITS,
+        "renders_per_burst": None,
+        "renders_per_window": None,
+    }
+    return settings.FORUM_LIMITS
+
+
+@pytest.fixture
+def render_limits(settings):
+    """Only the count of renders, as production has it."""
+    production = settings.PRODUCTION_LIMITS
+    settings.FORUM_LIMITS = {
+        **settings.FORUM_LIMITS,
+        **{key: production[key] for key in ("renders_per_burst", "render_burst_window",
+                                             "renders_per_window", "render_window")},
+    }  # fmt: skip
     return settings.FORUM_LIMITS
 
 
@@ -867,7 +888,9 @@ def test_rerender_renders_before_it_takes_the_locks(topic, monkeypatch):
         services.locks, "lock_topics", lambda *ids: events.append("lock") or lock_topics(*ids)
     )
     monkeypatch.setattr(
-        rendering, "markdown_to_html_each", lambda s: events.append("render") or render(s)
+        rendering,
+        "markdown_to_html_each",
+        lambda s, **kw: events.append("render") or render(s, **kw),
     )
 
     assert services.posts_rerender(batch_size=2) == 4
@@ -893,8 +916,8 @@ def test_rerender_keeps_what_an_edit_rendered_meanwhile(topic, monkeypatch):
     monkeypatch.setattr(rendering, "RENDER_VERSION", rendering.RENDER_VERSION + 1)
     render = rendering.markdown_to_html_each
 
-    def edit_meanwhile(sources):
-        results = render(sources)
+    def edit_meanwhile(sources, **kwargs):
+        results = render(sources, **kwargs)
         monkeypatch.setattr(rendering, "markdown_to_html_each", render)
         services.post_edit(post=post, editor=topic.author, body="edited *meanwhile*")
         return results
@@ -1113,3 +1136,67 @@ def test_user_create_refuses_a_username_taken_meanwhile(db, limits):
 
     assert caught.value.message_dict == {"username": ["That username is taken."]}
     assert not RateEvent.objects.exists()  # a refused sign-up does not count
+
+
+def test_renders_are_counted_even_when_refused(topic, regular, render_limits):
+    """A text refused as too complex is never stored, yet it cost a render worker."""
+    hostile = SHAPES["lines of -"](50_000)
+    for _ in range(3):
+        with pytest.raises(ValidationError, match="too complex"):
+            services.post_reply(author=regular, topic=topic, body=hostile)
+
+    with pytest.raises(services.RateLimited, match="faster than anyone types") as caught:
+        services.post_preview(author=regular, body="*fine*")
+
+    assert 1 <= caught.value.retry_after <= 5
+    assert Post.objects.filter(author=regular).count() == 0
+
+
+def test_renders_per_minute(topic, regular, render_limits):
+    for number in range(12):
+        RateEvent.objects.filter(kind="render_burst").delete()  # a few seconds later
+        services.post_preview(author=regular, body=f"draft {number}")
+
+    RateEvent.objects.filter(kind="render_burst").delete()
+    with pytest.raises(services.RateLimited, match="many posts to be formatted") as caught:
+        services.post_reply(author=regular, topic=topic, body="one more")
+    assert caught.value.retry_after <= 60
+
+
+def test_moderators_renders_are_not_counted(topic, moderator, render_limits):
+    for number in range(5):
+        services.post_preview(author=moderator, body=f"note {number}")
+
+
+def test_an_edit_that_changes_nothing_renders_nothing(topic, regular, render_limits):
+    post = services.post_reply(author=regular, topic=topic, body="as it is")
+    for _ in range(5):
+        assert services.post_edit(post=post, editor=regular, body="as it is") == post
+
+    assert RateEvent.objects.filter(kind="render_burst").count() == 1  # the reply's
+    assert Post.objects.get(pk=post.pk).edited is None
+
+
+def test_a_new_title_alone_is_an_edit_and_keeps_the_interval(regular, limits):
+    """Renaming a topic over and over used to skip the edit interval."""
+    topic = services.topic_create(author=regular, title="First", body="the opening")
+    services.post_edit(post=opening_post(topic), editor=regular, body="the opening", title="Two")
+
+    with pytest.raises(services.RateLimited, match="edit a post once every 5 seconds"):
+        services.post_edit(
+            post=opening_post(topic), editor=regular, body="the opening", title="Three"
+        )
+    assert Topic.objects.get(pk=topic.pk).title == "Two"
+    assert opening_post(topic).edited is not None
+
+
+def test_a_reply_with_the_opening_posts_text_is_a_reply(regular, limits):
+    """The duplicate guard used to send a top-level reply to the topic's opening post."""
+    topic = services.topic_create(author=regular, title="Echo", body="Same words")
+    _age_posts(regular, timedelta(seconds=6))
+    Topic.objects.filter(pk=topic.pk).update(created=opening_post(topic).created)
+
+    reply = services.post_reply(author=regular, topic=topic, body="Same words")
+
+    assert reply != opening_post(topic)
+    assert Post.objects.filter(topic=topic).count() == 2

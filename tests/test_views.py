@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as examples
 from hypothesis import strategies as st
 
-from threads import conversation, permissions, selectors, services
+from threads import conversation, permissions, rendering, selectors, services
 from threads.forms import ReplyForm
 from threads.models import Post, Topic, User
 
@@ -753,7 +753,8 @@ def test_edit_of_the_opening_post_retitles_the_topic(member_client, topic):
     topic.refresh_from_db()
     assert topic.title == "A better title"
     assert response["Location"] == f"{_topic_url(topic, 'a-better-title')}#p{op.pk}"
-    assert opening_post(topic).edited is None  # the body did not change
+    assert opening_post(topic).body == "Hello, **forum**."
+    assert opening_post(topic).edited is not None  # a new title is an edit of the opening post
 
 
 def test_edit_preview_writes_nothing(member_client, topic):
@@ -1110,8 +1111,15 @@ def test_the_inline_reply_form_is_the_reply_form(member_client, topic):
 
 @pytest.fixture
 def limits(settings, member):
-    """Production's limits, for a member who joined and last posted a while ago."""
-    settings.FORUM_LIMITS = settings.PRODUCTION_LIMITS
+    """Production's limits, for a member who joined and last posted a while ago.
+
+    Renders are not counted here: these tests post faster than time passes.
+    """
+    settings.FORUM_LIMITS = {
+        **settings.PRODUCTION_LIMITS,
+        "renders_per_burst": None,
+        "renders_per_window": None,
+    }
     User.objects.filter(pk=member.pk).update(date_joined=timezone.now() - timedelta(days=9))
     Post.objects.filter(author=member).update(created=timezone.now() - timedelta(days=9))
 
@@ -1826,3 +1834,26 @@ def test_a_username_taken_while_signing_up_is_refused_on_the_form(client, monkey
     assert "That username is taken." in _html(response)
     assert form_values(response)["email"] == "carol@example.org"
     assert "_auth_user_id" not in client.session
+
+
+def test_a_post_while_every_render_worker_is_busy_answers_503_and_keeps_the_text(
+    member_client, topic, monkeypatch
+):
+    def busy(source):
+        raise rendering.Busy
+
+    monkeypatch.setattr(rendering, "markdown_to_html", busy)
+    before = _state()
+
+    response = member_client.post(
+        reverse("threads:topic_reply", args=[topic.pk]), {"body": "typed with care"}
+    )
+
+    _assert_refused_form(
+        response,
+        503,
+        "The forum is busy formatting other posts",
+        {"body": "typed with care"},
+        before,
+    )
+    assert response["Retry-After"] == "5"

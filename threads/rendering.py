@@ -146,8 +146,10 @@ _renderer = _Renderer()
 # process killed, and the post refused. Ordinary posts of the longest size
 # allowed take well under half of it on a small machine.
 RENDER_SECONDS = 1.0
-# Worker processes per server process; renders beyond that many at once wait their turn.
+# Worker processes per server process; renders beyond that many at once wait their
+# turn, a request's render at most RENDER_QUEUE_SECONDS (then it is refused as Busy).
 RENDER_WORKERS = 2
+RENDER_QUEUE_SECONDS = 0.8
 # Lists and quotes nested deeper than this are refused: Python-Markdown
 # recurses once per level and runs out of stack a few hundred levels down.
 MAX_NESTING = 20
@@ -173,6 +175,10 @@ class TooComplex(Exception):
         super().__init__(detail, index)
         self.detail, self.index = detail, index
         self.message = TOO_COMPLEX + (f" ({detail})" if detail else "")
+
+
+class Busy(Exception):
+    """Every render worker stayed busy while a request waited: nothing was rendered."""
 
 
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
@@ -308,20 +314,28 @@ class _Workers:
                 self._pid = os.getpid()
             return self._pool
 
-    def render(self, sources: Sequence[str]) -> list[str | TooComplex]:
+    def render(self, sources: Sequence[str], *, wait: float | None) -> list[str | TooComplex]:
+        """Render each source; with `wait`, give up on any not rendered in time (Busy)."""
         pool = self.pool()
         futures = [
             pool.schedule(_render, args=(source,), timeout=RENDER_SECONDS) for source in sources
         ]
-        return [_result(future, index) for index, future in enumerate(futures)]
+        try:
+            return [_result(future, index, wait) for index, future in enumerate(futures)]
+        except Busy:
+            for future in futures:
+                future.cancel()  # a running one is stopped with its worker
+            raise
 
 
-def _result(future, index: int) -> str | TooComplex:
+def _result(future, index: int, wait: float | None) -> str | TooComplex:
     try:
-        return future.result()
+        return future.result(timeout=None if wait is None else RENDER_SECONDS + wait)
     except TooComplex as error:
         return TooComplex(error.detail, index)
     except FutureTimeout:
+        if not future.done():  # still waiting for a worker, or started too late
+            raise Busy from None
         return TooComplex("it took too long to format", index)
     except pebble.ProcessExpired:
         return TooComplex("formatting it failed", index)
@@ -334,18 +348,23 @@ def markdown_to_html(source: str) -> str:
     """Markdown source to sanitized HTML, safe to insert into any page.
 
     Raises TooComplex for a text that costs too much to format: refused by
-    `check_complexity`, or still rendering after RENDER_SECONDS.
+    `check_complexity`, or still rendering after RENDER_SECONDS. Raises Busy
+    when no worker could start it within RENDER_QUEUE_SECONDS: a request never
+    waits for a render much longer than RENDER_SECONDS + RENDER_QUEUE_SECONDS.
     """
-    [html] = markdown_to_html_each([source])
+    [html] = markdown_to_html_each([source], wait=RENDER_QUEUE_SECONDS)
     if isinstance(html, TooComplex):
         raise html
     return html
 
 
-def markdown_to_html_each(sources: Sequence[str]) -> list[str | TooComplex]:
+def markdown_to_html_each(
+    sources: Sequence[str], *, wait: float | None = None
+) -> list[str | TooComplex]:
     """Render many texts, as many at once as there are workers (imports, re-renders).
 
-    Each result is the HTML, or the TooComplex refusal of that text (with its `index`).
+    Each result is the HTML, or the TooComplex refusal of that text (with its
+    `index`). Without `wait`, each text waits as long as it takes for a worker.
     """
     checked: list[str | TooComplex] = []
     for index, source in enumerate(sources):
@@ -355,7 +374,7 @@ def markdown_to_html_each(sources: Sequence[str]) -> list[str | TooComplex]:
         except TooComplex as error:
             checked.append(TooComplex(error.detail, index))
     todo = [source for source in checked if isinstance(source, str)]
-    rendered = iter(_workers.render(todo) if todo else [])
+    rendered = iter(_workers.render(todo, wait=wait) if todo else [])
     results = [next(rendered) if isinstance(item, str) else item for item in checked]
     for index, result in enumerate(results):
         if isinstance(result, TooComplex):

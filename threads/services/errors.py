@@ -30,6 +30,17 @@ class RateLimited(Refused):
         super().__init__(f"{message} Try again in {duration(self.retry_after)}.")
 
 
+class Busy(RateLimited):
+    """Every render worker is busy formatting other posts: nothing was done."""
+
+    status_code = 503
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The forum is busy formatting other posts, so yours was not sent.", timedelta(seconds=5)
+        )
+
+
 def duration(seconds: int) -> str:
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size:

@@ -4,6 +4,7 @@ import math
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -29,8 +30,8 @@ def refuse_duplicate(
     )
     if topic is None:
         posts = posts.filter(level=0, topic__title=title, created=F("topic__created"))
-    else:
-        posts = posts.filter(topic=topic, parent=parent)
+    else:  # the opening post is no reply, though it has no parent either
+        posts = posts.filter(topic=topic, parent=parent).exclude(created=F("topic__created"))
     if duplicate := posts.select_related("topic").order_by("-created").first():
         raise AlreadyPosted(duplicate)
 
@@ -106,6 +107,34 @@ def check_edit_limits(editor: User, body_html: str | None = None) -> None:
 
 
 # How many expired events one counted event deletes at most, whatever their key.
+def count_render(author: User) -> None:
+    """Count one render the author asks for (a post, an edit, a preview), refused or not.
+
+    Posting limits count stored posts; a text refused as too complex to format
+    is never stored, yet it cost a render worker up to a second. So renders are
+    counted too: a few in a burst, and a few more a minute. Moderators are not
+    counted.
+    """
+    if not author.is_authenticated or permissions.is_moderator(author):
+        return
+    config = settings.FORUM_LIMITS
+    with transaction.atomic():
+        count_event(
+            "render_burst",
+            str(author.pk),
+            limit=config["renders_per_burst"],
+            window=config["render_burst_window"],
+            what="You are sending posts to be formatted faster than anyone types.",
+        )
+        count_event(
+            "render",
+            str(author.pk),
+            limit=config["renders_per_window"],
+            window=config["render_window"],
+            what="You have sent many posts to be formatted in a short time.",
+        )
+
+
 PRUNE_BATCH = 100
 
 

@@ -27,7 +27,7 @@ def post_reply(
     writes.refuse_if(permissions.posting_refusal(author))
     limits.refuse_duplicate(author, body, topic=topic, parent=parent)
     limits.check_posting_limits(author)
-    body_html = writes.render(body)
+    body_html = writes.render(body, author=author)
     created = created or timezone.now()
     with transaction.atomic():
         locks.lock_author(author)
@@ -63,27 +63,39 @@ def post_reply(
 def post_edit(*, post: Post, editor: User, body: str, title: str | None = None) -> Post:
     """Replace the text of one's own post, marking it edited.
 
-    `title` renames the topic too; only the opening post carries it.
+    `title` renames the topic too; only the opening post carries it, and a
+    new title marks it edited as well. An edit that changes nothing costs
+    nothing: no render, no write.
     """
     body = writes.clean_body(body)
     if title is not None:
         title = writes.clean_title(title)
-    writes.refuse_if(permissions.posting_refusal(editor))
+    try:  # as stored: the caller's copy may hold the new text already (the admin's does)
+        stored = Post.objects.select_related("topic").get(pk=post.pk)
+    except Post.DoesNotExist:
+        raise NotFound("That post no longer exists.") from None
+    writes.refuse_if(permissions.edit_refusal(editor, stored))
+    if body == stored.body and (title is None or title == stored.topic.title):
+        return stored
     limits.check_edit_limits(editor)
-    body_html = writes.render(body)
+    body_html = writes.render(body, author=editor) if body != stored.body else None
     with transaction.atomic():
         locks.lock_author(editor)
         limits.check_edit_limits(editor, body_html)
         post = locks.locked_post(post.pk)
         writes.refuse_if(permissions.edit_refusal(editor, post))
+        edited = timezone.now()
         if title is not None and title != post.topic.title:
             if not selectors.is_opening_post(post):
                 raise ValidationError(
                     "Only the opening post carries the topic's title.", code="not_opening_post"
                 )
             writes.retitle(post.topic, title)
+            post = writes.rewrite(post, edited=edited)
         if body != post.body:
-            post = writes.rewrite(post, body=body, body_html=body_html, edited=timezone.now())
+            if body_html is None:
+                raise Refused("This post was changed meanwhile: look at it again, then edit it.")
+            post = writes.rewrite(post, body=body, body_html=body_html, edited=edited)
     return post
 
 
@@ -104,7 +116,7 @@ def post_preview(*, author: User, body: str) -> str:
                 window=settings.FORUM_LIMITS["preview_window"],
                 what="You have previewed many posts in a short time.",
             )
-    return writes.render(body)
+    return writes.render(body, author=author)
 
 
 def post_delete(*, post: Post, user: User) -> Post:

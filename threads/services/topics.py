@@ -17,7 +17,7 @@ def topic_create(*, author: User, title: str, body: str, created: datetime | Non
     writes.refuse_if(permissions.posting_refusal(author))
     limits.refuse_duplicate(author, body, topic=None, parent=None, title=title)
     limits.check_posting_limits(author)
-    body_html = writes.render(body)
+    body_html = writes.render(body, author=author)
     created = created or timezone.now()
     with transaction.atomic():
         locks.lock_author(author)

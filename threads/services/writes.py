@@ -12,8 +12,8 @@ from django.utils.text import slugify
 
 from .. import conversation, rendering
 from ..models import BODY_MAX_LENGTH, TITLE_MAX_LENGTH, Post, Topic, User, new_revision
-from . import locks
-from .errors import Refused
+from . import limits, locks
+from .errors import Busy, Refused
 
 
 def normalize_body(text: str) -> str:
@@ -66,12 +66,19 @@ def clean_title(text: str) -> str:
     return title
 
 
-def render(body: str) -> str:
-    """The body's HTML, or a form error when it costs too much to format."""
+def render(body: str, *, author: User) -> str:
+    """The body's HTML, or a form error when it costs too much to format.
+
+    Every render a member asks for is counted first, refused or not
+    (`limits.count_render`): rendering is the costly part of a write.
+    """
+    limits.count_render(author)
     try:
         return rendering.markdown_to_html(body)
     except rendering.TooComplex as error:
         raise ValidationError(error.message, code="too_complex") from None
+    except rendering.Busy:
+        raise Busy() from None
 
 
 def slug(title: str) -> str:
