@@ -1087,6 +1087,21 @@ def test_password_reset_by_email(client, get, member):
     assert "This link has already been used" in _html(get(client, link, queries=2, follow=True))
 
 
+def test_password_reset_sends_one_mail_whatever_the_accounts_of_an_address(client, member):
+    """Reset mails were counted per request, and Django sends one per account."""
+    from .factories import UserFactory
+
+    UserFactory(username="alice2", email="Alice@Example.org", last_login=timezone.now())
+    UserFactory(
+        username="alice3", email="alice@example.org", date_joined=timezone.now() - timedelta(days=9)
+    )
+
+    client.post("/accounts/password_reset/", {"email": "alice@example.org"})
+
+    assert len(mail.outbox) == 1
+    assert "alice2" in mail.outbox[0].body
+
+
 def test_password_reset_for_an_unknown_address_sends_nothing(client, member):
     response = client.post("/accounts/password_reset/", {"email": "nobody@example.org"})
 
@@ -1857,3 +1872,14 @@ def test_a_post_while_every_render_worker_is_busy_answers_503_and_keeps_the_text
         before,
     )
     assert response["Retry-After"] == "5"
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "TRACE", "PUT", "DELETE", "PATCH"])
+def test_pages_answer_only_the_methods_they_serve(client, topic, method):
+    post = opening_post(topic)
+    for url in ["/", topic.get_absolute_url(), f"/t/{topic.pk}/download.md", f"/p/{post.pk}/",
+                f"/p/{post.pk}/thread/", "/u/alice/"]:  # fmt: skip
+        response = client.generic(method, url)
+
+        assert response.status_code == 405, url
+        assert response["Allow"] == "GET, HEAD", url

@@ -1,5 +1,5 @@
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UserCreationForm
 
 from . import services
 from .models import BODY_MAX_LENGTH, TITLE_MAX_LENGTH, User
@@ -73,3 +73,19 @@ class LoginForm(AuthenticationForm):
             "moderator has not activated it yet."
         ),
     }
+
+
+class OneMailPasswordResetForm(PasswordResetForm):
+    """Django's reset form, sending one mail per request even when several accounts
+    share the address: to the one used most recently.
+
+    The reset limits count mails to an address; Django would send one per account.
+    """
+
+    def get_users(self, email):
+        users = sorted(
+            super().get_users(email),
+            key=lambda user: (user.last_login or user.date_joined, user.pk),
+            reverse=True,
+        )
+        return users[:1]

@@ -16,10 +16,10 @@ from django.template.loader import render_to_string
 from django.urls import Resolver404, resolve, reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import mark_safe
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from . import permissions, selectors, services
-from .forms import EditForm, ReplyForm, SignupForm, TopicForm
+from .forms import EditForm, OneMailPasswordResetForm, ReplyForm, SignupForm, TopicForm
 
 
 def login_to_open(view):
@@ -139,11 +139,13 @@ def _render_with_parts(
     return HttpResponse(b"".join(pieces))
 
 
+@require_safe
 def topic_list(request: HttpRequest) -> HttpResponse:
     topics = selectors.topic_list(page=request.GET.get("page"))
     return render(request, "threads/topic_list.html", {"topics": topics, "page": topics.page})
 
 
+@require_safe
 @missing_is_404
 def topic_detail(request: HttpRequest, pk: int, slug: str = "") -> HttpResponse:
     thread = selectors.topic_thread(topic_id=pk, page=request.GET.get("page"), viewer=request.user)
@@ -167,6 +169,7 @@ def _page_query(request: HttpRequest) -> str:
     return "?" + urlencode({"page": page}) if page else ""
 
 
+@require_safe
 @missing_is_404
 def topic_download(request: HttpRequest, pk: int) -> HttpResponse:
     topic, text = selectors.topic_markdown(topic_id=pk)
@@ -175,11 +178,13 @@ def topic_download(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
+@require_safe
 @missing_is_404
 def post_permalink(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(selectors.post_location(post_id=pk))
 
 
+@require_safe
 @missing_is_404
 def post_thread(request: HttpRequest, pk: int) -> HttpResponse:
     thread = selectors.post_thread(post_id=pk, viewer=request.user)
@@ -264,6 +269,7 @@ def post_delete(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "threads/delete_confirm.html", {"post": post, "topic": post.topic})
 
 
+@require_safe
 @missing_is_404
 def profile(request: HttpRequest, username: str) -> HttpResponse:
     member_profile = selectors.profile(username=username, page=request.GET.get("page"))
@@ -301,9 +307,13 @@ def signup(request: HttpRequest) -> HttpResponse:
 class PasswordResetView(auth_views.PasswordResetView):
     """Django's password reset, its mails limited by services.password_reset_send.
 
+    One mail per request, however many accounts share the address (the form).
+
     As Django's, it says the same whether or not an account uses the address;
     a limit reached is a 429 with Retry-After, for any address alike.
     """
+
+    form_class = OneMailPasswordResetForm
 
     def form_valid(self, form):
         try:
