@@ -138,11 +138,17 @@ def test_a_subtree_collapses_and_expands(open_page, javascript):
     page.goto(topic.get_absolute_url())
     summary = page.locator(f"#p{child.pk} > details > summary")
 
+    label = summary.locator(".fold-label")
+    assert not label.is_visible()
+
     summary.click()
     assert not page.get_by_text("A grandchild").is_visible()
+    assert label.is_visible()
+    assert label.inner_text().strip() == "· folded, with 1 reply"
     assert expanded_states(page) == {"ann": True, "bo": False}  # cy is folded away
     summary.click()
     assert page.get_by_text("A grandchild").is_visible()
+    assert not label.is_visible()
     assert expanded_states(page) == {"ann": True, "bo": True, "cy": True}
 
 

@@ -520,3 +520,21 @@ def test_a_render_that_cannot_start_in_time_is_refused_as_busy():
     assert time.perf_counter() - began < ANSWER_SECONDS
     behind.join()
     assert md("*waiting*") == "<p><em>waiting</em></p>"
+
+
+def test_a_folded_post_says_what_folding_hides():
+    rows = [
+        (1, 0, None, "<summary>post 1</summary>", 0, "", 2),
+        (2, 1, 1, "<summary>post 2</summary>", 0, "", 1),
+        (3, 2, 2, "<summary>post 3</summary>", 0, "", 0),
+    ]
+
+    html = rendering.thread_html(rows, base_level=0, max_depth=12).html.decode()
+
+    assert (
+        '<summary>post 1<span class="fold-label"> · folded, with 2 replies</span></summary>' in html
+    )
+    assert (
+        '<summary>post 2<span class="fold-label"> · folded, with 1 reply</span></summary>' in html
+    )
+    assert '<summary>post 3<span class="fold-label"> · folded</span></summary>' in html

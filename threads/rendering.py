@@ -449,7 +449,9 @@ def thread_html(
 ) -> ThreadHTML:
     """Nest the fragments of a (tree_id, lft)-ordered page into `<ol>` lists.
 
-    Each row starts with (id, level, parent_id, fragment); more items are ignored.
+    Each row starts with (id, level, parent_id, fragment); a seventh item, when
+    there is one, is the number of replies under the post, which its summary
+    then shows while the post is folded. Other items are ignored.
 
     One pass, no template per post: a list is opened when the level goes up
     and closed when it comes down. Rows deeper than `base_level + max_depth`
@@ -482,6 +484,8 @@ def thread_html(
         css = "post"
         if first_class and previous == -1:
             css += " " + first_class
+        if len(row) > 6:
+            fragment = fragment.replace("</summary>", _fold_label(row[6]) + "</summary>", 1)
         piece += f'<li class="{css}" id="p{post_id}"><details open>{fragment}'
         piece = piece.encode()
         out.append(piece)
@@ -493,6 +497,16 @@ def thread_html(
         out.append(b"</details></li>" + b"</ol></details></li>" * previous)
     out.append(b"</ol>")
     return ThreadHTML(b"".join(out), slots)
+
+
+def _fold_label(replies: int) -> str:
+    """What a folded post's summary adds: that its text is folded, and how many replies."""
+    if not replies:
+        return '<span class="fold-label"> · folded</span>'
+    return (
+        f'<span class="fold-label"> · folded, with {replies} '
+        f"{'reply' if replies == 1 else 'replies'}</span>"
+    )
 
 
 def post_tools(*, links: Iterable[tuple[str, str]]) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
-from django.db.models import QuerySet
+from django.db.models import ExpressionWrapper, F, IntegerField, QuerySet
 from django.urls import reverse
 
 from .. import permissions, rendering
@@ -79,7 +79,10 @@ def _tools(owners: Owners, viewer, topic: Topic) -> dict[int, str]:
 
 
 def _thread_rows(posts: QuerySet) -> list[tuple]:
-    return list(posts.order_by("tree_id", "lft").values_list(*_ROW_FIELDS))
+    """The rows of a thread, each with the number of replies under its post (from lft, rght)."""
+    replies = ExpressionWrapper((F("rght") - F("lft") - 1) / 2, output_field=IntegerField())
+    posts = posts.annotate(replies=replies).order_by("tree_id", "lft")
+    return list(posts.values_list(*_ROW_FIELDS, "replies"))
 
 
 def _owners(rows: list[tuple]) -> Owners:
