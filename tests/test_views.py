@@ -1883,3 +1883,15 @@ def test_pages_answer_only_the_methods_they_serve(client, topic, method):
 
         assert response.status_code == 405, url
         assert response["Allow"] == "GET, HEAD", url
+
+
+def test_the_formatting_help_says_what_happens_to_html(client):
+    """It used to say that HTML is shown as typed, though simple tags work."""
+    page = _html(client.get(reverse("threads:formatting_help")))
+
+    for tag in rendering.ALLOWED_TAGS:
+        assert f"<code>&lt;{tag}&gt;</code>" in page
+    assert "<code>&lt;h1&gt;</code>" not in page
+    assert rendering.markdown_to_html("<b>kept</b> <div>shown</div>") == (
+        "<p><b>kept</b> &lt;div&gt;shown&lt;/div&gt;</p>"
+    )

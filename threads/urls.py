@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import TemplateView
 
-from . import views
+from . import rendering, views
 
 app_name = "threads"
 
@@ -20,7 +20,10 @@ urlpatterns = [
     path("u/<str:username>/", views.profile, name="profile"),
     path(
         "help/formatting/",
-        TemplateView.as_view(template_name="threads/formatting_help.html"),
+        TemplateView.as_view(
+            template_name="threads/formatting_help.html",
+            extra_context={"allowed_tags": sorted(rendering.ALLOWED_TAGS)},
+        ),
         name="formatting_help",
     ),
 ]
