@@ -12,7 +12,7 @@ from django.urls import reverse
 from threads import rendering, selectors, services
 from threads.models import Post, Topic
 
-from .factories import ReplyFactory, TopicFactory
+from .factories import ReplyFactory, TopicFactory, UserFactory
 from .helpers import build_chain, build_thread, opening_post
 
 pytestmark = pytest.mark.django_db
@@ -420,3 +420,19 @@ def test_readers_share_the_page_but_see_their_own_tools(topic, other_member):
         )
         == anonymous
     )
+
+
+def test_a_profile_finds_its_member_through_the_lower_case_index(db):
+    """A case-insensitive lookup as UPPER(...) or LIKE cannot use the index on LOWER(username)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    UserFactory(username="MixedCase")
+
+    with CaptureQueriesContext(connection) as queries:
+        assert selectors.profile(username="mixedcase", page=None).member.username == "MixedCase"
+
+    lookup = queries.captured_queries[0]["sql"]
+    assert 'LOWER("threads_user"."username") = ' in lookup
+    assert "UPPER" not in lookup
+    assert "LIKE" not in lookup

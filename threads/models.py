@@ -33,9 +33,16 @@ def new_revision() -> int:
 
 
 class ForumUserManager(UserManager):
+    def named(self, username: str) -> models.QuerySet:
+        """The member of this username, ignoring case as the unique constraint below does.
+
+        Compared as LOWER(username), so that the constraint's index serves the lookup.
+        """
+        return self.alias(username_lower=Lower("username")).filter(username_lower=username.lower())
+
     def get_by_natural_key(self, username):
-        # Sign-in ignores case, as the unique constraint below does.
-        return self.get(username__iexact=username)
+        # Sign-in ignores case.
+        return self.named(username).get()
 
 
 class User(AbstractUser):

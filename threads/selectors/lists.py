@@ -33,7 +33,7 @@ class Profile:
 
 def profile(*, username: str, page: int | str | None) -> Profile:
     """A member's recent topics and, page by page, their posts."""
-    member = User.objects.get(username__iexact=username)
+    member = User.objects.named(username).get()
     topics = list(member.topics.order_by("-created")[:10])
     posts = (
         Post.objects.filter(author=member, removal="").select_related("topic").order_by("-created")

@@ -49,7 +49,7 @@ class Command(BaseCommand):
     ) -> None:
         try:
             documents = [conversation.read(_read(name), filename=name) for name in files]
-            acting = User.objects.filter(username__iexact=moderator).first()
+            acting = User.objects.named(moderator).first()
             if acting is None or permissions.moderation_refusal(acting):
                 raise CommandError(f"--moderator: @{moderator} is not a moderator of this forum.")
             summary = services.conversation_import(
