@@ -7,8 +7,8 @@ threads.permissions (raising Refused), renders Markdown before it takes any
 lock, and then writes inside one transaction, holding the locks of
 `services.locks`.
 
-One module per area. Imports run one way: `errors` ← `locks` ← `writes` and
-`limits` ← the areas (`topics`, `posts`, `accounts`, `interchange`,
+One module per area. Imports run one way: `errors` ← `locks` ← `limits` ←
+`writes` ← the areas (`topics`, `posts`, `accounts`, `interchange`,
 `repair`), which never import each other. Services may use selectors, never
 the reverse.
 """
