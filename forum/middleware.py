@@ -5,6 +5,8 @@ from collections.abc import Callable
 from csp.constants import UNSAFE_INLINE
 from csp.middleware import CSPMiddleware as BaseCSPMiddleware
 from csp.middleware import PolicyParts
+from django.conf import settings
+from django.contrib.auth import middleware as auth_middleware
 from django.core.signals import got_request_exception
 from django.db import InterfaceError, OperationalError
 from django.dispatch import receiver
@@ -74,3 +76,18 @@ def _note_database_down(sender, request: HttpRequest | None = None, **kwargs) ->
     """Mark a request whose uncaught error (sys.exc_info(), being handled) is the database's."""
     if request is not None and isinstance(sys.exc_info()[1], DATABASE_DOWN):
         request.database_down = True
+
+
+class LoginRequiredMiddleware(auth_middleware.LoginRequiredMiddleware):
+    """Django's LoginRequiredMiddleware, while settings.FORUM_LOGIN_REQUIRED is on.
+
+    Then the forum is for members only: anonymous visitors are sent to the
+    login page from every page but the views marked `login_not_required`
+    (log in, sign up, password reset; and the forms of posts, which refuse an
+    anonymous POST themselves and keep its text).
+    """
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
+        if not settings.FORUM_LOGIN_REQUIRED:
+            return None
+        return super().process_view(request, view_func, view_args, view_kwargs)

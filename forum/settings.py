@@ -68,6 +68,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Members only, when FORUM_LOGIN_REQUIRED is on.
+    "forum.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "forum.middleware.CSPMiddleware",
@@ -128,6 +130,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
+# A members-only forum: every page but log in, sign up and password reset needs a login.
+FORUM_LOGIN_REQUIRED = env_bool("FORUM_LOGIN_REQUIRED")
 LOGIN_REDIRECT_URL = "threads:topic_list"
 LOGOUT_REDIRECT_URL = "threads:topic_list"
 

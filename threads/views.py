@@ -7,6 +7,7 @@ from axes.helpers import get_client_ip_address
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -29,6 +30,7 @@ def login_to_open(view):
     typing, the service refuses and the form comes back with their text.
     """
 
+    @login_not_required  # it sends visitors to log in itself, even when the forum is members-only
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if request.method != "POST" and not request.user.is_authenticated:
@@ -276,6 +278,7 @@ def profile(request: HttpRequest, username: str) -> HttpResponse:
     return render(request, "threads/profile.html", {"profile": member_profile})
 
 
+@login_not_required
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
