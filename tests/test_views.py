@@ -111,6 +111,23 @@ def test_topic_list_pages(client, get, member, monkeypatch):
     assert 'href="?page=2"' in first
 
 
+def test_topic_list_pages_are_numbered_first_a_window_and_last(client, get, member, monkeypatch):
+    monkeypatch.setattr(selectors.lists, "TOPICS_PER_PAGE", 1)
+    for number in range(12):
+        TopicFactory(author=member, title=f"Topic number {number}")
+
+    html = _html(get(client, "/?page=6", queries=2))
+
+    nav = html[
+        html.index('<ol class="page-numbers">') : html.index("</ol>", html.index("page-numbers"))
+    ]
+    numbers = re.findall(r'<li>(?:<a href="\?page=(\d+)"[^>]*>\d+</a>)?</li>|class="page-gap"', nav)
+    assert [n or "…" for n in numbers] == ["1", "…", "4", "5", "6", "7", "8", "…", "12"]
+    assert '<a href="?page=6" aria-current="page">6</a>' in nav
+    assert 'rel="prev"' in html
+    assert 'rel="next"' in html
+
+
 def test_empty_topic_list(client, get, db):
     response = get(client, "/", queries=1)
 

@@ -1,0 +1,17 @@
+"""Template filters of the forum's pages."""
+
+from collections.abc import Iterator
+
+from django import template
+from django.core.paginator import Page
+
+register = template.Library()
+
+
+@register.filter
+def page_numbers(page: Page) -> Iterator[int | str]:
+    """The page numbers to link: the first, a window around this page, the last.
+
+    Gaps are the paginator's ELLIPSIS ("…").
+    """
+    return page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)
