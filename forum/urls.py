@@ -6,6 +6,8 @@ from threads import views as thread_views
 from threads.forms import LoginForm
 
 admin.site.site_header = "Forum moderation"
+# The change lists need the width at 1280 px more than a menu of three models does.
+admin.site.enable_nav_sidebar = False
 admin.site.site_title = "Forum moderation"
 
 urlpatterns = [

@@ -48,7 +48,8 @@ class MoveForm(forms.Form):
 
 @admin.register(Post)
 class PostAdmin(ServiceRefusals, MPTTModelAdmin):
-    list_display = ["excerpt", "author", "topic", "created", "edited", "removal"]
+    # Few, narrow columns, so that the tree of excerpts has room at 1280 px.
+    list_display = ["excerpt", "author", "topic_title", "created", "removal"]
     list_select_related = ["author", "topic"]
     list_filter = ["removal", "created"]
     search_fields = ["author__username", "body"]
@@ -80,6 +81,10 @@ class PostAdmin(ServiceRefusals, MPTTModelAdmin):
     @admin.display(description="Post")
     def excerpt(self, post: Post) -> str:
         return Truncator(post.body).chars(80)
+
+    @admin.display(description="Topic", ordering="topic__title")
+    def topic_title(self, post: Post) -> str:
+        return Truncator(post.topic.title).chars(32)
 
     def save_model(self, request, obj, form, change) -> None:
         if "body" in form.changed_data:
