@@ -84,7 +84,7 @@ class PostAdmin(ServiceRefusals, MPTTModelAdmin):
 
     @admin.display(description="Topic", ordering="topic__title")
     def topic_title(self, post: Post) -> str:
-        return Truncator(post.topic.title).chars(32)
+        return Truncator(post.topic.title).chars(24)
 
     def save_model(self, request, obj, form, change) -> None:
         if "body" in form.changed_data:
