@@ -265,6 +265,9 @@ FORUM_LIMITS = {
     "preview_window": timedelta(minutes=10),
     # Renders per member (posts, edits and previews, stored or refused): each
     # may cost a render worker up to a second.
+    # Tries at changing one's password (each checks the old one, a slow hash).
+    "password_changes_per_window": 5,
+    "password_change_window": timedelta(minutes=15),
     "renders_per_burst": 3,
     "render_burst_window": timedelta(seconds=5),
     "renders_per_window": 12,

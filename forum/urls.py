@@ -19,6 +19,11 @@ urlpatterns = [
         thread_views.PasswordResetView.as_view(),
         name="password_reset",
     ),
+    path(
+        "accounts/password_change/",
+        thread_views.PasswordChangeView.as_view(),
+        name="password_change",
+    ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -43,6 +43,7 @@ FORUM_LIMITS = {
     "new_account_edit_interval": timedelta(0),
     "previews_per_window": None,
     "renders_per_burst": None,
+    "password_changes_per_window": None,
     "renders_per_window": None,
     "signups_per_address": None,
     "reset_mails_per_email": None,

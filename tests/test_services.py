@@ -1200,3 +1200,14 @@ def test_a_reply_with_the_opening_posts_text_is_a_reply(regular, limits):
 
     assert reply != opening_post(topic)
     assert Post.objects.filter(topic=topic).count() == 2
+
+
+@pytest.mark.parametrize("handle", [".", ".."])
+def test_handles_of_only_dots_are_refused(db, moderator, handle):
+    """/u/../ is another address: such a handle had no profile of its own."""
+    with pytest.raises(ValidationError):
+        services.user_create(username=handle, email="a@example.org", password="pw-x-123456")
+    text = f"### Dots\n- @{handle} [2025-01-01T00:00:00Z]: hi\n"
+    with pytest.raises(conversation.ConversationError, match="not only dots"):
+        services.conversation_import(moderator=moderator, documents=[_document(text)])
+    assert services.user_create(username=".a.", email="b@example.org", password="pw-x-123456")

@@ -1075,6 +1075,26 @@ def test_password_change_needs_the_old_password(member_client, member):
     assert member.check_password(PASSWORD)
 
 
+def test_password_change_tries_are_counted_before_any_password_is_checked(
+    member_client, member, settings, monkeypatch
+):
+    """Each wrong old password used to cost a full password hash, without end."""
+    settings.FORUM_LIMITS = {**settings.FORUM_LIMITS, "password_changes_per_window": 5}
+    wrong = {"old_password": "wrong", "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    for _ in range(5):
+        assert member_client.post("/accounts/password_change/", wrong).status_code == 200
+    checks = []
+    check = User.check_password
+    monkeypatch.setattr(User, "check_password", lambda *a: checks.append(1) or check(*a))
+
+    response = member_client.post("/accounts/password_change/", wrong)
+
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 800
+    assert "Too many tries at changing your password." in _html(response)
+    assert checks == []
+
+
 def test_password_change_needs_a_login(client, get):
     response = get(client, "/accounts/password_change/", queries=0)
 

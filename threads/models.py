@@ -16,9 +16,10 @@ TITLE_MAX_LENGTH = 200
 BODY_MAX_LENGTH = 50_000
 
 # A handle as ConversationJS writes it: `- @handle [timestamp]: text`.
+# Not only dots: /u/../ would be another address.
 handle_validator = RegexValidator(
-    r"^[A-Za-z0-9_.+-]+\Z",
-    "Use only letters, digits and the characters . _ + - (no spaces).",
+    r"^(?!\.+\Z)[A-Za-z0-9_.+-]+\Z",
+    "Use only letters, digits and the characters . _ + - (no spaces), and not only dots.",
     code="invalid_handle",
 )
 

@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import re
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -146,10 +147,10 @@ _renderer = _Renderer()
 # process killed, and the post refused. Ordinary posts of the longest size
 # allowed take well under half of it on a small machine.
 RENDER_SECONDS = 1.0
-# Worker processes per server process; renders beyond that many at once wait their
-# turn, a request's render at most RENDER_QUEUE_SECONDS (then it is refused as Busy).
+# Worker processes per server process for requests; renders beyond that many at once
+# wait their turn, at most RENDER_QUEUE_SECONDS (then they are refused as Busy).
 RENDER_WORKERS = 2
-RENDER_QUEUE_SECONDS = 0.8
+RENDER_QUEUE_SECONDS = 0.5
 # Lists and quotes nested deeper than this are refused: Python-Markdown
 # recurses once per level and runs out of stack a few hundred levels down.
 MAX_NESTING = 20
@@ -293,55 +294,55 @@ def _render(source: str) -> str:
 
 
 class _Workers:
-    """The render worker processes of this server process, started on first use.
+    """Render worker processes of this server process, started on first use.
 
     Workers fork from a clean server process (multiprocessing's forkserver),
     never from a server process with threads and database connections; one
     that runs past the time limit is killed and replaced.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, size: int) -> None:
+        self.size = size
         self._lock = threading.Lock()
         self._pool: pebble.ProcessPool | None = None
         self._pid = 0
 
-    def pool(self) -> pebble.ProcessPool:
+    def schedule(self, source: str):
         with self._lock:
             if self._pool is None or self._pid != os.getpid() or not self._pool.active:
                 context = multiprocessing.get_context("forkserver")
                 context.set_forkserver_preload([__name__])
-                self._pool = pebble.ProcessPool(max_workers=RENDER_WORKERS, context=context)
+                self._pool = pebble.ProcessPool(max_workers=self.size, context=context)
                 self._pid = os.getpid()
-            return self._pool
-
-    def render(self, sources: Sequence[str], *, wait: float | None) -> list[str | TooComplex]:
-        """Render each source; with `wait`, give up on any not rendered in time (Busy)."""
-        pool = self.pool()
-        futures = [
-            pool.schedule(_render, args=(source,), timeout=RENDER_SECONDS) for source in sources
-        ]
-        try:
-            return [_result(future, index, wait) for index, future in enumerate(futures)]
-        except Busy:
-            for future in futures:
-                future.cancel()  # a running one is stopped with its worker
-            raise
+            pool = self._pool
+        return pool.schedule(_render, args=(source,), timeout=RENDER_SECONDS)
 
 
-def _result(future, index: int, wait: float | None) -> str | TooComplex:
+# The requests' workers, and one of its own for long batches (an import through the
+# admin, rerender_posts), so that a batch never keeps the requests' workers busy.
+_workers = _Workers(RENDER_WORKERS)
+_batch_workers = _Workers(1)
+
+
+def _started(future, within: float) -> bool:
+    """Whether a worker took the render up within `within` seconds."""
+    deadline = time.monotonic() + within
+    while not (future.running() or future.done()):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def _result(future, index: int) -> str | TooComplex:
     try:
-        return future.result(timeout=None if wait is None else RENDER_SECONDS + wait)
+        return future.result()
     except TooComplex as error:
         return TooComplex(error.detail, index)
     except FutureTimeout:
-        if not future.done():  # still waiting for a worker, or started too late
-            raise Busy from None
         return TooComplex("it took too long to format", index)
     except pebble.ProcessExpired:
         return TooComplex("formatting it failed", index)
-
-
-_workers = _Workers()
 
 
 def markdown_to_html(source: str) -> str:
@@ -349,22 +350,28 @@ def markdown_to_html(source: str) -> str:
 
     Raises TooComplex for a text that costs too much to format: refused by
     `check_complexity`, or still rendering after RENDER_SECONDS. Raises Busy
-    when no worker could start it within RENDER_QUEUE_SECONDS: a request never
-    waits for a render much longer than RENDER_SECONDS + RENDER_QUEUE_SECONDS.
+    when no worker takes it up within RENDER_QUEUE_SECONDS: a request waits
+    for a render at most about RENDER_QUEUE_SECONDS + RENDER_SECONDS.
     """
-    [html] = markdown_to_html_each([source], wait=RENDER_QUEUE_SECONDS)
+    check_complexity(source)
+    future = _workers.schedule(source)
+    if not _started(future, RENDER_QUEUE_SECONDS):
+        future.cancel()
+        raise Busy
+    html = _result(future, 0)
     if isinstance(html, TooComplex):
         raise html
     return html
 
 
 def markdown_to_html_each(
-    sources: Sequence[str], *, wait: float | None = None
+    sources: Sequence[str], *, stop_at_refusal: bool = False
 ) -> list[str | TooComplex]:
-    """Render many texts, as many at once as there are workers (imports, re-renders).
+    """Render many texts in the batch worker, each as long as it takes to get a turn.
 
     Each result is the HTML, or the TooComplex refusal of that text (with its
-    `index`). Without `wait`, each text waits as long as it takes for a worker.
+    `index`). With `stop_at_refusal`, the results end at the first refusal,
+    and nothing after it is rendered.
     """
     checked: list[str | TooComplex] = []
     for index, source in enumerate(sources):
@@ -372,13 +379,18 @@ def markdown_to_html_each(
             check_complexity(source)
             checked.append(source)
         except TooComplex as error:
+            if stop_at_refusal:
+                return [TooComplex(error.detail, index)]
             checked.append(TooComplex(error.detail, index))
-    todo = [source for source in checked if isinstance(source, str)]
-    rendered = iter(_workers.render(todo, wait=wait) if todo else [])
-    results = [next(rendered) if isinstance(item, str) else item for item in checked]
-    for index, result in enumerate(results):
-        if isinstance(result, TooComplex):
-            result.index = index
+    futures = [_batch_workers.schedule(item) if isinstance(item, str) else None for item in checked]
+    results: list[str | TooComplex] = []
+    for index, (item, future) in enumerate(zip(checked, futures, strict=True)):
+        result = item if future is None else _result(future, index)
+        results.append(result)
+        if stop_at_refusal and isinstance(result, TooComplex):
+            for rest in futures[index + 1 :]:
+                rest.cancel()
+            break
     return results
 
 

@@ -307,6 +307,21 @@ def signup(request: HttpRequest) -> HttpResponse:
     )
 
 
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Django's password change, its tries counted before any password is checked."""
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            services.password_change_count(user=request.user)
+        except services.RateLimited as limited:
+            messages.error(request, limited.message)
+            form = self.get_form_class()(user=request.user)  # unbound: nothing is checked
+            response = self.render_to_response(self.get_context_data(form=form), status=429)
+            response["Retry-After"] = str(limited.retry_after)
+            return response
+        return super().post(request, *args, **kwargs)
+
+
 class PasswordResetView(auth_views.PasswordResetView):
     """Django's password reset, its mails limited by services.password_reset_send.
 

@@ -13,7 +13,13 @@ One module per area. Imports run one way: `errors` ← `locks` ← `limits` ←
 the reverse.
 """
 
-from .accounts import address_key, password_reset_send, user_create, user_set_active
+from .accounts import (
+    address_key,
+    password_change_count,
+    password_reset_send,
+    user_create,
+    user_set_active,
+)
 from .errors import AlreadyPosted, NotFound, RateLimited, Refused
 from .interchange import ImportSummary, conversation_import
 from .posts import (
@@ -38,6 +44,7 @@ __all__ = [
     "address_key",
     "conversation_import",
     "normalize_body",
+    "password_change_count",
     "password_reset_send",
     "post_delete",
     "post_edit",

@@ -79,6 +79,24 @@ def _email_key(email: str) -> str:
     return hashlib.sha256(folded.encode()).hexdigest()
 
 
+def password_change_count(*, user: User) -> None:
+    """Count one try at changing the password, before its old password is checked.
+
+    Checking a password is slow on purpose, and a session is not a login:
+    without this, anyone holding a session could guess its password, and
+    keep the server hashing, without end. Raises RateLimited past the limit.
+    """
+    forum_limits = settings.FORUM_LIMITS
+    with transaction.atomic():
+        limits.count_event(
+            "password_change",
+            str(user.pk),
+            limit=forum_limits["password_changes_per_window"],
+            window=forum_limits["password_change_window"],
+            what="Too many tries at changing your password.",
+        )
+
+
 def password_reset_send(*, email: str, address: str | None, send: Callable[[], object]) -> None:
     """Send the password-reset mail for `email`, by calling `send`, within the limits.
 

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models.functions import Lower
 
 from .. import conversation, permissions, rendering
-from ..models import Post, Topic, User
+from ..models import Post, Topic, User, handle_validator
 from . import locks, writes
 
 
@@ -73,6 +73,7 @@ def conversation_import(
                     raise conversation.ConversationError(
                         document.filename, "the handle is longer than 150 characters", message.line
                     )
+                _checked(document, message.line, _handle, message.handle)
                 handles.setdefault(message.handle.lower(), message.handle)
                 first_lines.setdefault(message.handle.lower(), (document, message.line))
                 messages.append(
@@ -147,12 +148,18 @@ def conversation_import(
     return ImportSummary(topics=len(topic_rows), posts=len(posts), new_accounts=new_handles)
 
 
+def _handle(handle: str) -> str:
+    handle_validator(handle)
+    return handle
+
+
 def _render_messages(filename: str, messages: list[tuple[conversation.Message, str]]) -> list[str]:
     """The HTML of a topic's messages; one too complex to format is refused at its line."""
-    htmls = rendering.markdown_to_html_each([body for _, body in messages])
-    for (message, _), html in zip(messages, htmls, strict=True):
-        if isinstance(html, rendering.TooComplex):
-            raise conversation.ConversationError(filename, html.message, message.line)
+    htmls = rendering.markdown_to_html_each([body for _, body in messages], stop_at_refusal=True)
+    if htmls and isinstance(refused := htmls[-1], rendering.TooComplex):
+        raise conversation.ConversationError(
+            filename, refused.message, messages[refused.index][0].line
+        )
     return htmls
 
 
