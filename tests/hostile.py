@@ -53,4 +53,15 @@ SHAPES: dict[str, Callable[[int], str]] = {
     "setext headings": _repeat("a\n=\n"),
     "one-letter lines": _repeat("a\n"),
     "*_ runs": _repeat("*_"),
+    # Found by attacks on the forum once the shapes above were bounded.
+    "-a runs (linkify)": _repeat("-a"),
+    "=\\n lines": _repeat("=\n"),
+    "* * * rules": _repeat("* * *\n"),
+    "# headings": _repeat("# a\n"),
+    "loose list": _repeat("- a\n\n"),
+    "loose numbered list": _repeat("1. a\n\n"),
+    "lazy quote": _repeat("b\n", prefix="> a\n"),
+    "***a runs": _repeat("***a"),
+    "wide table": lambda size: "|".join(["a"] * (size // 4)) + "\n" + "|".join(["-"] * (size // 4)),
+    "<a@b.c> autolinks": _repeat("<a@b.c> "),
 }
