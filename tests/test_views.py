@@ -1263,18 +1263,24 @@ def test_a_body_too_complex_to_format_is_refused_with_the_text_kept(member_clien
     )
 
 
+def _signup(client, name: str, address: str):
+    """Sign up as `name` from `address`, logged out first."""
+    client.logout()
+    return client.post(
+        "/accounts/signup/",
+        {
+            "username": name,
+            "email": f"{name}@example.org",
+            "password1": NEW_PASSWORD,
+            "password2": NEW_PASSWORD,
+        },
+        REMOTE_ADDR=address,
+    )
+
+
 def test_signups_are_throttled_per_address(client, limits):
     def signup(name: str, address: str):
-        return client.post(
-            "/accounts/signup/",
-            {
-                "username": name,
-                "email": f"{name}@example.org",
-                "password1": NEW_PASSWORD,
-                "password2": NEW_PASSWORD,
-            },
-            REMOTE_ADDR=address,
-        )
+        return _signup(client, name, address)
 
     for number in range(5):
         assert signup(f"new{number}", "203.0.113.7").status_code == 302
@@ -1666,17 +1672,7 @@ def test_the_way_back_after_a_stale_action_is_only_ever_the_forum(stale, referer
 
 def test_signups_from_one_ipv6_64_are_throttled_together(client, limits):
     def signup(name: str, address: str):
-        client.logout()
-        return client.post(
-            "/accounts/signup/",
-            {
-                "username": name,
-                "email": f"{name}@example.org",
-                "password1": NEW_PASSWORD,
-                "password2": NEW_PASSWORD,
-            },
-            REMOTE_ADDR=address,
-        )
+        return _signup(client, name, address)
 
     for number in range(5):
         assert signup(f"new{number}", f"2001:db8:aa:bb::{number + 1}").status_code == 302

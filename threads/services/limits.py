@@ -106,7 +106,6 @@ def check_edit_limits(editor: User, body_html: str | None = None) -> None:
         _check_links(editor, body_html)
 
 
-# How many expired events one counted event deletes at most, whatever their key.
 def count_render(author: User) -> None:
     """Count one render the author asks for (a post, an edit, a preview), refused or not.
 
@@ -135,6 +134,7 @@ def count_render(author: User) -> None:
         )
 
 
+# How many expired events one counted event deletes at most, whatever their key.
 PRUNE_BATCH = 100
 
 
