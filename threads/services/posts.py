@@ -84,18 +84,19 @@ def post_edit(*, post: Post, editor: User, body: str, title: str | None = None) 
         limits.check_edit_limits(editor, body_html)
         post = locks.locked_post(post.pk)
         writes.refuse_if(permissions.edit_refusal(editor, post))
-        edited = timezone.now()
-        if title is not None and title != post.topic.title:
+        retitled = title is not None and title != post.topic.title
+        if retitled:
             if not selectors.is_opening_post(post):
                 raise ValidationError(
                     "Only the opening post carries the topic's title.", code="not_opening_post"
                 )
             writes.retitle(post.topic, title)
-            post = writes.rewrite(post, edited=edited)
         if body != post.body:
             if body_html is None:
                 raise Refused("This post was changed meanwhile: look at it again, then edit it.")
-            post = writes.rewrite(post, body=body, body_html=body_html, edited=edited)
+            post = writes.rewrite(post, body=body, body_html=body_html, edited=timezone.now())
+        elif retitled:
+            post = writes.rewrite(post, edited=timezone.now())
     return post
 
 
