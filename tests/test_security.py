@@ -788,6 +788,7 @@ def _wsgi(method: str, path: str, query: str = "", content_type: str = "", body:
 
 def _asgi(method: str, path: str, query: str, content_type: str, body: bytes):
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     from forum.asgi import application
 
@@ -806,7 +807,9 @@ def _asgi(method: str, path: str, query: str, content_type: str, body: bytes):
     async def send(message):
         sent.append(message)
 
-    asyncio.run(application(scope, receive, send))
+    # In a thread of its own: the browser tests keep an event loop running in this one.
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, application(scope, receive, send)).result()
     return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
 
 
