@@ -307,6 +307,13 @@ def signup(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _limited_form(view, form, limited: services.RateLimited) -> HttpResponse:
+    """A class-based view's form shown again after a limit refused it: 429 with Retry-After."""
+    response = view.render_to_response(view.get_context_data(form=form), status=429)
+    response["Retry-After"] = str(limited.retry_after)
+    return response
+
+
 class PasswordChangeView(auth_views.PasswordChangeView):
     """Django's password change, its tries counted before any password is checked."""
 
@@ -316,9 +323,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         except services.RateLimited as limited:
             messages.error(request, limited.message)
             form = self.get_form_class()(user=request.user)  # unbound: nothing is checked
-            response = self.render_to_response(self.get_context_data(form=form), status=429)
-            response["Retry-After"] = str(limited.retry_after)
-            return response
+            return _limited_form(self, form, limited)
         return super().post(request, *args, **kwargs)
 
 
@@ -351,9 +356,7 @@ class PasswordResetView(auth_views.PasswordResetView):
             )
         except services.RateLimited as limited:
             form.add_error(None, limited.message)
-            response = self.render_to_response(self.get_context_data(form=form), status=429)
-            response["Retry-After"] = str(limited.retry_after)
-            return response
+            return _limited_form(self, form, limited)
         return HttpResponseRedirect(self.get_success_url())
 
 
