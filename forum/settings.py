@@ -132,8 +132,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 # A members-only forum: every page but log in, sign up and password reset needs a login.
 FORUM_LOGIN_REQUIRED = env_bool("FORUM_LOGIN_REQUIRED")
-LOGIN_REDIRECT_URL = "threads:topic_list"
-LOGOUT_REDIRECT_URL = "threads:topic_list"
+LOGIN_REDIRECT_URL = "threads:index"
+LOGOUT_REDIRECT_URL = "threads:index"
 
 # The cache only spares work (keys name each topic's revision, so it is never stale):
 # while Redis is down or hung, reads are misses and writes are skipped (django-redis's

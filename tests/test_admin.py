@@ -102,7 +102,7 @@ def test_topic_changelist_searches_and_filters(staff, topics, query, expected):
 def test_topic_changelist_links_to_each_topics_post_tree(staff, topic):
     response = staff.get(_changelist("topic"))
 
-    assert f'href="/admin/threads/post/?topic__id__exact={topic.pk}">tree</a>' in (
+    assert f'href="/admin/threads/post/?topic__id__exact={topic.pk}">posts</a>' in (
         response.content.decode()
     )
 

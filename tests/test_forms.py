@@ -1,4 +1,5 @@
 import pytest
+from django.contrib.auth.models import AnonymousUser
 
 from threads.forms import BodyField, EditForm, ReplyForm, SignupForm, TopicForm
 from threads.models import BODY_MAX_LENGTH, TITLE_MAX_LENGTH
@@ -54,17 +55,17 @@ def test_body_length_is_counted_after_normalizing():
     ],
 )
 def test_topic_form_refuses_bad_titles(title, message):
-    form = TopicForm({"title": title, "body": "fine"})
+    form = TopicForm({"title": title, "body": "fine"}, viewer=AnonymousUser())
 
     assert not form.is_valid()
     assert message in " ".join(form.errors["title"])
 
 
 def test_topic_form_strips_the_title():
-    form = TopicForm({"title": "  Spaced out  ", "body": "fine"})
+    form = TopicForm({"title": "  Spaced out  ", "body": "fine"}, viewer=AnonymousUser())
 
     assert form.is_valid()
-    assert form.cleaned_data == {"title": "Spaced out", "body": "fine"}
+    assert form.cleaned_data == {"category": None, "title": "Spaced out", "body": "fine"}
 
 
 def test_edit_form_without_title_has_only_the_body():

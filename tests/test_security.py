@@ -528,7 +528,7 @@ def test_vector_posted_and_imported_stays_text(vector, member, client):
             f"imported: {problem}" for problem in _stored_problems(imported, imported_posts)
         ]
         problems += [f"imported: {problem}" for problem in _topic_page_problems(client, imported)]
-    topic_list = _page(client, reverse("threads:topic_list"))
+    topic_list = _page(client, reverse("threads:index"))
     problems += [f"topic list: {problem}" for problem in html_problems(topic_list)]
     problems += text_problems(topic_list, _is("a", "topic-title"), topic.title, "list title")
     profile = _page(client, reverse("threads:profile", args=[member.username]))

@@ -56,7 +56,12 @@ def test_topic_list_puts_pinned_topics_first_then_the_most_active(member, modera
     ReplyFactory(topic=revived, author=member, created=T0 + timedelta(days=2))
     services.topic_set_pinned(topic=pinned, moderator=moderator, pinned=True)
 
-    assert _titles(selectors.topic_list(page=None)) == ["pinned", "revived", "newer", "old"]
+    assert _titles(selectors.category_index(viewer=ANONYMOUS, page=None).topics) == [
+        "pinned",
+        "revived",
+        "newer",
+        "old",
+    ]
 
 
 def test_topic_list_pages(member, monkeypatch):
@@ -64,9 +69,12 @@ def test_topic_list_pages(member, monkeypatch):
     for day in range(5):
         TopicFactory(author=member, title=f"day {day}", created=T0 + timedelta(days=day))
 
-    assert _titles(selectors.topic_list(page=2)) == ["day 2", "day 1"]
-    assert _titles(selectors.topic_list(page="99")) == ["day 0"]
-    assert _titles(selectors.topic_list(page="nonsense")) == ["day 4", "day 3"]
+    assert _titles(selectors.category_index(viewer=ANONYMOUS, page=2).topics) == ["day 2", "day 1"]
+    assert _titles(selectors.category_index(viewer=ANONYMOUS, page="99").topics) == ["day 0"]
+    assert _titles(selectors.category_index(viewer=ANONYMOUS, page="nonsense").topics) == [
+        "day 4",
+        "day 3",
+    ]
 
 
 # --- topic_thread --------------------------------------------------------------------------
@@ -189,7 +197,10 @@ def test_post_thread_of_a_missing_post_does_not_exist(db):
 def test_post_location_is_an_anchor_on_the_topic_page(topic, other_member):
     reply = ReplyFactory(parent=opening_post(topic), author=other_member)
 
-    assert selectors.post_location(post_id=reply.pk) == f"{_topic_url(topic)}#p{reply.pk}"
+    assert (
+        selectors.post_location(viewer=ANONYMOUS, post_id=reply.pk)
+        == f"{_topic_url(topic)}#p{reply.pk}"
+    )
 
 
 def test_post_location_names_a_later_page(topic, other_member, monkeypatch):
@@ -199,11 +210,20 @@ def test_post_location_names_a_later_page(topic, other_member, monkeypatch):
     url = _topic_url(topic)
 
     # Pages: [opening post, tops[0]], [tops[1]], [tops[2] and its reply], [tops[3]]
-    assert selectors.post_location(post_id=tops[0].pk) == f"{url}#p{tops[0].pk}"
-    assert selectors.post_location(post_id=tops[1].pk) == f"{url}?page=2#p{tops[1].pk}"
-    assert selectors.post_location(post_id=tops[2].pk) == f"{url}?page=3#p{tops[2].pk}"
-    assert selectors.post_location(post_id=deep.pk) == f"{url}?page=3#p{deep.pk}"
-    assert selectors.post_location(post_id=tops[3].pk) == f"{url}?page=4#p{tops[3].pk}"
+    assert selectors.post_location(viewer=ANONYMOUS, post_id=tops[0].pk) == f"{url}#p{tops[0].pk}"
+    assert (
+        selectors.post_location(viewer=ANONYMOUS, post_id=tops[1].pk)
+        == f"{url}?page=2#p{tops[1].pk}"
+    )
+    assert (
+        selectors.post_location(viewer=ANONYMOUS, post_id=tops[2].pk)
+        == f"{url}?page=3#p{tops[2].pk}"
+    )
+    assert selectors.post_location(viewer=ANONYMOUS, post_id=deep.pk) == f"{url}?page=3#p{deep.pk}"
+    assert (
+        selectors.post_location(viewer=ANONYMOUS, post_id=tops[3].pk)
+        == f"{url}?page=4#p{tops[3].pk}"
+    )
 
 
 def test_post_location_of_deep_posts_is_a_thread_page(topic, other_member):
@@ -211,7 +231,7 @@ def test_post_location_of_deep_posts_is_a_thread_page(topic, other_member):
     level = {post.level: post for post in chain}
 
     def location(lvl):
-        return selectors.post_location(post_id=level[lvl].pk)
+        return selectors.post_location(viewer=ANONYMOUS, post_id=level[lvl].pk)
 
     assert location(12) == f"{_topic_url(topic)}#p{level[12].pk}"
     assert location(13) == f"/p/{level[12].pk}/thread/#p{level[13].pk}"
@@ -225,7 +245,7 @@ def test_every_post_is_shown_where_post_location_says(topic, other_member):
     chain = build_chain(opening_post(topic), depth=26, author=other_member)
 
     for post in chain:
-        location = selectors.post_location(post_id=post.pk)
+        location = selectors.post_location(viewer=ANONYMOUS, post_id=post.pk)
         if location.startswith("/p/"):
             shown_on = int(location.split("/")[2])
             html = _text(selectors.post_thread(post_id=shown_on, viewer=ANONYMOUS).html)
@@ -242,12 +262,12 @@ def test_every_post_is_shown_where_post_location_says(topic, other_member):
 def test_reply_target(topic, other_member):
     reply = ReplyFactory(topic=topic, author=other_member)
 
-    assert selectors.reply_target(topic_id=topic.pk) == (topic, None)
-    assert selectors.reply_target(post_id=reply.pk) == (topic, reply)
+    assert selectors.reply_target(viewer=ANONYMOUS, topic_id=topic.pk) == (topic, None)
+    assert selectors.reply_target(viewer=ANONYMOUS, post_id=reply.pk) == (topic, reply)
     with pytest.raises(ObjectDoesNotExist):
-        selectors.reply_target(post_id=reply.pk + 100)
+        selectors.reply_target(viewer=ANONYMOUS, post_id=reply.pk + 100)
     with pytest.raises(ObjectDoesNotExist):
-        selectors.reply_target(topic_id=topic.pk + 100)
+        selectors.reply_target(viewer=ANONYMOUS, topic_id=topic.pk + 100)
 
 
 def test_is_opening_post(topic, other_member):
@@ -273,7 +293,7 @@ def test_profile_lists_topics_and_visible_posts_newest_first(member, other_membe
     services.post_delete(post=deleted, user=member)
     services.post_remove(post=removed, moderator=moderator, reason="rude")
 
-    profile = selectors.profile(username="ALICE", page=None)
+    profile = selectors.profile(viewer=ANONYMOUS, username="ALICE")
 
     assert profile.member == member
     assert [t.title for t in profile.topics] == ["second", "first"]
@@ -286,7 +306,7 @@ def test_profile_lists_topics_and_visible_posts_newest_first(member, other_membe
 
 def test_profile_of_an_unknown_member_does_not_exist(db):
     with pytest.raises(ObjectDoesNotExist):
-        selectors.profile(username="nobody", page=None)
+        selectors.profile(viewer=ANONYMOUS, username="nobody")
 
 
 # --- Query counts ----------------------------------------------------------------------------
@@ -301,18 +321,23 @@ def _grow(topic: Topic, author, size: int) -> dict:
 
 
 SELECTOR_CALLS = {
-    "topic_list": (2, lambda d: selectors.topic_list(page=1)),
+    "category_index": (2, lambda d: selectors.category_index(viewer=ANONYMOUS, page=1)),
     "topic_thread": (
         3,
         lambda d: selectors.topic_thread(topic_id=d["topic"].pk, page=1, viewer=ANONYMOUS),
     ),
     "post_thread": (3, lambda d: selectors.post_thread(post_id=d["shallow"].pk, viewer=ANONYMOUS)),
-    "post_location": (2, lambda d: selectors.post_location(post_id=d["deep"].pk)),
-    "post_location_shallow": (2, lambda d: selectors.post_location(post_id=d["shallow"].pk)),
-    "reply_target": (1, lambda d: selectors.reply_target(post_id=d["deep"].pk)),
+    "post_location": (2, lambda d: selectors.post_location(viewer=ANONYMOUS, post_id=d["deep"].pk)),
+    "post_location_shallow": (
+        2,
+        lambda d: selectors.post_location(viewer=ANONYMOUS, post_id=d["shallow"].pk),
+    ),
+    "reply_target": (1, lambda d: selectors.reply_target(viewer=ANONYMOUS, post_id=d["deep"].pk)),
     "profile": (
-        4,
-        lambda d: list(selectors.profile(username=d["deep"].author.username, page=1).posts),
+        3,
+        lambda d: list(
+            selectors.profile(viewer=ANONYMOUS, username=d["deep"].author.username).posts
+        ),
     ),
 }
 
@@ -430,7 +455,9 @@ def test_a_profile_finds_its_member_through_the_lower_case_index(db):
     UserFactory(username="MixedCase")
 
     with CaptureQueriesContext(connection) as queries:
-        assert selectors.profile(username="mixedcase", page=None).member.username == "MixedCase"
+        assert (
+            selectors.profile(viewer=ANONYMOUS, username="mixedcase").member.username == "MixedCase"
+        )
 
     lookup = queries.captured_queries[0]["sql"]
     assert 'LOWER("threads_user"."username") = ' in lookup

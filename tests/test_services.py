@@ -864,7 +864,9 @@ def test_tree_repair_locks_every_topic_it_touches(topic, other_member, monkeypat
     locked, regrouped_under = [], []
     lock_topics, regroup = services.locks.lock_topics, services.repair._regroup_tree
     monkeypatch.setattr(
-        services.locks, "lock_topics", lambda *ids: locked.extend(ids) or lock_topics(*ids)
+        services.locks,
+        "lock_topics",
+        lambda *ids, **kw: locked.extend(ids) or lock_topics(*ids, **kw),
     )
     monkeypatch.setattr(
         services.repair,
@@ -885,7 +887,9 @@ def test_rerender_renders_before_it_takes_the_locks(topic, monkeypatch):
     events = []
     lock_topics, render = services.locks.lock_topics, rendering.markdown_to_html_each
     monkeypatch.setattr(
-        services.locks, "lock_topics", lambda *ids: events.append("lock") or lock_topics(*ids)
+        services.locks,
+        "lock_topics",
+        lambda *ids, **kw: events.append("lock") or lock_topics(*ids, **kw),
     )
     monkeypatch.setattr(
         rendering,

@@ -1,7 +1,9 @@
+from functools import cached_property
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UserCreationForm
 
-from . import services
+from . import selectors, services
 from .models import BODY_MAX_LENGTH, TITLE_MAX_LENGTH, User
 
 
@@ -31,9 +33,51 @@ class TitleField(forms.CharField):
         super().__init__(max_length=TITLE_MAX_LENGTH, **kwargs)
 
 
+class CategoryField(forms.ModelChoiceField):
+    """A category, by slug; subcategories indented under their parent."""
+
+    def label_from_instance(self, category) -> str:
+        return "\u2003" * category.level + category.name
+
+
 class TopicForm(forms.Form):
+    """A new topic, in one of the categories where the member may start one."""
+
+    # Not required: a form sent without one (not from this page) starts in the default category.
+    category = CategoryField(
+        queryset=None,
+        to_field_name="slug",
+        empty_label=None,
+        required=False,
+        error_messages={"invalid_choice": "Choose one of the categories listed."},
+    )
     title = TitleField()
     body = BodyField()
+
+    def __init__(self, *args, viewer, category: str | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._viewer, self._asked_for = viewer, category
+        field = self.fields["category"]
+        field.queryset = selectors.startable_categories(viewer=viewer)
+        # Read once, when the form is shown (not at all for a refused page).
+        field.choices = lambda: [(c.slug, field.label_from_instance(c)) for c in self._categories]
+        field.initial = self._preselected
+
+    @cached_property
+    def _categories(self) -> list:
+        return list(self.fields["category"].queryset) if self._viewer.is_authenticated else []
+
+    def _preselected(self) -> str | None:
+        """The category it was started from, or else the default one."""
+        slugs = {choice.slug for choice in self._categories}
+        if self._asked_for in slugs:
+            return self._asked_for
+        return next((choice.slug for choice in self._categories if choice.is_default), None)
+
+    def no_category_refusal(self) -> str | None:
+        if self._categories:
+            return None
+        return "There is no category where you may start a topic."
 
 
 class ReplyForm(forms.Form):

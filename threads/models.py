@@ -3,7 +3,7 @@
 import secrets
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.auth.models import AbstractUser, Group, UserManager
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Length, Lower
@@ -74,8 +74,99 @@ class User(AbstractUser):
         return reverse("threads:profile", args=[self.username])
 
 
+class Category(MPTTModel):
+    """A place for topics, with its own rules of who may see it, start topics and reply.
+
+    Stored as an MPTT tree. A rule left empty follows the parent's (a
+    top-level category's: everyone sees it, members start topics and reply).
+    A subcategory can only narrow who sees it: a reader sees a category when
+    every rule on its path to the top lets them (threads.selectors.access).
+    """
+
+    class Seers(models.TextChoices):
+        INHERIT = "", "As its parent (top level: everyone)"
+        EVERYONE = "everyone", "Everyone"
+        MEMBERS = "members", "Members who are logged in"
+        GROUPS = "groups", "Members of the groups chosen below"
+
+    class Posters(models.TextChoices):
+        INHERIT = "", "As its parent (top level: members)"
+        MEMBERS = "members", "Members"
+        MODERATORS = "moderators", "Moderators only"
+
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=80, unique=True)
+    description = models.CharField(max_length=300, blank=True)
+    position = models.PositiveIntegerField(
+        default=0, help_text="Categories are listed by position, then by name."
+    )
+    parent = TreeForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
+    )
+    is_default = models.BooleanField(
+        "default",
+        default=False,
+        help_text="Where imported topics go, and the category a new topic starts in.",
+    )
+    who_sees = models.CharField(
+        "who may see it", max_length=10, choices=Seers.choices, blank=True, default=""
+    )
+    seer_groups = models.ManyToManyField(
+        Group, blank=True, related_name="+", verbose_name="groups that may see it"
+    )
+    who_starts = models.CharField(
+        "who may start topics", max_length=10, choices=Posters.choices, blank=True, default=""
+    )
+    who_replies = models.CharField(
+        "who may reply", max_length=10, choices=Posters.choices, blank=True, default=""
+    )
+    moderator_groups = models.ManyToManyField(
+        Group,
+        blank=True,
+        related_name="+",
+        help_text="Members of these groups moderate this category and its subcategories.",
+    )
+    # Stored, so that no page counts topics or posts: kept by the services.
+    topic_count = models.PositiveIntegerField(default=0, editable=False)
+    post_count = models.PositiveIntegerField(default=0, editable=False)
+    last_topic = models.ForeignKey(
+        "Topic", on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
+    )
+    last_activity = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class MPTTMeta:
+        order_insertion_by = ["position", "name"]
+
+    class Meta:
+        verbose_name_plural = "categories"
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(name=""), name="category_name_not_empty"),
+            models.CheckConstraint(
+                condition=models.Q(who_sees__in=["", "everyone", "members", "groups"]),
+                name="category_who_sees_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(who_starts__in=["", "members", "moderators"])
+                & models.Q(who_replies__in=["", "members", "moderators"]),
+                name="category_posters_valid",
+            ),
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=models.Q(is_default=True),
+                name="category_one_default",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("threads:category", args=[self.slug])
+
+
 class Topic(models.Model):
     title = models.CharField(max_length=TITLE_MAX_LENGTH)
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="topics")
     slug = models.SlugField(max_length=80)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="topics"
@@ -97,6 +188,10 @@ class Topic(models.Model):
         indexes = [
             models.Index(
                 fields=["-is_pinned", "-last_activity", "-id"], name="topic_list_order_idx"
+            ),
+            models.Index(
+                fields=["category", "-is_pinned", "-last_activity", "-id"],
+                name="topic_category_order_idx",
             ),
         ]
         constraints = [

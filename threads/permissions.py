@@ -2,9 +2,14 @@
 
 Services enforce these (so no caller can skip them); views use the same
 functions to decide which links to show.
+
+What depends on a category (who moderates it, who may start topics or reply
+there) comes annotated on the topic or category by threads.selectors.access
+(`moderated`, `start_rule`, `reply_rule`); an object read without those
+annotations allows only what a global moderator may do.
 """
 
-from .models import Post, Topic
+from .models import Category, Post, Topic
 
 SUSPENDED = (
     "Your account is suspended, so you cannot post. "
@@ -18,6 +23,19 @@ def is_moderator(user) -> bool:
     return bool(user.is_active and user.is_staff and user.has_perm("threads.moderate"))
 
 
+def moderates(user, place: Topic | Category) -> bool:
+    """Whether the user moderates this topic or category, globally or as a category moderator."""
+    return is_moderator(user) or bool(
+        user.is_active and user.is_authenticated and getattr(place, "moderated", False)
+    )
+
+
+def _moderators_only(user, place: Topic | Category, rule: str) -> bool:
+    return getattr(place, rule, Category.Posters.MODERATORS) == Category.Posters.MODERATORS and (
+        not moderates(user, place)
+    )
+
+
 def posting_refusal(user) -> str | None:
     if not user.is_authenticated:
         return "Log in to post."
@@ -26,10 +44,21 @@ def posting_refusal(user) -> str | None:
     return None
 
 
+def start_refusal(user, category: Category) -> str | None:
+    """Whether this member may start a topic in this category."""
+    if refusal := posting_refusal(user):
+        return refusal
+    if _moderators_only(user, category, "start_rule"):
+        return f"Only moderators start topics in {category.name}."
+    return None
+
+
 def reply_refusal(user, topic: Topic, parent: Post | None = None) -> str | None:
     if refusal := posting_refusal(user):
         return refusal
-    if topic.is_locked and not is_moderator(user):
+    if _moderators_only(user, topic, "reply_rule"):
+        return "Only moderators reply in this category."
+    if topic.is_locked and not moderates(user, topic):
         return LOCKED
     if parent is not None and parent.is_removed:
         return "That post was deleted, so it no longer takes replies."
@@ -40,7 +69,7 @@ def own_posts_refusal(user, topic: Topic) -> str | None:
     """Whether this reader may edit and delete their own posts in this topic at all."""
     if refusal := posting_refusal(user):
         return refusal
-    if topic.is_locked and not is_moderator(user):
+    if topic.is_locked and not moderates(user, topic):
         return LOCKED_POSTS
     return None
 
@@ -49,7 +78,7 @@ def edit_refusal(user, post: Post) -> str | None:
     """Authors change their own posts while the topic is open; moderators change any."""
     if refusal := posting_refusal(user):
         return refusal
-    if is_moderator(user):
+    if moderates(user, post.topic):
         return None
     if post.author_id != user.pk:
         return "You can only change your own posts."
@@ -69,10 +98,11 @@ def delete_refusal(user, post: Post) -> str | None:
     return own_posts_refusal(user, post.topic)
 
 
-def moderation_refusal(user) -> str | None:
-    if not is_moderator(user):
-        return "Only moderators can do that."
-    return None
+def moderation_refusal(user, place: Topic | Category | None = None) -> str | None:
+    """Whether the user may moderate this topic or category (without one: everything)."""
+    if is_moderator(user) or (place is not None and moderates(user, place)):
+        return None
+    return "Only moderators can do that."
 
 
 def login_name(request, credentials: dict) -> str:

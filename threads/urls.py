@@ -6,7 +6,8 @@ from . import rendering, views
 app_name = "threads"
 
 urlpatterns = [
-    path("", views.topic_list, name="topic_list"),
+    path("", views.index, name="index"),
+    path("c/<slug:slug>/", views.category, name="category"),
     path("t/new/", views.topic_create, name="topic_create"),
     path("t/<int:pk>/", views.topic_detail, name="topic_detail_short"),
     path("t/<int:pk>-<slug:slug>/", views.topic_detail, name="topic_detail"),

@@ -87,7 +87,7 @@ def _post_form(
                 return redirect(done(submit()))
         except services.AlreadyPosted as already:
             messages.info(request, "You had already posted this, a moment ago: here it is.")
-            return redirect(selectors.post_location(post_id=already.post.pk))
+            return redirect(selectors.post_location(post_id=already.post.pk, viewer=request.user))
         except ValidationError as error:
             form.add_error(None, error)
             status = 400
@@ -142,9 +142,24 @@ def _render_with_parts(
 
 
 @require_safe
-def topic_list(request: HttpRequest) -> HttpResponse:
-    topics = selectors.topic_list(page=request.GET.get("page"))
-    return render(request, "threads/topic_list.html", {"topics": topics, "page": topics.page})
+def index(request: HttpRequest) -> HttpResponse:
+    front = selectors.category_index(viewer=request.user, page=request.GET.get("page"))
+    context = {"categories": front.categories, "topics": front.topics, "page": front.topics.page}
+    return render(request, "threads/index.html", context)
+
+
+@require_safe
+@missing_is_404
+def category(request: HttpRequest, slug: str) -> HttpResponse:
+    place = selectors.category_page(viewer=request.user, slug=slug, page=request.GET.get("page"))
+    context = {
+        "category": place.category,
+        "subcategories": place.subcategories,
+        "topics": place.topics,
+        "page": place.topics.page,
+        "start_refusal": permissions.start_refusal(request.user, place.category),
+    }
+    return render(request, "threads/category.html", context)
 
 
 @require_safe
@@ -160,7 +175,7 @@ def topic_detail(request: HttpRequest, pk: int, slug: str = "") -> HttpResponse:
             "topic": thread.topic,
             "page": thread.page,
             "reply_refusal": permissions.reply_refusal(request.user, thread.topic),
-            "is_moderator": permissions.is_moderator(request.user),
+            "is_moderator": permissions.moderates(request.user, thread.topic),
         },
         {"thread_html": thread.html},
     )
@@ -174,7 +189,7 @@ def _page_query(request: HttpRequest) -> str:
 @require_safe
 @missing_is_404
 def topic_download(request: HttpRequest, pk: int) -> HttpResponse:
-    topic, text = selectors.topic_markdown(topic_id=pk)
+    topic, text = selectors.topic_markdown(topic_id=pk, viewer=request.user)
     response = HttpResponse(text, content_type="text/markdown; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{topic.slug}.md"'
     return response
@@ -183,7 +198,7 @@ def topic_download(request: HttpRequest, pk: int) -> HttpResponse:
 @require_safe
 @missing_is_404
 def post_permalink(request: HttpRequest, pk: int) -> HttpResponse:
-    return redirect(selectors.post_location(post_id=pk))
+    return redirect(selectors.post_location(post_id=pk, viewer=request.user))
 
 
 @require_safe
@@ -204,13 +219,15 @@ def post_thread(request: HttpRequest, pk: int) -> HttpResponse:
 @login_to_open
 @require_http_methods(["GET", "POST"])
 def topic_create(request: HttpRequest) -> HttpResponse:
-    form = TopicForm(request.POST or None)
+    form = TopicForm(
+        request.POST or None, viewer=request.user, category=request.GET.get("category")
+    )
     return _post_form(
         request,
         form=form,
         template="threads/topic_form.html",
         context={},
-        refusal=lambda: permissions.posting_refusal(request.user),
+        refusal=lambda: permissions.posting_refusal(request.user) or form.no_category_refusal(),
         submit=lambda: services.topic_create(author=request.user, **form.cleaned_data),
         done=lambda topic: topic.get_absolute_url(),
     )
@@ -222,7 +239,7 @@ def topic_create(request: HttpRequest) -> HttpResponse:
 def reply(
     request: HttpRequest, topic_pk: int | None = None, post_pk: int | None = None
 ) -> HttpResponse:
-    topic, parent = selectors.reply_target(topic_id=topic_pk, post_id=post_pk)
+    topic, parent = selectors.reply_target(viewer=request.user, topic_id=topic_pk, post_id=post_pk)
     form = ReplyForm(request.POST or None)
     return _post_form(
         request,
@@ -233,7 +250,7 @@ def reply(
         submit=lambda: services.post_reply(
             author=request.user, topic=topic, parent=parent, body=form.cleaned_data["body"]
         ),
-        done=lambda post: selectors.post_location(post_id=post.pk),
+        done=lambda post: selectors.post_location(post_id=post.pk, viewer=request.user),
     )
 
 
@@ -241,7 +258,7 @@ def reply(
 @require_http_methods(["GET", "POST"])
 @missing_is_404
 def post_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    post = selectors.post_for_change(post_id=pk)
+    post = selectors.post_for_change(post_id=pk, viewer=request.user)
     title = post.topic.title if selectors.is_opening_post(post) else None
     form = EditForm(request.POST or None, initial={"body": post.body}, title=title)
     return _post_form(
@@ -251,7 +268,7 @@ def post_edit(request: HttpRequest, pk: int) -> HttpResponse:
         context={"post": post, "topic": post.topic},
         refusal=lambda: permissions.edit_refusal(request.user, post),
         submit=lambda: services.post_edit(post=post, editor=request.user, **form.cleaned_data),
-        done=lambda edited: selectors.post_location(post_id=edited.pk),
+        done=lambda edited: selectors.post_location(post_id=edited.pk, viewer=request.user),
     )
 
 
@@ -259,13 +276,13 @@ def post_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @missing_is_404
 def post_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    post = selectors.post_for_change(post_id=pk)
+    post = selectors.post_for_change(post_id=pk, viewer=request.user)
     if request.method == "POST":
         try:
             services.post_delete(post=post, user=request.user)
         except services.Refused as refused:
             return _refused_page(request, refused.message, refused.status_code)
-        return redirect(selectors.post_location(post_id=post.pk))
+        return redirect(selectors.post_location(post_id=post.pk, viewer=request.user))
     if refusal := permissions.delete_refusal(request.user, post):
         return _refused_page(request, refusal)
     return render(request, "threads/delete_confirm.html", {"post": post, "topic": post.topic})
@@ -274,7 +291,12 @@ def post_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @require_safe
 @missing_is_404
 def profile(request: HttpRequest, username: str) -> HttpResponse:
-    member_profile = selectors.profile(username=username, page=request.GET.get("page"))
+    member_profile = selectors.profile(
+        viewer=request.user,
+        username=username,
+        before=request.GET.get("before"),
+        after=request.GET.get("after"),
+    )
     return render(request, "threads/profile.html", {"profile": member_profile})
 
 
@@ -282,7 +304,7 @@ def profile(request: HttpRequest, username: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
-        return redirect("threads:topic_list")
+        return redirect("threads:index")
     form = SignupForm(request.POST or None)
     status, retry_after = 400 if form.errors else 200, None
     if request.method == "POST" and form.is_valid():
@@ -301,7 +323,7 @@ def signup(request: HttpRequest) -> HttpResponse:
             status, retry_after = limited.status_code, limited.retry_after
         else:
             login(request, user, backend="django.contrib.auth.backends.AllowAllUsersModelBackend")
-            return redirect("threads:topic_list")
+            return redirect("threads:index")
     return _form_page(
         request, "registration/signup.html", {"form": form}, status=status, retry_after=retry_after
     )
@@ -393,7 +415,7 @@ def _way_back(request: HttpRequest) -> str:
         referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return referer
-    return reverse("threads:topic_list")
+    return reverse("threads:index")
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

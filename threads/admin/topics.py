@@ -12,8 +12,8 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from .. import conversation, services
-from ..models import Post, Topic
+from .. import conversation, selectors, services
+from ..models import Category, Post, Topic
 from .common import ServiceRefusals, admin_page, each_selected, moderator_only, on_the_form
 
 TOPIC_FLAG_ACTIONS = {
@@ -52,15 +52,26 @@ class ImportForm(forms.Form):
         return upload
 
 
+class MoveForm(forms.Form):
+    category = forms.ModelChoiceField(queryset=Category.objects.none(), label="Move to")
+
+    def __init__(self, *args, moderator, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        categories = selectors.moderated_categories(moderator).order_by("tree_id", "lft")
+        self.fields["category"].queryset = categories
+        self.fields["category"].label_from_instance = lambda c: "\u2003" * c.level + c.name
+
+
 @admin.register(Topic)
 class TopicAdmin(ServiceRefusals, admin.ModelAdmin):
     # Few, narrow columns, so that titles are not squeezed at 1280 px.
-    list_display = ["title", "author", "last_activity", "reply_count", "flags", "posts_link"]
-    list_select_related = ["author"]
-    list_filter = ["is_locked", "is_pinned", "created"]
+    list_display = ["title", "category", "author", "last_activity", "reply_count", "flags"]
+    list_select_related = ["author", "category"]
+    list_filter = ["category", "is_locked", "is_pinned", "created"]
     search_fields = ["title", "author__username"]
     date_hierarchy = "created"
     readonly_fields = [
+        "category",
         "author",
         "created",
         "last_activity",
@@ -69,21 +80,18 @@ class TopicAdmin(ServiceRefusals, admin.ModelAdmin):
         "is_pinned",
     ]
     fields = ["title", *readonly_fields]
-    actions = ["lock", "unlock", "pin", "unpin"]
+    actions = ["lock", "unlock", "pin", "unpin", "move"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # topics are started on the site
 
     @admin.display(description="Flags")
     def flags(self, topic: Topic) -> str:
-        return ", ".join(
+        labels = [
             label for label, on in (("locked", topic.is_locked), ("pinned", topic.is_pinned)) if on
-        )
-
-    @admin.display(description="Posts")
-    def posts_link(self, topic: Topic) -> str:
+        ]
         url = reverse("admin:threads_post_changelist") + f"?topic__id__exact={topic.pk}"
-        return format_html('<a href="{}">tree</a>', url)
+        return format_html('{} <a href="{}">posts</a>', ", ".join(labels), url)
 
     def save_model(self, request, obj, form, change) -> None:
         if "title" in form.changed_data:
@@ -132,6 +140,33 @@ class TopicAdmin(ServiceRefusals, admin.ModelAdmin):
     def unpin(self, request, queryset) -> None:
         self._set_flag(request, queryset, "unpin")
 
+    @admin.action(description="Move selected topics to another category", permissions=["change"])
+    def move(self, request, queryset) -> HttpResponse | None:
+        """Ask for the category, then move each selected topic there."""
+        form = MoveForm(
+            request.POST if "category" in request.POST else None, moderator=request.user
+        )
+        if form.is_valid():
+            target = form.cleaned_data["category"]
+            each_selected(
+                request,
+                queryset,
+                lambda topic: services.topic_move(
+                    topic=topic, moderator=request.user, category=target
+                ),
+                f"Moved to {target}:",
+            )
+            return None
+        return admin_page(
+            self,
+            request,
+            "admin/threads/topic/move.html",
+            form=form,
+            topics=list(queryset),
+            as_action=True,
+            title="Move topics to another category",
+        )
+
     def get_urls(self):
         view = self.admin_site.admin_view(self.flag_view)
         return [
@@ -145,6 +180,11 @@ class TopicAdmin(ServiceRefusals, admin.ModelAdmin):
                     f"<int:pk>/{action}/", view, {"action": action}, name=f"threads_topic_{action}"
                 )
                 for action in TOPIC_FLAG_ACTIONS
+            ),
+            path(
+                "<int:pk>/move/",
+                self.admin_site.admin_view(self.move_view),
+                name="threads_topic_move",
             ),
             *super().get_urls(),
         ]
@@ -200,3 +240,30 @@ class TopicAdmin(ServiceRefusals, admin.ModelAdmin):
             action=action,
             title=f"{action.capitalize()} “{topic}”",
         )
+
+    def move_view(self, request, pk: int) -> HttpResponse:
+        """Move one topic to another category; linked from the topic page."""
+        topic = get_object_or_404(selectors.moderated_topics(request.user), pk=pk)
+        form = MoveForm(
+            request.POST or None, moderator=request.user, initial={"category": topic.category_id}
+        )
+        if form.is_valid():
+            try:
+                services.topic_move(
+                    topic=topic, moderator=request.user, category=form.cleaned_data["category"]
+                )
+            except services.Refused as refused:
+                form.add_error(None, refused.message)
+            else:
+                messages.success(request, f"Moved “{topic}” to {form.cleaned_data['category']}.")
+                return redirect(topic)
+        page = admin_page(
+            self,
+            request,
+            "admin/threads/topic/move.html",
+            form=form,
+            topics=[topic],
+            title=f"Move “{topic}”",
+        )
+        page.status_code = 400 if form.errors else 200
+        return page

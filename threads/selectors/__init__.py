@@ -2,11 +2,31 @@
 
 One module per area; callers use the names below (`selectors.topic_thread(...)`).
 A selector that reads one object raises that model's DoesNotExist when there is
-none: the view decides what a missing object means (a 404, for pages).
+none: the view decides what a missing object means (a 404, for pages). Every
+selector reads through the access filter of `access` (what may this reader
+see), so what a reader may not see does not exist for them.
 """
 
+from .access import (
+    moderated_categories,
+    moderated_topics,
+    visible_categories,
+    visible_posts,
+    visible_topics,
+)
 from .interchange import conversation_export, topic_markdown
-from .lists import PROFILE_POSTS_PER_PAGE, TOPICS_PER_PAGE, Profile, TopicList, profile, topic_list
+from .lists import (
+    PROFILE_POSTS_PER_PAGE,
+    TOPICS_PER_PAGE,
+    CategoryPage,
+    Index,
+    Profile,
+    TopicList,
+    category_index,
+    category_page,
+    profile,
+    startable_categories,
+)
 from .threads import (
     CACHE_SECONDS,
     POSTS_PER_PAGE,
@@ -27,19 +47,28 @@ __all__ = [
     "PROFILE_POSTS_PER_PAGE",
     "THREAD_DEPTH",
     "TOPICS_PER_PAGE",
+    "CategoryPage",
+    "Index",
     "Profile",
     "Thread",
     "TopicList",
     "TreeProblem",
+    "category_index",
+    "category_page",
     "conversation_export",
     "is_opening_post",
+    "moderated_categories",
+    "moderated_topics",
     "post_for_change",
     "post_location",
     "post_thread",
     "profile",
     "reply_target",
-    "topic_list",
+    "startable_categories",
     "topic_markdown",
     "topic_thread",
     "tree_problems",
+    "visible_categories",
+    "visible_posts",
+    "visible_topics",
 ]

@@ -1,14 +1,52 @@
-"""Lists of topics and a member's profile, page by page."""
+"""Lists: the categories, a category's topics, the latest topics, and a member's profile.
+
+No list counts rows or skips over them as the forum grows: topic lists take
+their length from the categories' stored counts and read a deep page from
+whichever end is nearer; a profile pages by keyset (the posts before or after
+one post), not by page number.
+"""
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
 from django.utils.safestring import SafeString, mark_safe
 
-from ..models import Post, Topic, User
+from .. import permissions
+from ..models import Category, Post, Topic, User
+from . import access
 
 TOPICS_PER_PAGE = 30
 PROFILE_POSTS_PER_PAGE = 20
+PROFILE_TOPICS = 10
+
+
+class _CountedPaginator(Paginator):
+    """Pages of a list whose length is known (stored), read from the nearer end.
+
+    A page past the middle is read in reverse order, so that no query skips
+    over more than half the rows; the ordering must be one the list's index
+    serves in both directions.
+    """
+
+    def __init__(self, rows: QuerySet, per_page: int, count: int) -> None:
+        super().__init__(rows, per_page)
+        self._stored_count = count
+
+    @cached_property
+    def count(self) -> int:
+        return self._stored_count
+
+    def page(self, number) -> Page:
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = min(bottom + self.per_page, self.count)
+        if bottom > self.count - top:
+            rows = list(self.object_list.reverse()[self.count - top : self.count - bottom])[::-1]
+        else:
+            rows = list(self.object_list[bottom:top])
+        return self._get_page(rows, number, self)
 
 
 @dataclass(frozen=True)
@@ -17,29 +55,106 @@ class TopicList:
     html: SafeString
 
 
-def topic_list(*, page: int | str | None) -> TopicList:
-    """One page of topics, pinned first, then the most recently active."""
-    rows = Topic.objects.values_list("row_html", flat=True)
-    page_of_rows = Paginator(rows, TOPICS_PER_PAGE).get_page(page)
+def _topic_rows(topics: QuerySet[Topic], count: int, page: int | str | None) -> TopicList:
+    rows = topics.order_by("-is_pinned", "-last_activity", "-id").values_list("row_html", flat=True)
+    page_of_rows = _CountedPaginator(rows, TOPICS_PER_PAGE, count).get_page(page)
     return TopicList(page=page_of_rows, html=mark_safe("".join(page_of_rows)))
 
 
 @dataclass(frozen=True)
+class Index:
+    """The front page: the categories a reader may see, then the latest topics among them."""
+
+    categories: list[Category]
+    topics: TopicList
+
+
+def category_index(*, viewer, page: int | str | None) -> Index:
+    """The categories in order (each followed by its subcategories), then the latest topics."""
+    categories = list(
+        access.visible_categories(viewer).select_related("last_topic").order_by("tree_id", "lft")
+    )
+    count = sum(category.topic_count for category in categories)
+    return Index(
+        categories=categories, topics=_topic_rows(access.visible_topics(viewer), count, page)
+    )
+
+
+@dataclass(frozen=True)
+class CategoryPage:
+    category: Category
+    subcategories: list[Category]
+    topics: TopicList
+
+
+def category_page(*, viewer, slug: str, page: int | str | None) -> CategoryPage:
+    """A category with its subcategories and, page by page, its topics (pinned first)."""
+    categories = access.visible_categories(viewer)
+    category = categories.select_related("parent").get(slug=slug)
+    subcategories = list(
+        categories.filter(parent=category).select_related("last_topic").order_by("lft")
+    )
+    topics = _topic_rows(Topic.objects.filter(category=category), category.topic_count, page)
+    return CategoryPage(category=category, subcategories=subcategories, topics=topics)
+
+
+def startable_categories(*, viewer) -> QuerySet[Category]:
+    """The categories where this member may start a topic, in order (for the new-topic form)."""
+    categories = access.visible_categories(viewer).order_by("tree_id", "lft")
+    if permissions.is_moderator(viewer):
+        return categories
+    return categories.exclude(start_rule=Category.Posters.MODERATORS, moderated=False)
+
+
+@dataclass(frozen=True)
 class Profile:
+    """A member's recent topics and one page of their posts, newest first.
+
+    `older` and `newer` are the post ids to page on from (None at either end).
+    """
+
     member: User
     topics: list[Topic]
-    posts: Page
+    posts: list[Post]
+    older: int | None
+    newer: int | None
 
 
-def profile(*, username: str, page: int | str | None) -> Profile:
-    """A member's recent topics and, page by page, their posts."""
+def _cursor(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() and len(value) < 19 else None
+
+
+def profile(
+    *, viewer, username: str, before: str | None = None, after: str | None = None
+) -> Profile:
+    """A member's recent topics and their posts: the newest, or those before or after a post.
+
+    Only what this reader may see; pages by keyset, so a deep page costs what the first does.
+    """
     member = User.objects.named(username).get()
-    topics = list(member.topics.order_by("-created")[:10])
-    posts = (
-        Post.objects.filter(author=member, removal="").select_related("topic").order_by("-created")
-    )
+    topics = access.visible_topics(viewer).filter(author=member).order_by("-created", "-id")
+    posts = access.visible_posts(viewer).filter(author=member, removal="").select_related("topic")
+    size = PROFILE_POSTS_PER_PAGE
+    before_id, after_id = _cursor(before), _cursor(after)
+    if after_id is not None:
+        anchor = Post.objects.filter(pk=after_id).values("created")
+        newer = posts.filter(created__gte=anchor).exclude(created=anchor, pk__lte=after_id)
+        rows = list(newer.order_by("created", "pk")[: size + 1])
+        more_newer = len(rows) > size
+        rows = rows[:size][::-1]
+        older_exists = True
+    else:
+        if before_id is not None:
+            anchor = Post.objects.filter(pk=before_id).values("created")
+            posts = posts.filter(created__lte=anchor).exclude(created=anchor, pk__gte=before_id)
+        rows = list(posts.order_by("-created", "-pk")[: size + 1])
+        older_exists = len(rows) > size
+        rows = rows[:size]
+        more_newer = before_id is not None
     return Profile(
         member=member,
-        topics=topics,
-        posts=Paginator(posts, PROFILE_POSTS_PER_PAGE).get_page(page),
+        topics=list(topics[:PROFILE_TOPICS]),
+        posts=rows,
+        older=rows[-1].pk if rows and older_exists else None,
+        newer=rows[0].pk if rows and more_newer else None,
     )

@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from .. import permissions, rendering
 from ..models import Post, Topic
+from . import access
 
 # A topic page holds whole top-level posts with all their replies, at most this
 # many posts in all (a top-level post with more replies gets a page of its own).
@@ -58,7 +59,7 @@ def _tools(owners: Owners, viewer, topic: Topic) -> dict[int, str]:
     links: dict[int, list[tuple[str, str]]] = {}
     if not viewer.is_authenticated:
         return {}
-    moderator = permissions.is_moderator(viewer)
+    moderator = permissions.moderates(viewer, topic)
     if moderator:
         remove, restore, move = (
             _id_url("admin:threads_post_remove"),
@@ -132,7 +133,8 @@ def topic_thread(*, topic_id: int, page: int | str | None, viewer) -> Thread:
     The page is built once per revision of the topic and shared by every
     reader; only each reader's own controls are added per request.
     """
-    topic = Topic.objects.select_related("author").get(pk=topic_id)
+    topics = access.topics_with_rights(viewer)
+    topic = topics.select_related("author", "category", "category__parent").get(pk=topic_id)
     pages = Paginator(_pages(topic) or [(0, 0)], 1).get_page(page)
     first, last = pages[0]
 
@@ -157,7 +159,7 @@ def topic_thread(*, topic_id: int, page: int | str | None, viewer) -> Thread:
 
 def post_thread(*, post_id: int, viewer) -> Thread:
     """A post's own page: its ancestors as context, then the post and all its replies."""
-    post = Post.objects.select_related("topic").get(pk=post_id)
+    post = access.one_post(access.posts_with_rights(viewer), post_id)
     context = list(post.get_ancestors().values_list(*_ROW_FIELDS))
     rows = _thread_rows(
         post.get_descendants(include_self=True).filter(level__lte=post.level + THREAD_DEPTH + 1)
@@ -174,9 +176,9 @@ def post_thread(*, post_id: int, viewer) -> Thread:
     )
 
 
-def post_location(*, post_id: int) -> str:
+def post_location(*, post_id: int, viewer) -> str:
     """Where a post is shown: its topic page, or the page of the thread it continues."""
-    post = Post.objects.select_related("topic").get(pk=post_id)
+    post = access.visible_posts(viewer).select_related("topic").get(pk=post_id)
     if post.level > THREAD_DEPTH:
         shown_under = THREAD_DEPTH * ((post.level - 1) // THREAD_DEPTH)
         ancestor = post.get_ancestors().filter(level=shown_under).values_list("pk", flat=True)
@@ -191,18 +193,18 @@ def post_location(*, post_id: int) -> str:
 
 
 def reply_target(
-    *, topic_id: int | None = None, post_id: int | None = None
+    *, viewer, topic_id: int | None = None, post_id: int | None = None
 ) -> tuple[Topic, Post | None]:
-    """The topic and the post (None for the topic itself) that a reply answers."""
+    """The topic and the post (None for the topic itself) that a reply answers, with rights."""
     if post_id is not None:
-        parent = Post.objects.select_related("topic", "author").get(pk=post_id)
+        parent = access.one_post(access.posts_with_rights(viewer).select_related("author"), post_id)
         return parent.topic, parent
-    return Topic.objects.get(pk=topic_id), None
+    return access.topics_with_rights(viewer).get(pk=topic_id), None
 
 
-def post_for_change(*, post_id: int) -> Post:
-    """A post with what its edit and delete pages show."""
-    return Post.objects.select_related("topic", "author").get(pk=post_id)
+def post_for_change(*, post_id: int, viewer) -> Post:
+    """A post with what its edit and delete pages show, and the viewer's rights in its topic."""
+    return access.one_post(access.posts_with_rights(viewer).select_related("author"), post_id)
 
 
 def is_opening_post(post: Post) -> bool:

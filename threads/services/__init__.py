@@ -8,8 +8,8 @@ lock, and then writes inside one transaction, holding the locks of
 `services.locks`.
 
 One module per area. Imports run one way: `errors` ← `locks` ← `limits` ←
-`writes` ← the areas (`topics`, `posts`, `accounts`, `interchange`,
-`repair`), which never import each other. Services may use selectors, never
+`writes` ← the areas (`categories`, `topics`, `posts`, `accounts`,
+`interchange`, `repair`), which never import each other. Services may use selectors, never
 the reverse.
 """
 
@@ -20,6 +20,7 @@ from .accounts import (
     user_create,
     user_set_active,
 )
+from .categories import category_changed, category_create
 from .errors import AlreadyPosted, NotFound, RateLimited, Refused
 from .interchange import ImportSummary, conversation_import
 from .posts import (
@@ -32,8 +33,15 @@ from .posts import (
     post_restore,
 )
 from .repair import posts_rerender, trees_repair
-from .topics import topic_create, topic_delete, topic_retitle, topic_set_locked, topic_set_pinned
-from .writes import normalize_body
+from .topics import (
+    topic_create,
+    topic_delete,
+    topic_move,
+    topic_retitle,
+    topic_set_locked,
+    topic_set_pinned,
+)
+from .writes import default_category, normalize_body
 
 __all__ = [
     "AlreadyPosted",
@@ -42,7 +50,10 @@ __all__ = [
     "RateLimited",
     "Refused",
     "address_key",
+    "category_changed",
+    "category_create",
     "conversation_import",
+    "default_category",
     "normalize_body",
     "password_change_count",
     "password_reset_send",
@@ -56,6 +67,7 @@ __all__ = [
     "posts_rerender",
     "topic_create",
     "topic_delete",
+    "topic_move",
     "topic_retitle",
     "topic_set_locked",
     "topic_set_pinned",

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models.functions import Lower
 
 from .. import conversation, permissions, rendering
-from ..models import Post, Topic, User, handle_validator
+from ..models import Category, Post, Topic, User, handle_validator
 from . import locks, writes
 
 
@@ -43,6 +43,7 @@ def conversation_import(
     *,
     documents: Sequence[conversation.Document],
     moderator: User,
+    category: Category | None = None,
     allow_staff_handles: bool = False,
     dry_run: bool = False,
     progress: Progress | None = None,
@@ -58,6 +59,7 @@ def conversation_import(
     Markdown is rendered before any lock is taken; new trees are built with
     django-mptt's bulk tools.
     """
+    category = category or writes.default_category()
     writes.refuse_if(permissions.moderation_refusal(moderator))
     report = progress or (lambda stage, done, total: None)
     topics = []  # (title, [(message, body)])
@@ -118,6 +120,7 @@ def conversation_import(
             Topic(
                 title=title,
                 slug=writes.slug(title),
+                category=category,
                 author=members[messages[0][0].handle.lower()],
                 created=messages[0][0].created,
                 last_activity=max(message.created for message, _ in messages),
@@ -145,6 +148,7 @@ def conversation_import(
         for topic in topic_rows:
             topic.row_html = rendering.topic_row(topic)
         Topic.objects.bulk_update(topic_rows, ["row_html"], batch_size=1000)
+        writes.categories_recounted(category.pk)
     return ImportSummary(topics=len(topic_rows), posts=len(posts), new_accounts=new_handles)
 
 

@@ -21,6 +21,7 @@ begins IMMEDIATE (see settings.DATABASES), which serializes all writers.
 from django.db import connection
 
 from ..models import Post, Topic, User
+from ..selectors import access
 from .errors import NotFound
 
 # Namespaces of PostgreSQL advisory locks (the first of their two keys).
@@ -28,22 +29,24 @@ from .errors import NotFound
 _TREE_IDS, _RATE_KEYS = 0, 1
 
 
-def lock_topics(*topic_ids: int) -> dict[int, Topic]:
-    """Lock the rows of these topics, in id order, and return them fresh."""
-    locked = (
-        Topic.objects.select_for_update(of=("self",))
-        .select_related("author")
-        .filter(pk__in=topic_ids)
-        .order_by("pk")
-    )
-    topics = {topic.pk: topic for topic in locked}
+def lock_topics(*topic_ids: int, viewer: User | None = None) -> dict[int, Topic]:
+    """Lock the rows of these topics, in id order, and return them fresh.
+
+    With a `viewer`, a topic they may not see does not exist for them, and
+    the topics come with their rights in them (threads.selectors.access).
+    """
+    locked = Topic.objects.select_for_update(of=("self",)).filter(pk__in=topic_ids)
+    if viewer is not None:
+        locked = access.with_rights(locked, viewer)
+    locked = locked.select_related("author", "category").order_by("pk")
+    topics = {topic.pk: topic for topic in locked if viewer is None or topic.visible}
     if len(topics) != len(set(topic_ids)):
         raise NotFound("That topic no longer exists.")
     return topics
 
 
-def lock_topic(topic_id: int) -> Topic:
-    return lock_topics(topic_id)[topic_id]
+def lock_topic(topic_id: int, viewer: User | None = None) -> Topic:
+    return lock_topics(topic_id, viewer=viewer)[topic_id]
 
 
 def lock_tree_ids() -> None:
@@ -65,15 +68,18 @@ def lock_rate_key(key: str) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [_RATE_KEYS, key])
 
 
-def locked_post(post_id: int) -> Post:
-    """Lock the post's topic, then read the post as it is now."""
+def locked_post(post_id: int, viewer: User | None = None) -> Post:
+    """Lock the post's topic, then read the post as it is now (see `lock_topics` for `viewer`)."""
     try:
         topic_id = Post.objects.values_list("topic_id", flat=True).get(pk=post_id)
     except Post.DoesNotExist:
         raise NotFound("That post no longer exists.") from None
-    topic = lock_topic(topic_id)
+    try:
+        topic = lock_topic(topic_id, viewer)
+    except NotFound:
+        raise NotFound("That post no longer exists.") from None
     post = Post.objects.select_related("author").get(pk=post_id)
     if post.topic_id != topic.pk:  # moved to another topic before we got the lock
-        return locked_post(post_id)
+        return locked_post(post_id, viewer)
     post.topic = topic
     return post

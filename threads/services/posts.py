@@ -33,7 +33,7 @@ def post_reply(
         locks.lock_author(author)
         limits.refuse_duplicate(author, body, topic=topic, parent=parent)
         limits.check_posting_limits(author, body_html)
-        topic = locks.lock_topic(topic.pk)
+        topic = locks.lock_topic(topic.pk, viewer=author)
         if parent is not None:
             try:
                 parent = Post.objects.get(pk=parent.pk)
@@ -57,6 +57,7 @@ def post_reply(
             reply_count=topic.reply_count + 1,
             last_activity=max(topic.last_activity, created),
         )
+        writes.category_counted(topic, posts=1)
     return post
 
 
@@ -71,8 +72,8 @@ def post_edit(*, post: Post, editor: User, body: str, title: str | None = None) 
     if title is not None:
         title = writes.clean_title(title)
     try:  # as stored: the caller's copy may hold the new text already (the admin's does)
-        stored = Post.objects.select_related("topic").get(pk=post.pk)
-    except Post.DoesNotExist:
+        stored = selectors.post_for_change(post_id=post.pk, viewer=editor)
+    except (Post.DoesNotExist, Topic.DoesNotExist):
         raise NotFound("That post no longer exists.") from None
     writes.refuse_if(permissions.edit_refusal(editor, stored))
     if body == stored.body and (title is None or title == stored.topic.title):
@@ -82,7 +83,7 @@ def post_edit(*, post: Post, editor: User, body: str, title: str | None = None) 
     with transaction.atomic():
         locks.lock_author(editor)
         limits.check_edit_limits(editor, body_html)
-        post = locks.locked_post(post.pk)
+        post = locks.locked_post(post.pk, viewer=editor)
         writes.refuse_if(permissions.edit_refusal(editor, post))
         retitled = title is not None and title != post.topic.title
         if retitled:
@@ -123,24 +124,29 @@ def post_preview(*, author: User, body: str) -> str:
 def post_delete(*, post: Post, user: User) -> Post:
     """Delete one's own post. It stays as a placeholder so its replies keep their place."""
     with transaction.atomic():
-        post = locks.locked_post(post.pk)
+        post = locks.locked_post(post.pk, viewer=user)
         writes.refuse_if(permissions.delete_refusal(user, post))
         return writes.rewrite(post, removal=Post.Removal.AUTHOR)
+
+
+def _moderated_post(post: Post, moderator: User) -> Post:
+    """Lock the post's topic and read the post, refusing a member who does not moderate it."""
+    post = locks.locked_post(post.pk, viewer=moderator)
+    writes.refuse_if(permissions.moderation_refusal(moderator, post.topic))
+    return post
 
 
 def post_remove(*, post: Post, moderator: User, reason: str) -> Post:
     """Hide a post from readers, keeping its place in the thread."""
     with transaction.atomic():
-        writes.refuse_if(permissions.moderation_refusal(moderator))
-        post = locks.locked_post(post.pk)
+        post = _moderated_post(post, moderator)
         return writes.rewrite(post, removal=Post.Removal.MODERATOR, removal_reason=reason.strip())
 
 
 def post_restore(*, post: Post, moderator: User) -> Post:
     """Show a removed or deleted post again."""
     with transaction.atomic():
-        writes.refuse_if(permissions.moderation_refusal(moderator))
-        post = locks.locked_post(post.pk)
+        post = _moderated_post(post, moderator)
         return writes.rewrite(post, removal=Post.Removal.VISIBLE, removal_reason="")
 
 
@@ -152,7 +158,6 @@ def post_move(
     With `new_parent` None the post becomes the last top-level post of
     `topic` (its own topic when that is None too).
     """
-    writes.refuse_if(permissions.moderation_refusal(moderator))
     with transaction.atomic():
         current = Post.objects.filter(pk=post.pk).values_list("topic_id", flat=True).first()
         if new_parent is not None:
@@ -162,7 +167,9 @@ def post_move(
             target_id = topic.pk if topic is not None else current
         if current is None or target_id is None:
             raise NotFound("That post no longer exists.")
-        topics = locks.lock_topics(current, target_id)
+        topics = locks.lock_topics(current, target_id, viewer=moderator)
+        for locked in topics.values():
+            writes.refuse_if(permissions.moderation_refusal(moderator, locked))
         post = Post.objects.select_related("author").get(pk=post.pk)
         if new_parent is not None:
             new_parent = Post.objects.get(pk=new_parent.pk)
@@ -193,6 +200,8 @@ def post_move(
                 reply_count=target.reply_count + size,
                 last_activity=max(target.last_activity, newest),
             )
+            if source.category_id != target.category_id:
+                writes.categories_recounted(source.category_id, target.category_id)
             post.topic_id = target_id
 
         if new_parent is not None:

@@ -39,11 +39,15 @@ def trees_repair(*, tree_ids: Sequence[int], topic_ids: Sequence[int] = ()) -> N
                 continue
         else:
             raise Refused(f"Tree {tree_id} kept changing during its repair; try again.")
+    categories = set()
     for topic_id in sorted(recount):
         with transaction.atomic():
             topic = locks.lock_topic(topic_id)
             real = Post.objects.filter(topic=topic).count()
             writes.topic_changed(topic, reply_count=max(real - 1, 0))
+            categories.add(topic.category_id)
+    with transaction.atomic():
+        writes.categories_recounted(*categories)
 
 
 def _repair_scope(tree_id: int) -> set[int]:

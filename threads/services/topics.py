@@ -5,16 +5,35 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from .. import permissions
-from ..models import Post, Topic, User
+from .. import permissions, selectors
+from ..models import Category, Post, Topic, User
 from . import limits, locks, writes
+from .errors import NotFound
 
 
-def topic_create(*, author: User, title: str, body: str, created: datetime | None = None) -> Topic:
-    """Start a topic with its opening post."""
+def _category_for(member: User, category: Category | None) -> Category:
+    """The category as this member may use it (the default one when None); NotFound if unseen."""
+    category = category or writes.default_category()
+    try:
+        return selectors.visible_categories(member).get(pk=category.pk)
+    except Category.DoesNotExist:
+        raise NotFound("That category does not exist.") from None
+
+
+def topic_create(
+    *,
+    author: User,
+    title: str,
+    body: str,
+    category: Category | None = None,
+    created: datetime | None = None,
+) -> Topic:
+    """Start a topic with its opening post, in `category` (the default category when None)."""
     title = writes.clean_title(title)
     body = writes.clean_body(body)
     writes.refuse_if(permissions.posting_refusal(author))
+    category = _category_for(author, category)
+    writes.refuse_if(permissions.start_refusal(author, category))
     limits.refuse_duplicate(author, body, topic=None, parent=None, title=title)
     limits.check_posting_limits(author)
     body_html = writes.render(body, author=author)
@@ -26,6 +45,7 @@ def topic_create(*, author: User, title: str, body: str, created: datetime | Non
         topic = Topic.objects.create(
             title=title,
             slug=writes.slug(title),
+            category=category,
             author=author,
             created=created,
             last_activity=created,
@@ -34,23 +54,29 @@ def topic_create(*, author: User, title: str, body: str, created: datetime | Non
             topic=topic, parent=None, author=author, body=body, body_html=body_html, created=created
         )
         writes.topic_changed(topic)
+        writes.category_counted(topic, topics=1, posts=1)
     return topic
+
+
+def _moderated_topic(topic: Topic, moderator: User) -> Topic:
+    """Lock the topic, refusing a member who does not moderate it."""
+    locked = locks.lock_topic(topic.pk, viewer=moderator)
+    writes.refuse_if(permissions.moderation_refusal(moderator, locked))
+    return locked
 
 
 def topic_retitle(*, topic: Topic, moderator: User, title: str) -> Topic:
     """Change a topic's title (its author does it by editing the opening post)."""
     title = writes.clean_title(title)
     with transaction.atomic():
-        writes.refuse_if(permissions.moderation_refusal(moderator))
-        topic = locks.lock_topic(topic.pk)
+        topic = _moderated_topic(topic, moderator)
         writes.retitle(topic, title)
     return topic
 
 
 def _set_topic_flag(topic: Topic, moderator: User, **flag: bool) -> Topic:
     with transaction.atomic():
-        writes.refuse_if(permissions.moderation_refusal(moderator))
-        return writes.topic_changed(locks.lock_topic(topic.pk), **flag)
+        return writes.topic_changed(_moderated_topic(topic, moderator), **flag)
 
 
 def topic_set_locked(*, topic: Topic, moderator: User, locked: bool) -> Topic:
@@ -66,7 +92,22 @@ def topic_set_pinned(*, topic: Topic, moderator: User, pinned: bool) -> Topic:
 def topic_delete(*, topic: Topic, moderator: User) -> None:
     """Delete a topic and every post in it, for good."""
     with transaction.atomic():
-        writes.refuse_if(permissions.moderation_refusal(moderator))
-        topic = locks.lock_topic(topic.pk)
+        topic = _moderated_topic(topic, moderator)
         Post.objects.filter(topic=topic).delete()
         topic.delete()
+        writes.categories_recounted(topic.category_id)
+
+
+def topic_move(*, topic: Topic, moderator: User, category: Category) -> Topic:
+    """Move a topic to another category; the moderator must moderate both."""
+    with transaction.atomic():
+        topic = _moderated_topic(topic, moderator)
+        target = _category_for(moderator, category)
+        writes.refuse_if(permissions.moderation_refusal(moderator, target))
+        if target.pk == topic.category_id:
+            return topic
+        source_id = topic.category_id
+        topic.category = target
+        writes.topic_changed(topic, category=target)
+        writes.categories_recounted(source_id, target.pk)
+    return topic

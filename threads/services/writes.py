@@ -8,10 +8,33 @@ import unicodedata
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.utils.text import slugify
 
 from .. import conversation, rendering
-from ..models import BODY_MAX_LENGTH, TITLE_MAX_LENGTH, Post, Topic, User, new_revision
+from ..models import (
+    BODY_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+    Category,
+    Post,
+    Topic,
+    User,
+    new_revision,
+)
 from . import limits, locks
 from .errors import Busy, Refused
 
@@ -141,3 +164,65 @@ def rewrite(post: Post, **changes) -> Post:
 
 def retitle(topic: Topic, title: str) -> None:
     topic_changed(topic, title=title, slug=slug(title))
+
+
+DEFAULT_CATEGORY = ("General", "general")
+
+
+def default_category() -> Category:
+    """The category where topics go when none is chosen: "General", made when missing."""
+    category = Category.objects.filter(is_default=True).first()
+    if category is not None:
+        return category
+    try:
+        with transaction.atomic():
+            return Category.objects.create(
+                name=DEFAULT_CATEGORY[0], slug=_free_slug(DEFAULT_CATEGORY[1]), is_default=True
+            )
+    except IntegrityError:  # made meanwhile by another request
+        return Category.objects.get(is_default=True)
+
+
+def _free_slug(wanted: str) -> str:
+    slug, n = wanted, 1
+    while Category.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{wanted}-{n}"
+    return slug
+
+
+def category_counted(topic: Topic, *, topics: int = 0, posts: int = 0) -> None:
+    """Add a topic's new posts (and the topic itself, when new) to its category's counts.
+
+    The topic's last activity becomes the category's when it is newer.
+    Category rows are locked last: after the author, the topics and the tree ids.
+    """
+    newer = Q(last_activity__isnull=True) | Q(last_activity__lte=topic.last_activity)
+    Category.objects.filter(pk=topic.category_id).update(
+        topic_count=F("topic_count") + topics,
+        post_count=F("post_count") + posts,
+        last_activity=Case(When(newer, then=Value(topic.last_activity)), default="last_activity"),
+        last_topic=Case(
+            When(newer, then=Value(topic.pk)), default="last_topic", output_field=BigIntegerField()
+        ),
+    )
+
+
+def categories_recounted(*category_ids: int) -> None:
+    """Count these categories' topics and posts again, and find their latest topic.
+
+    For the rare writes that take topics or posts out of a category (moves,
+    deletions, repairs); everyday writes add to the counts (`category_counted`).
+    """
+    topics = Topic.objects.filter(category=OuterRef("pk"))
+    totals = topics.order_by().values("category")
+    latest = topics.order_by("-last_activity", "-id")
+    for category_id in sorted(set(category_ids)):
+        Category.objects.filter(pk=category_id).update(
+            topic_count=Coalesce(Subquery(totals.annotate(n=Count("pk")).values("n")), 0),
+            post_count=Coalesce(
+                Subquery(totals.annotate(n=Count("pk") + Sum("reply_count")).values("n")), 0
+            ),
+            last_activity=Subquery(totals.annotate(latest=Max("last_activity")).values("latest")),
+            last_topic=Subquery(latest.values("pk")[:1]),
+        )
