@@ -7,6 +7,7 @@ from django.contrib.auth.models import Group
 from django.core.cache import cache
 from hypothesis import settings as examples
 
+from threads import services
 from threads.apps import MODERATORS_GROUP
 
 from .factories import TopicFactory, UserFactory
@@ -21,6 +22,17 @@ examples.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 def empty_cache():
     """Each test starts with an empty cache, as a freshly started server does."""
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def default_category(request):
+    """The default category, which migrations make: made again after a flush.
+
+    Tests on a transactional database start from empty tables (migrated data too).
+    """
+    if {"transactional_db", "live_server"} & set(request.fixturenames):
+        request.getfixturevalue("transactional_db")
+        services.default_category()
 
 
 @pytest.fixture
