@@ -2,11 +2,12 @@
 
 import factory
 from django.contrib.auth.models import Group
+from django.utils.text import slugify
 from factory.django import DjangoModelFactory, Password
 
 from threads import services
 from threads.apps import MODERATORS_GROUP
-from threads.models import Post, Topic, User
+from threads.models import Category, Post, Topic, User
 
 PASSWORD = "correct horse battery staple"
 
@@ -62,3 +63,18 @@ class ReplyFactory(factory.Factory):
     @classmethod
     def _create(cls, model_class, **kwargs) -> Post:
         return services.post_reply(**kwargs)
+
+
+class CategoryFactory(factory.Factory):
+    """A category, made as the forum's own set-up makes them (no moderator acting)."""
+
+    class Meta:
+        model = Category
+
+    moderator = None
+    name = factory.Sequence(lambda n: f"Category {n}")
+    slug = factory.LazyAttribute(lambda category: slugify(category.name))
+
+    @classmethod
+    def _create(cls, model_class, **kwargs) -> Category:
+        return services.category_create(**kwargs)

@@ -2,7 +2,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AnonymousUser, Group
 from django.core.cache import cache
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import connection
@@ -12,7 +12,7 @@ from django.urls import reverse
 from threads import rendering, selectors, services
 from threads.models import Post, Topic
 
-from .factories import ReplyFactory, TopicFactory, UserFactory
+from .factories import CategoryFactory, ReplyFactory, TopicFactory, UserFactory
 from .helpers import build_chain, build_thread, opening_post
 
 pytestmark = pytest.mark.django_db
@@ -463,3 +463,115 @@ def test_a_profile_finds_its_member_through_the_lower_case_index(db):
     assert 'LOWER("threads_user"."username") = ' in lookup
     assert "UPPER" not in lookup
     assert "LIKE" not in lookup
+
+
+# --- Categories and deep pages ----------------------------------------------------------------
+
+
+def test_category_index_lists_categories_in_tree_order_and_the_latest_topics(member):
+    help_desk = CategoryFactory(name="Help", position=1)
+    CategoryFactory(name="Setup", parent=help_desk)
+    CategoryFactory(name="Off topic", position=2)
+    TopicFactory(author=member, category=help_desk, title="Where?", created=T0)
+
+    index = selectors.category_index(viewer=ANONYMOUS, page=None)
+
+    assert [c.name for c in index.categories] == ["General", "Help", "Setup", "Off topic"]
+    assert _titles(index.topics) == ["Where?"]
+    assert index.topics.page.paginator.count == 1
+
+
+def test_category_page_lists_its_own_topics_pinned_first(member, moderator):
+    help_desk = CategoryFactory(name="Help")
+    sub = CategoryFactory(name="Setup", parent=help_desk)
+    TopicFactory(author=member, category=help_desk, title="old", created=T0)
+    pinned = TopicFactory(author=member, category=help_desk, title="pinned", created=T0)
+    TopicFactory(author=member, category=help_desk, title="new", created=T0 + timedelta(days=1))
+    TopicFactory(author=member, category=sub, title="in the subcategory")
+    TopicFactory(author=member, title="elsewhere")
+    services.topic_set_pinned(topic=pinned, moderator=moderator, pinned=True)
+
+    page = selectors.category_page(viewer=ANONYMOUS, slug=help_desk.slug, page=None)
+
+    assert page.category == help_desk
+    assert [c.name for c in page.subcategories] == ["Setup"]
+    assert _titles(page.topics) == ["pinned", "new", "old"]
+    with pytest.raises(ObjectDoesNotExist):
+        selectors.category_page(viewer=ANONYMOUS, slug="nowhere", page=None)
+
+
+@pytest.mark.parametrize("pages", [1, 2, 3, 4, 5])
+def test_every_page_of_a_topic_list_is_read_from_the_nearer_end(member, monkeypatch, pages):
+    monkeypatch.setattr(selectors.lists, "TOPICS_PER_PAGE", 2)
+    for day in range(9):
+        TopicFactory(author=member, title=f"day {day}", created=T0 + timedelta(days=day))
+    newest_first = [f"day {day}" for day in reversed(range(9))]
+
+    topics = selectors.category_index(viewer=ANONYMOUS, page=pages).topics
+
+    assert _titles(topics) == newest_first[(pages - 1) * 2 : pages * 2]
+    assert topics.page.paginator.num_pages == 5
+
+
+def test_a_deep_page_does_not_skip_more_than_half_the_list(member, monkeypatch):
+    monkeypatch.setattr(selectors.lists, "TOPICS_PER_PAGE", 2)
+    for day in range(20):
+        TopicFactory(author=member, title=f"day {day}", created=T0 + timedelta(days=day))
+
+    with CaptureQueriesContext(connection) as queries:
+        selectors.category_index(viewer=ANONYMOUS, page=10)
+
+    offsets = [int(n) for q in queries for n in re.findall(r"OFFSET (\d+)", q["sql"])]
+    assert offsets == [] or max(offsets) <= 10
+
+
+def _profile_page(member, **cursor) -> list[str]:
+    return [
+        p.body
+        for p in selectors.profile(viewer=ANONYMOUS, username=member.username, **cursor).posts
+    ]
+
+
+def test_profile_pages_by_keyset_older_and_newer(member, monkeypatch):
+    monkeypatch.setattr(selectors.lists, "PROFILE_POSTS_PER_PAGE", 2)
+    topic = TopicFactory(author=member, body="post 0", created=T0)
+    for n in range(1, 5):
+        ReplyFactory(topic=topic, author=member, body=f"post {n}", created=T0 + timedelta(hours=n))
+    ReplyFactory(topic=topic, author=member, body="same time", created=T0 + timedelta(hours=4))
+
+    first = selectors.profile(viewer=ANONYMOUS, username=member.username)
+    second = selectors.profile(viewer=ANONYMOUS, username=member.username, before=str(first.older))
+    last = selectors.profile(viewer=ANONYMOUS, username=member.username, before=str(second.older))
+    back = selectors.profile(viewer=ANONYMOUS, username=member.username, after=str(second.newer))
+
+    assert [p.body for p in first.posts] == ["same time", "post 4"]
+    assert [p.body for p in second.posts] == ["post 3", "post 2"]
+    assert [p.body for p in last.posts] == ["post 1", "post 0"]
+    assert (first.newer, last.older) == (None, None)
+    assert [p.body for p in back.posts] == ["same time", "post 4"]
+    assert back.newer is None
+
+
+@pytest.mark.parametrize("cursor", ["", "nonsense", "-1", "9" * 30, "0"])
+def test_a_profile_cursor_that_means_nothing_shows_the_newest_or_nothing(member, cursor):
+    TopicFactory(author=member, body="hello")
+
+    assert _profile_page(member, before=cursor) in (["hello"], [])
+    assert _profile_page(member, after=cursor) in (["hello"], [])
+
+
+def test_private_topics_are_absent_from_lists_counts_and_profiles(member, other_member):
+    group = Group.objects.create(name="insiders")
+    member.groups.add(group)
+    private = CategoryFactory(name="Back room", who_sees="groups", seer_groups=[group])
+    TopicFactory(author=member, category=private, title="secret", body="secret body")
+    TopicFactory(author=member, title="public", body="public body")
+
+    for viewer, expected in ((other_member, ["public"]), (member, ["public", "secret"])):
+        index = selectors.category_index(viewer=viewer, page=None)
+        assert sorted(_titles(index.topics)) == expected
+        assert index.topics.page.paginator.count == len(expected)
+        assert ("Back room" in [c.name for c in index.categories]) is (viewer == member)
+        profile = selectors.profile(viewer=viewer, username=member.username)
+        assert sorted(t.title for t in profile.topics) == expected
+        assert sorted(p.body for p in profile.posts) == [f"{t} body" for t in expected]

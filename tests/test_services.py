@@ -2,15 +2,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import settings as examples
 
 from threads import conversation, rendering, selectors, services
-from threads.models import Post, RateEvent, Topic, User
+from threads.models import Category, Post, RateEvent, Topic, User
 
-from .factories import ReplyFactory, TopicFactory, UserFactory, importer
+from .factories import CategoryFactory, ReplyFactory, TopicFactory, UserFactory, importer
 from .helpers import opening_post, tree_shape
 from .hostile import SHAPES
 from .strategies import NEARLY_VALID
@@ -1215,3 +1216,195 @@ def test_handles_of_only_dots_are_refused(db, moderator, handle):
     with pytest.raises(conversation.ConversationError, match="not only dots"):
         services.conversation_import(moderator=moderator, documents=[_document(text)])
     assert services.user_create(username=".a.", email="b@example.org", password="pw-x-123456")
+
+
+# --- Categories ----------------------------------------------------------------------------
+
+
+def _counts(category: Category) -> tuple:
+    category.refresh_from_db()
+    return category.topic_count, category.post_count, category.last_topic_id
+
+
+def _group(*members) -> Group:
+    group = Group.objects.create(name=f"group {Group.objects.count()}")
+    for member in members:
+        member.groups.add(group)
+    return group
+
+
+def test_a_topic_without_a_category_goes_to_the_default_one(member):
+    topic = TopicFactory(author=member)
+
+    assert topic.category == services.default_category()
+    assert topic.category.name == "General"
+
+
+def test_the_default_category_is_made_when_missing(member):
+    Category.objects.all().delete()
+
+    default = services.default_category()
+
+    assert (default.name, default.slug, default.is_default) == ("General", "general", True)
+    assert services.default_category() == default
+
+
+def test_category_counts_follow_topics_and_replies(member, other_member):
+    help_desk = CategoryFactory(name="Help")
+    first = TopicFactory(author=member, category=help_desk)
+    second = TopicFactory(author=member, category=help_desk)
+    ReplyFactory(topic=first, author=other_member)
+    ReplyFactory(topic=first, author=other_member)
+
+    assert _counts(help_desk) == (2, 4, first.pk)
+    assert help_desk.last_activity == Topic.objects.get(pk=first.pk).last_activity
+    assert _counts(services.default_category())[:2] == (0, 0)
+    assert second.category == help_desk
+
+
+def test_a_member_cannot_start_a_topic_where_only_moderators_do(member, moderator):
+    news = CategoryFactory(name="Announcements", who_starts=Category.Posters.MODERATORS)
+
+    with pytest.raises(services.Refused, match="Only moderators start topics in Announcements"):
+        services.topic_create(author=member, title="Hi", body="x", category=news)
+    topic = services.topic_create(author=moderator, title="News", body="x", category=news)
+
+    assert topic.category == news
+    assert _counts(news)[:2] == (1, 1)
+
+
+def test_replies_where_only_moderators_reply_are_refused_to_members(member, moderator):
+    news = CategoryFactory(who_starts="moderators", who_replies="moderators")
+    topic = services.topic_create(author=moderator, title="News", body="x", category=news)
+
+    with pytest.raises(services.Refused, match="Only moderators reply"):
+        services.post_reply(author=member, topic=topic, body="Me too")
+    services.post_reply(author=moderator, topic=topic, body="Thanks")
+
+
+def test_a_subcategory_follows_its_parents_rules_unless_it_sets_its_own(member, moderator):
+    news = CategoryFactory(who_starts="moderators")
+    inherits = CategoryFactory(parent=news)
+    own = CategoryFactory(parent=news, who_starts="members")
+
+    with pytest.raises(services.Refused):
+        services.topic_create(author=member, title="Hi", body="x", category=inherits)
+    assert services.topic_create(author=member, title="Hi", body="x", category=own).category == own
+
+
+def test_a_private_category_does_not_exist_for_outsiders(member, other_member):
+    private = CategoryFactory(who_sees="groups", seer_groups=[_group(member)])
+    topic = TopicFactory(author=member, category=private)
+
+    with pytest.raises(services.NotFound):
+        services.topic_create(author=other_member, title="Hi", body="x", category=private)
+    with pytest.raises(services.NotFound):
+        services.post_reply(author=other_member, topic=topic, body="Let me in")
+    with pytest.raises(services.NotFound):
+        services.post_edit(post=opening_post(topic), editor=other_member, body="Mine now")
+    assert ReplyFactory(topic=topic, author=member).topic == topic
+
+
+def test_a_subcategory_cannot_show_what_its_parent_hides(member, other_member):
+    private = CategoryFactory(who_sees="groups", seer_groups=[_group(member)])
+    open_under_it = CategoryFactory(parent=private, who_sees="everyone")
+    topic = TopicFactory(author=member, category=open_under_it)
+
+    with pytest.raises(services.NotFound):
+        services.post_reply(author=other_member, topic=topic, body="Hello?")
+
+
+def test_category_moderators_moderate_their_category_only(member, other_member):
+    mods = _group(other_member)
+    theirs = CategoryFactory(moderator_groups=[mods])
+    sub = CategoryFactory(parent=theirs)
+    elsewhere = TopicFactory(author=member)
+    topic = TopicFactory(author=member, category=sub)
+
+    services.topic_set_locked(topic=topic, moderator=other_member, locked=True)
+    services.post_remove(post=opening_post(topic), moderator=other_member, reason="spam")
+    with pytest.raises(services.Refused, match="Only moderators"):
+        services.topic_set_locked(topic=elsewhere, moderator=other_member, locked=True)
+    with pytest.raises(services.Refused, match="Only moderators"):
+        services.post_remove(post=opening_post(elsewhere), moderator=other_member, reason="x")
+    assert Topic.objects.get(pk=topic.pk).is_locked
+    assert not Topic.objects.get(pk=elsewhere.pk).is_locked
+
+
+def test_topic_move_moves_the_topic_and_its_counts(member, other_member, moderator):
+    source, target = CategoryFactory(), CategoryFactory()
+    topic = TopicFactory(author=member, category=source)
+    ReplyFactory(topic=topic, author=other_member)
+    stays = TopicFactory(author=member, category=source)
+
+    moved = services.topic_move(topic=topic, moderator=moderator, category=target)
+
+    assert Topic.objects.get(pk=topic.pk).category == target == moved.category
+    assert _counts(source) == (1, 1, stays.pk)
+    assert _counts(target) == (1, 2, topic.pk)
+    assert f'href="{target.get_absolute_url()}"' in Topic.objects.get(pk=topic.pk).row_html
+
+
+def test_topic_move_needs_a_moderator_of_both_categories(member, other_member):
+    theirs = CategoryFactory(moderator_groups=[_group(other_member)])
+    topic = TopicFactory(author=member, category=theirs)
+
+    with pytest.raises(services.Refused, match="Only moderators"):
+        services.topic_move(topic=topic, moderator=other_member, category=CategoryFactory())
+    with pytest.raises(services.Refused, match="Only moderators"):
+        services.topic_move(topic=topic, moderator=member, category=theirs)
+    assert Topic.objects.get(pk=topic.pk).category == theirs
+
+
+def test_moving_posts_to_a_topic_of_another_category_moves_their_counts(member, moderator):
+    source, target = CategoryFactory(), CategoryFactory()
+    topic = TopicFactory(author=member, category=source)
+    reply = ReplyFactory(topic=topic, author=member)
+    ReplyFactory(parent=reply, author=member)
+    other = TopicFactory(author=member, category=target)
+
+    services.post_move(post=reply, moderator=moderator, new_parent=None, topic=other)
+
+    assert _counts(source)[:2] == (1, 1)
+    assert _counts(target)[:2] == (1, 3)
+
+
+def test_topic_delete_recounts_its_category(member, moderator):
+    category = CategoryFactory()
+    older = TopicFactory(author=member, category=category)
+    newer = TopicFactory(author=member, category=category)
+
+    services.topic_delete(topic=newer, moderator=moderator)
+
+    assert _counts(category) == (1, 1, older.pk)
+
+
+def test_renaming_a_category_rebuilds_its_topics_rows(member, moderator):
+    category = CategoryFactory(name="Old name")
+    topic = TopicFactory(author=member, category=category)
+    category.name = "New name"
+    category.save()
+
+    services.category_changed(category=category, moderator=moderator, changed=["name"])
+
+    assert "New name" in Topic.objects.get(pk=topic.pk).row_html
+
+
+def test_category_create_refuses_members_and_bad_names(member, moderator):
+    with pytest.raises(services.Refused):
+        services.category_create(moderator=member, name="Mine")
+    with pytest.raises(ValidationError):
+        services.category_create(moderator=moderator, name="   ")
+    with pytest.raises(ValidationError):
+        services.category_create(moderator=moderator, name="General")  # its slug is taken
+    assert services.category_create(moderator=moderator, name="Café talk").slug == "cafe-talk"
+
+
+def test_tree_repair_recounts_categories(member, moderator):
+    category = CategoryFactory()
+    topic = TopicFactory(author=member, category=category)
+    Category.objects.filter(pk=category.pk).update(topic_count=7, post_count=70)
+
+    services.trees_repair(tree_ids=[], topic_ids=[topic.pk])
+
+    assert _counts(category) == (1, 1, topic.pk)

@@ -17,7 +17,7 @@ from threads import conversation, permissions, rendering, selectors, services
 from threads.forms import ReplyForm
 from threads.models import Post, Topic, User
 
-from .factories import PASSWORD, ReplyFactory, TopicFactory
+from .factories import PASSWORD, CategoryFactory, ReplyFactory, TopicFactory
 from .helpers import build_chain, build_thread, form_values, opening_post
 from .hostile import SHAPES
 
@@ -1930,3 +1930,159 @@ def test_the_formatting_help_says_what_happens_to_html(client):
     assert rendering.markdown_to_html("<b>kept</b> <div>shown</div>") == (
         "<p><b>kept</b> &lt;div&gt;shown&lt;/div&gt;</p>"
     )
+
+
+# --- Categories ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def forum_of_categories(member, other_member, moderator):
+    """A few categories with topics, one of them an announcements category."""
+    help_desk = CategoryFactory(name="Help", description="Ask here.", position=1)
+    setup = CategoryFactory(name="Setup", parent=help_desk)
+    news = CategoryFactory(name="Announcements", who_starts="moderators", position=2)
+    asked = TopicFactory(author=member, category=help_desk, title="How do I start?")
+    ReplyFactory(topic=asked, author=other_member)
+    TopicFactory(author=member, category=setup, title="Installing it")
+    services.topic_create(author=moderator, title="Welcome", body="Hello all", category=news)
+    return {"help": help_desk, "setup": setup, "news": news, "asked": asked}
+
+
+# A moderator's permissions take two queries more (Django caches them on the user).
+@pytest.mark.parametrize(("who", "queries"), [("anonymous", 2), ("member", 4), ("moderator", 6)])
+def test_the_front_page_lists_categories_then_the_latest_topics(
+    client, forum_of_categories, member, moderator, django_assert_num_queries, who, queries
+):
+    if who != "anonymous":
+        client.force_login(member if who == "member" else moderator)
+    with django_assert_num_queries(queries):
+        response = client.get("/")
+
+    html = _html(response)
+    categories, latest = html.split('id="latest"')
+    assert response.status_code == 200
+    assert categories.index("Help") < categories.index("Setup") < categories.index("Announcements")
+    assert "Ask here." in categories
+    assert (
+        "2 topics · 3 posts" in categories.replace("\n", " ") or "1 topic · 2 posts" in categories
+    )
+    assert all(title in latest for title in ("How do I start?", "Installing it", "Welcome"))
+    assert 'class="category-tag" href="/c/help/">Help</a>' in latest
+
+
+def test_the_front_page_query_count_does_not_grow(
+    client, forum_of_categories, member, django_assert_num_queries
+):
+    for n in range(12):
+        CategoryFactory(name=f"More {n}")
+        TopicFactory(author=member, category=forum_of_categories["help"])
+    with django_assert_num_queries(2):
+        client.get("/")
+
+
+@pytest.mark.parametrize(("who", "queries"), [("anonymous", 3), ("member", 5)])
+def test_a_category_page_lists_its_subcategories_and_its_topics(
+    client, forum_of_categories, member, django_assert_num_queries, who, queries
+):
+    if who == "member":
+        client.force_login(member)
+    with django_assert_num_queries(queries):
+        response = client.get("/c/help/")
+
+    html = _html(response)
+    assert response.status_code == 200
+    assert "Subcategories" in html
+    assert "/c/setup/" in html
+    assert "How do I start?" in html
+    assert "Installing it" not in html.split("Subcategories")[1].split("</ol>", 1)[1]
+    assert '/t/new/?category=help"' in html
+
+
+def test_a_category_page_is_paged_with_numbers(client, member, monkeypatch):
+    monkeypatch.setattr(selectors.lists, "TOPICS_PER_PAGE", 1)
+    category = CategoryFactory(name="Busy")
+    for n in range(12):
+        TopicFactory(author=member, category=category, title=f"topic {n}")
+
+    html = _html(client.get("/c/busy/?page=12"))
+
+    assert "topic 0" in html
+    assert 'aria-current="page">12</a>' in html
+    assert '<a href="?page=1">1</a>' in html
+
+
+def test_an_unknown_category_is_a_404(client, db):
+    assert client.get("/c/nowhere/").status_code == 404
+
+
+def test_an_announcements_category_offers_members_no_new_topic(member_client, forum_of_categories):
+    html = _html(member_client.get("/c/announcements/"))
+
+    assert "Only moderators start topics in Announcements." in html
+    assert "/t/new/?category=announcements" not in html
+
+
+def test_the_new_topic_form_preselects_the_category_it_came_from(
+    member_client, forum_of_categories, get
+):
+    html = _html(get(member_client, "/t/new/?category=setup", queries=3))
+
+    assert '<option value="setup" selected>' in html
+    assert 'value="announcements"' not in html  # members may not start topics there
+
+
+def test_a_new_topic_goes_into_the_chosen_category(member_client, forum_of_categories):
+    response = member_client.post(
+        "/t/new/", {"category": "setup", "title": "Another question", "body": "Hi"}
+    )
+
+    topic = Topic.objects.get(title="Another question")
+    assert response.status_code == 302
+    assert topic.category == forum_of_categories["setup"]
+
+
+def test_a_new_topic_in_a_category_one_may_not_start_in_keeps_the_text(
+    member_client, forum_of_categories
+):
+    typed = {"category": "announcements", "title": "Sneaky", "body": "Read me"}
+    before = _state()
+
+    response = member_client.post("/t/new/", typed)
+
+    assert response.status_code == 400
+    assert "Choose one of the categories listed." in _html(response)
+    assert form_values(response) == {"title": "Sneaky", "body": "Read me"}
+    assert _state() == before
+
+
+def test_the_topic_page_shows_where_the_topic_is(client, forum_of_categories):
+    topic = Topic.objects.get(title="Installing it")
+
+    html = _html(client.get(topic.get_absolute_url()))
+
+    assert 'href="/c/help/">Help</a> \u203a <a href="/c/setup/">Setup</a>' in html
+    assert "Move to another category" not in html
+
+
+def test_moderators_see_a_move_link_on_the_topic_page(moderator_client, forum_of_categories):
+    topic = forum_of_categories["asked"]
+
+    html = _html(moderator_client.get(topic.get_absolute_url()))
+
+    assert f'href="/admin/threads/topic/{topic.pk}/move/">Move to another category</a>' in html
+
+
+def test_a_profile_pages_by_older_and_newer_links(client, member, monkeypatch):
+    monkeypatch.setattr(selectors.lists, "PROFILE_POSTS_PER_PAGE", 2)
+    topic = TopicFactory(author=member, body="post 0")
+    posts = [ReplyFactory(topic=topic, author=member, body=f"post {n}") for n in range(1, 5)]
+
+    first = _html(client.get("/u/alice/"))
+    second = _html(client.get(f"/u/alice/?before={posts[2].pk}"))
+
+    assert f'href="?before={posts[2].pk}" rel="next">Older posts' in first
+    assert "Newer posts" not in first
+    assert "post 2" in second
+    assert "post 1" in second
+    assert "post 4" not in second
+    assert f'href="?after={posts[1].pk}" rel="prev">' in second

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from django.core.paginator import Page, Paginator
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Subquery
 from django.utils.safestring import SafeString, mark_safe
 
 from .. import permissions
@@ -124,6 +124,10 @@ def _cursor(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() and len(value) < 19 else None
 
 
+def _created(post_id: int) -> Subquery:
+    return Subquery(Post.objects.filter(pk=post_id).values("created")[:1])
+
+
 def profile(
     *, viewer, username: str, before: str | None = None, after: str | None = None
 ) -> Profile:
@@ -137,7 +141,7 @@ def profile(
     size = PROFILE_POSTS_PER_PAGE
     before_id, after_id = _cursor(before), _cursor(after)
     if after_id is not None:
-        anchor = Post.objects.filter(pk=after_id).values("created")
+        anchor = _created(after_id)
         newer = posts.filter(created__gte=anchor).exclude(created=anchor, pk__lte=after_id)
         rows = list(newer.order_by("created", "pk")[: size + 1])
         more_newer = len(rows) > size
@@ -145,7 +149,7 @@ def profile(
         older_exists = True
     else:
         if before_id is not None:
-            anchor = Post.objects.filter(pk=before_id).values("created")
+            anchor = _created(before_id)
             posts = posts.filter(created__lte=anchor).exclude(created=anchor, pk__gte=before_id)
         rows = list(posts.order_by("-created", "-pk")[: size + 1])
         older_exists = len(rows) > size
