@@ -548,19 +548,73 @@ def test_load_demo_needs_debug(settings):
     assert not Topic.objects.exists()
 
 
-def test_load_demo_fills_an_empty_forum_once(settings):
+DEMO_DIR = ROOT / "threads" / "demo"
+
+
+@pytest.fixture
+def demo(settings):
     settings.DEBUG = True
+    return run("load_demo")[0]
 
-    out, _ = run("load_demo")
 
-    assert out.startswith("Loaded 7 demo topics with 87 posts.")
+def test_load_demo_fills_an_empty_forum_once(demo):
+    assert demo.startswith("Loaded 7 demo topics with 87 posts in 3 categories.")
     moderator = User.objects.get(username="moderator")
     assert moderator.check_password("forum-demo")
     assert moderator.has_perm("threads.moderate")
     assert User.objects.get(username="alice").check_password("forum-demo")
-    assert Topic.objects.order_by("pk").first().is_pinned
+    assert [t.title for t in Topic.objects.filter(is_pinned=True)] == [
+        "Welcome to Homelab Commons: how this forum works (and the house rules)"
+    ]
     first_post = Post.objects.order_by("created").first().created
     assert not User.objects.filter(date_joined__gte=first_post).exists()
     assert selectors.tree_problems() == []
     assert run("load_demo")[0] == "The forum already has topics; demo content not loaded.\n"
     assert Topic.objects.count() == 7
+    assert Post.objects.count() == 87
+
+
+def test_the_demo_spreads_its_topics_over_categories_with_right_counts(demo):
+    categories = list(Category.objects.order_by("tree_id", "lft"))
+
+    assert [(c.name, c.slug, c.is_default) for c in categories] == [
+        ("Announcements", "announcements", False),
+        ("General", "general", True),
+        ("Help", "help", False),
+    ]
+    assert [(c.topic_count, c.post_count) for c in categories] == [(1, 7), (4, 65), (2, 15)]
+    for category in categories:
+        topics = Topic.objects.filter(category=category)
+        latest = topics.order_by("-last_activity", "-id").first()
+        assert category.topic_count == topics.count()
+        assert category.post_count == Post.objects.filter(topic__category=category).count()
+        assert (category.last_topic, category.last_activity) == (latest, latest.last_activity)
+    assert categories[0].who_starts == Category.Posters.MODERATORS
+
+
+def test_demo_members_start_topics_in_general_and_help_only(demo):
+    alice = User.objects.get(username="alice")
+
+    names = [c.name for c in selectors.startable_categories(viewer=alice)]
+
+    assert names == ["General", "Help"]
+
+
+def test_each_demo_category_exports_as_its_demo_file(demo):
+    for slug, name in [
+        ("announcements", "announcements.md"),
+        ("general", "general.md"),
+        ("help", "help.md"),
+    ]:
+        exported = run("export_conversation", "--category", slug)[0]
+        assert exported.encode() == (DEMO_DIR / name).read_bytes(), slug
+
+
+def test_load_demo_leaves_a_forum_with_categories_alone(settings):
+    settings.DEBUG = True
+    services.category_create(moderator=None, name="Help")
+
+    out, _ = run("load_demo")
+
+    assert out == "The forum already has categories; demo content not loaded.\n"
+    assert not User.objects.filter(username="moderator").exists()
