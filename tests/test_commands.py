@@ -2,6 +2,7 @@ import os
 import subprocess
 import sys
 from datetime import UTC, datetime
+from html import escape
 from io import StringIO
 from pathlib import Path
 
@@ -549,6 +550,10 @@ def test_load_demo_needs_debug(settings):
 
 
 DEMO_DIR = ROOT / "threads" / "demo"
+PRIVATE_TOPICS = [
+    "Moderation notes: how we use the tools here",
+    'Emeka\'s "rule 6": add it to the house rules?',
+]
 
 
 @pytest.fixture
@@ -558,7 +563,7 @@ def demo(settings):
 
 
 def test_load_demo_fills_an_empty_forum_once(demo):
-    assert demo.startswith("Loaded 7 demo topics with 87 posts in 3 categories.")
+    assert demo.startswith("Loaded 9 demo topics with 93 posts in 4 categories.")
     moderator = User.objects.get(username="moderator")
     assert moderator.check_password("forum-demo")
     assert moderator.has_perm("threads.moderate")
@@ -570,8 +575,8 @@ def test_load_demo_fills_an_empty_forum_once(demo):
     assert not User.objects.filter(date_joined__gte=first_post).exists()
     assert selectors.tree_problems() == []
     assert run("load_demo")[0] == "The forum already has topics; demo content not loaded.\n"
-    assert Topic.objects.count() == 7
-    assert Post.objects.count() == 87
+    assert Topic.objects.count() == 9
+    assert Post.objects.count() == 93
 
 
 def test_the_demo_spreads_its_topics_over_categories_with_right_counts(demo):
@@ -581,15 +586,47 @@ def test_the_demo_spreads_its_topics_over_categories_with_right_counts(demo):
         ("Announcements", "announcements", False),
         ("General", "general", True),
         ("Help", "help", False),
+        ("Moderators' room", "moderators-room", False),
     ]
-    assert [(c.topic_count, c.post_count) for c in categories] == [(1, 7), (4, 65), (2, 15)]
+    assert [(c.topic_count, c.post_count) for c in categories] == [(1, 7), (4, 65), (2, 15), (2, 6)]
     for category in categories:
         topics = Topic.objects.filter(category=category)
         latest = topics.order_by("-last_activity", "-id").first()
         assert category.topic_count == topics.count()
         assert category.post_count == Post.objects.filter(topic__category=category).count()
         assert (category.last_topic, category.last_activity) == (latest, latest.last_activity)
-    assert categories[0].who_starts == Category.Posters.MODERATORS
+    announcements, _, _, room = categories
+    assert announcements.who_starts == Category.Posters.MODERATORS
+    assert room.who_sees == Category.Seers.GROUPS
+    assert [g.name for g in room.seer_groups.all()] == ["Demo staff"]
+    assert [g.name for g in room.moderator_groups.all()] == ["Demo staff"]
+    staff = Group.objects.get(name="Demo staff").user_set.order_by("username")
+    assert [u.username for u in staff] == ["chidi", "moderator"]
+    assert [t.title for t in Topic.objects.filter(category=room).order_by("pk")] == PRIVATE_TOPICS
+
+
+@pytest.mark.parametrize(
+    ("who", "sees_it"),
+    [(None, False), ("alice", False), ("emeka", False), ("moderator", True), ("chidi", True)],
+)
+def test_the_demo_moderators_room_is_seen_only_by_demo_staff(demo, client, who, sees_it):
+    if who:
+        client.force_login(User.objects.get(username=who))
+    room = Topic.objects.filter(category__slug="moderators-room").order_by("pk").first()
+
+    index = client.get("/")
+    html = index.content.decode()
+
+    assert index.status_code == 200
+    for name in ["Announcements", "General", "Help", "Welcome to Homelab Commons"]:
+        assert name in html
+    assert (escape("Moderators' room") in html) is sees_it
+    for title in PRIVATE_TOPICS:
+        assert (escape(title) in html) is sees_it
+    assert client.get("/c/moderators-room/").status_code == (200 if sees_it else 404)
+    assert client.get(room.get_absolute_url()).status_code == (200 if sees_it else 404)
+    profile = client.get("/u/moderator/").content.decode()
+    assert (escape(PRIVATE_TOPICS[0]) in profile) is sees_it
 
 
 def test_demo_members_start_topics_in_general_and_help_only(demo):
@@ -605,6 +642,7 @@ def test_each_demo_category_exports_as_its_demo_file(demo):
         ("announcements", "announcements.md"),
         ("general", "general.md"),
         ("help", "help.md"),
+        ("moderators-room", "moderators-room.md"),
     ]:
         exported = run("export_conversation", "--category", slug)[0]
         assert exported.encode() == (DEMO_DIR / name).read_bytes(), slug

@@ -2,7 +2,7 @@
 
 Loaded once, into an empty forum, and only with DJANGO_DEBUG=1: the demo
 accounts have a published password. Each category's topics are in
-threads/demo/<slug>.md.
+threads/demo/<slug>.md; the private one is seen only by the group Demo staff.
 """
 
 from dataclasses import dataclass
@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -20,6 +21,10 @@ DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
 DEMO_PASSWORD = "forum-demo"
 MODERATOR = "moderator"
 MEMBERS = ["alice", "bob", "chidi", "dana", "emeka"]
+# The group that sees (and moderates) the private category: the moderator, and a
+# member who helps out.
+STAFF_GROUP = "Demo staff"
+STAFF = [MODERATOR, "chidi"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,7 @@ class DemoCategory:
     description: str = ""
     position: int = 0  # listed by position, then by name
     who_starts: str = ""
+    private: bool = False  # seen and moderated by STAFF_GROUP only
     default: bool = False  # the forum's default category ("General"), which migrate made
 
 
@@ -41,6 +47,13 @@ CATEGORIES = [
     ),
     DemoCategory("General", "general.md", default=True),
     DemoCategory("Help", "help.md", "Stuck on something? Say what you tried and what happened.", 1),
+    DemoCategory(
+        "Moderators' room",
+        "moderators-room.md",
+        f"Only the {STAFF_GROUP} group sees this: how we run the forum.",
+        2,
+        private=True,
+    ),
 ]
 
 
@@ -76,13 +89,15 @@ class Command(BaseCommand):
                 services.user_create(
                     username=name, email=f"{name}@example.org", password=DEMO_PASSWORD
                 )
+            staff, _ = Group.objects.get_or_create(name=STAFF_GROUP)
+            staff.user_set.add(*User.objects.filter(username__in=STAFF))
             topics = posts = 0
             for demo, document in zip(CATEGORIES, documents, strict=True):
                 # The demo's own moderator writes in it.
                 summary = services.conversation_import(
                     documents=[document],
                     moderator=moderator,
-                    category=_category(demo),
+                    category=_category(demo, staff),
                     allow_staff_handles=True,
                 )
                 topics, posts = topics + summary.topics, posts + summary.posts
@@ -96,20 +111,25 @@ class Command(BaseCommand):
             welcome = Topic.objects.filter(category__name="Announcements").get()
             services.topic_set_pinned(topic=welcome, moderator=moderator, pinned=True)
         if verbosity:
+            private = ", ".join(demo.name for demo in CATEGORIES if demo.private)
             self.stdout.write(
                 f"Loaded {topics} demo topics with {posts} posts in {len(CATEGORIES)} categories. "
                 f"Log in as {MODERATOR} (moderator) or {', '.join(MEMBERS)}, "
-                f"password {DEMO_PASSWORD!r}."
+                f"password {DEMO_PASSWORD!r}. {private} is seen only by the group "
+                f"{STAFF_GROUP} ({', '.join(STAFF)})."
             )
 
 
-def _category(demo: DemoCategory) -> Category:
+def _category(demo: DemoCategory, staff: Group) -> Category:
     if demo.default:
         return services.default_category()
+    private = {"who_sees": Category.Seers.GROUPS, "seer_groups": [staff]} if demo.private else {}
     return services.category_create(
         moderator=None,
         name=demo.name,
         description=demo.description,
         position=demo.position,
         who_starts=demo.who_starts,
+        moderator_groups=[staff] if demo.private else [],
+        **private,
     )
