@@ -757,3 +757,78 @@ def test_the_size_limit_is_a_setting(staff, settings):
 
     assert _upload(staff, IMPORT_FILE).status_code == 302
     assert _upload(staff, IMPORT_FILE + b"\n").status_code == 400
+
+
+# --- The import's category (tests/test_commands.py has the command's) ----------------------
+
+
+@pytest.fixture
+def categories(db):
+    """General (the default), Help, and Hidden, which only a group sees."""
+    from threads.models import Category
+
+    help_ = services.category_create(moderator=None, name="Help", position=1)
+    hidden = services.category_create(
+        moderator=None, name="Hidden", position=2, who_sees=Category.Seers.GROUPS
+    )
+    return services.default_category(), help_, hidden
+
+
+def _counts(category) -> tuple[int, int]:
+    category.refresh_from_db()
+    return category.topic_count, category.post_count
+
+
+def test_the_import_offers_the_categories_a_moderator_moderates_the_default_chosen(
+    staff, categories
+):
+    general, help_, hidden = categories
+
+    html = staff.get(reverse("admin:threads_topic_import")).content.decode()
+
+    select = re.search(r'<select name="category"[^>]*>(.*?)</select>', html, re.S)
+    assert select is not None
+    options = re.findall(r'<option value="(\d+)"( selected)?>([^<]*)</option>', select.group(1))
+    assert options == [
+        (str(general.pk), " selected", "General"),
+        (str(help_.pk), "", "Help"),
+        (str(hidden.pk), "", "Hidden"),  # moderators moderate, and see, every category
+    ]
+
+
+def test_an_upload_goes_into_the_chosen_category(staff, categories):
+    general, help_, _ = categories
+
+    response = _upload(staff, IMPORT_FILE, category=help_.pk)
+
+    assert response.status_code == 302
+    assert Topic.objects.get().category == help_
+    assert _counts(help_) == (1, 2)
+    assert _counts(general) == (0, 0)
+
+
+def test_a_dry_run_names_the_chosen_category(staff, categories):
+    _, help_, _ = categories
+
+    response = _upload(staff, IMPORT_FILE, category=help_.pk, dry_run="on")
+
+    assert response.status_code == 200
+    assert "Importing it into Help would add 1 topic(s) and 2 post(s)" in response.content.decode()
+    assert not Topic.objects.exists()
+
+
+def test_an_upload_without_a_category_goes_into_the_default_one(staff, categories):
+    general = categories[0]
+
+    assert _upload(staff, IMPORT_FILE).status_code == 302
+
+    assert Topic.objects.get().category == general
+    assert _counts(general) == (1, 2)
+
+
+def test_a_category_that_is_not_offered_is_refused(staff, categories):
+    response = _upload(staff, IMPORT_FILE, category=max(c.pk for c in categories) + 1)
+
+    assert response.status_code == 400
+    assert "Select a valid choice" in response.content.decode()
+    assert not Topic.objects.exists()

@@ -29,6 +29,14 @@ class ImportForm(forms.Form):
         label="ConversationJS file",
         help_text="Markdown: '### Topic' headings and '- @user [timestamp]: text' messages.",
     )
+    category = forms.ModelChoiceField(
+        queryset=Category.objects.none(),
+        # Never empty on the page; a request without it imports into the default category.
+        required=False,
+        empty_label=None,
+        label="Into the category",
+        help_text="Every topic of the file goes there. The categories you moderate are listed.",
+    )
     dry_run = forms.BooleanField(
         required=False, label="Only check the file and show what would be imported"
     )
@@ -50,6 +58,18 @@ class ImportForm(forms.Form):
                 code="too_big",
             )
         return upload
+
+    def __init__(self, *args, moderator, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["category"]
+        # Read as the moderator sees them, so that the chosen one carries their rights.
+        field.queryset = (
+            selectors.visible_categories(moderator)
+            .filter(moderated=True)
+            .order_by("tree_id", "lft")
+        )
+        field.label_from_instance = lambda c: "\u2003" * c.level + c.name
+        field.initial = services.default_category().pk
 
 
 class MoveForm(forms.Form):
@@ -192,20 +212,24 @@ class TopicAdmin(ServiceRefusals, admin.ModelAdmin):
     def import_view(self, request) -> HttpResponse:
         """Upload a ConversationJS file: check it, then import all its topics or none."""
         moderator_only(request)
-        form = ImportForm(request.POST or None, request.FILES or None)
-        summary = None
+        form = ImportForm(request.POST or None, request.FILES or None, moderator=request.user)
+        summary = category = None
         if form.is_valid():
             upload, dry_run = form.cleaned_data["file"], form.cleaned_data["dry_run"]
+            category = form.cleaned_data["category"] or services.default_category()
             try:
                 document = conversation.read(upload.read(), filename=upload.name)
                 summary = services.conversation_import(
                     documents=[document],
                     moderator=request.user,
+                    category=category,
                     allow_staff_handles=form.cleaned_data["allow_staff_handles"],
                     dry_run=dry_run,
                 )
             except conversation.ConversationError as error:
                 form.add_error("file", str(error))
+            except services.Refused as refused:
+                form.add_error("category", refused.message)
             else:
                 if not dry_run:
                     messages.success(
@@ -220,6 +244,7 @@ class TopicAdmin(ServiceRefusals, admin.ModelAdmin):
             "admin/threads/topic/import.html",
             form=form,
             summary=summary,
+            category=category,
             title="Import conversations",
         )
         page.status_code = 400 if form.errors else 200

@@ -8,9 +8,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models.functions import Lower
 
-from .. import conversation, permissions, rendering
+from .. import conversation, permissions, rendering, selectors
 from ..models import Category, Post, Topic, User, handle_validator
 from . import locks, writes
+from .errors import Refused
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,10 @@ def conversation_import(
     dry_run: bool = False,
     progress: Progress | None = None,
 ) -> ImportSummary:
-    """Import every topic of the documents, all in one transaction, or nothing.
+    """Import every topic of the documents into `category`, all in one transaction, or nothing.
 
-    Only a moderator imports. Titles and messages follow the same rules as
+    Only a moderator of the category imports (the default category when None).
+    Titles and messages follow the same rules as
     the forms; a problem raises ConversationError with its file and line.
     Handles that match a username (ignoring case) are that member; others
     become accounts that cannot log in until a moderator activates them. A
@@ -59,8 +61,7 @@ def conversation_import(
     Markdown is rendered before any lock is taken; new trees are built with
     django-mptt's bulk tools.
     """
-    category = category or writes.default_category()
-    writes.refuse_if(permissions.moderation_refusal(moderator))
+    category = _moderated_category(moderator, category or writes.default_category())
     report = progress or (lambda stage, done, total: None)
     topics = []  # (title, [(message, body)])
     filenames = []  # each topic's file
@@ -150,6 +151,18 @@ def conversation_import(
         Topic.objects.bulk_update(topic_rows, ["row_html"], batch_size=1000)
         writes.categories_recounted(category.pk)
     return ImportSummary(topics=len(topic_rows), posts=len(posts), new_accounts=new_handles)
+
+
+def _moderated_category(moderator: User, category: Category) -> Category:
+    """The category as this moderator sees it, with their rights; refused unless they moderate it.
+
+    A category they do not even see is one they do not moderate.
+    """
+    seen = selectors.visible_categories(moderator).filter(pk=category.pk).first()
+    if seen is None:
+        raise Refused("Only moderators can do that.")
+    writes.refuse_if(permissions.moderation_refusal(moderator, seen))
+    return seen
 
 
 def _handle(handle: str) -> str:

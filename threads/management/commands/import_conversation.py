@@ -1,18 +1,20 @@
 """Import ConversationJS markdown files into the forum.
 
-    manage.py import_conversation FILE [FILE ...] --moderator NAME
+    manage.py import_conversation FILE [FILE ...] --moderator NAME [--category SLUG]
                                   [--allow-staff-handles] [--dry-run]
 
-Every topic of every file is imported in one transaction: a problem anywhere
-(reported as FILE:LINE: reason) imports nothing.
+Every topic of every file is imported into one category (the default category
+unless --category names another), in one transaction: a problem anywhere
+(reported as FILE:LINE: reason) imports nothing. The moderator must moderate
+that category.
 """
 
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from threads import conversation, permissions, services
-from threads.models import User
+from threads import conversation, permissions, selectors, services
+from threads.models import Category, User
 
 
 class Command(BaseCommand):
@@ -25,6 +27,11 @@ class Command(BaseCommand):
             required=True,
             metavar="NAME",
             help="the username of the moderator who imports (the import is theirs)",
+        )
+        parser.add_argument(
+            "--category",
+            metavar="SLUG",
+            help="the slug of the category the topics go into; default: the default category",
         )
         parser.add_argument(
             "--allow-staff-handles",
@@ -42,6 +49,7 @@ class Command(BaseCommand):
         *args,
         files: list[str],
         moderator: str,
+        category: str | None,
         allow_staff_handles: bool,
         dry_run: bool,
         verbosity: int,
@@ -49,23 +57,31 @@ class Command(BaseCommand):
     ) -> None:
         try:
             documents = [conversation.read(_read(name), filename=name) for name in files]
+            place = category_named(category) if category else services.default_category()
             acting = User.objects.named(moderator).first()
-            if acting is None or permissions.moderation_refusal(acting):
-                raise CommandError(f"--moderator: @{moderator} is not a moderator of this forum.")
+            # Read as the moderator sees it, so that it carries their rights there.
+            seen = acting and selectors.visible_categories(acting).filter(pk=place.pk).first()
+            if not seen or permissions.moderation_refusal(acting, seen):
+                raise CommandError(
+                    f"--moderator: @{moderator} is not a moderator of {place.name} ({place.slug})."
+                )
             summary = services.conversation_import(
                 documents=documents,
                 moderator=acting,
+                category=seen,
                 allow_staff_handles=allow_staff_handles,
                 dry_run=dry_run,
                 progress=self._progress if verbosity and self.stderr.isatty() else None,
             )
         except conversation.ConversationError as error:
             raise CommandError(str(error)) from None
+        except services.Refused as refused:  # rights taken away meanwhile
+            raise CommandError(f"--moderator: {refused.message}") from None
         if verbosity:
             accounts = f"{len(summary.new_accounts)} new account(s)"
             if summary.new_accounts:
                 accounts += f" ({summary.new_accounts_named})"
-            what = f"{summary.topics} topic(s), {summary.posts} post(s), {accounts}"
+            what = f"{summary.topics} topic(s), {summary.posts} post(s), {accounts} into {place}"
             if dry_run:
                 self.stdout.write(f"Dry run: the files are valid and would import {what}.")
             else:
@@ -78,6 +94,17 @@ class Command(BaseCommand):
     def _progress(self, stage: str, done: int, total: int) -> None:
         label = {"render": "Rendering Markdown", "write": "Writing posts"}[stage]
         self.stderr.write(f"\r{label}: {done:,}/{total:,}", ending="\n" if done == total else "")
+
+
+def category_named(slug: str) -> Category:
+    """The category of this slug, or a CommandError that lists the slugs there are."""
+    try:
+        return Category.objects.get(slug=slug)
+    except Category.DoesNotExist:
+        slugs = ", ".join(Category.objects.order_by("slug").values_list("slug", flat=True))
+        raise CommandError(
+            f"--category: no category has the slug {slug!r}; the categories are: {slugs}."
+        ) from None
 
 
 def _read(name: str) -> bytes:
