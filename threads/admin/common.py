@@ -42,10 +42,11 @@ class _Refusal(Exception):
 
 
 @contextlib.contextmanager
-def on_the_form(field: str) -> Iterator[None]:
+def on_the_form(field: str | None) -> Iterator[None]:
     """Turn what a service refuses, while saving a form, into an error on that form.
 
-    A ValidationError is about `field`; any other refusal is about the whole change.
+    A ValidationError is about `field` (None: the whole change); any other
+    refusal is about the whole change.
     """
     try:
         yield
