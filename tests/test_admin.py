@@ -108,6 +108,22 @@ def test_topic_changelist_links_to_each_topics_post_tree(staff, topic):
     )
 
 
+@pytest.mark.parametrize("model", ["topic", "post"])
+def test_long_names_are_cut_short_in_the_lists(staff, model):
+    """At 1280 px the titles and the tree of posts need the room: names keep to one short line."""
+    author = UserFactory(username="a_very_long_username_indeed_" + "x" * 100)
+    category = services.category_create(moderator=None, name="A category with a long name")
+    TopicFactory(author=author, category=category)
+
+    html = staff.get(_changelist(model)).content.decode()
+
+    assert "a_very_long_usernam…" in html
+    assert author.username not in html
+    if model == "topic":
+        assert "A category with a l…" in html
+    assert "white-space: nowrap" in html
+
+
 def test_topics_cannot_be_added_in_the_admin(staff):
     assert staff.get(reverse("admin:threads_topic_add")).status_code == 403
 

@@ -17,6 +17,7 @@ from mptt.admin import MPTTModelAdmin
 from .. import permissions, selectors, services
 from ..models import Post, Topic
 from .common import (
+    NAME_CHARS,
     CategoryModerators,
     ServiceRefusals,
     admin_page,
@@ -82,7 +83,8 @@ class MoveForm(forms.Form):
 @admin.register(Post)
 class PostAdmin(CategoryModerators, ServiceRefusals, MPTTModelAdmin):
     # Few, narrow columns, so that the tree of excerpts has room at 1280 px.
-    list_display = ["excerpt", "author", "topic_title", "created", "removal"]
+    list_display = ["excerpt", "author_name", "topic_title", "created", "removal"]
+    change_list_template = "admin/threads/post/change_list.html"
     list_select_related = ["author", "topic"]
     list_filter = ["removal", "created"]
     search_fields = ["author__username", "body"]
@@ -127,6 +129,10 @@ class PostAdmin(CategoryModerators, ServiceRefusals, MPTTModelAdmin):
     @admin.display(description="Post")
     def excerpt(self, post: Post) -> str:
         return Truncator(post.body).chars(80)
+
+    @admin.display(description="Author", ordering="author__username")
+    def author_name(self, post: Post) -> str:
+        return Truncator(post.author.username).chars(NAME_CHARS)
 
     @admin.display(description="Topic", ordering="topic__title")
     def topic_title(self, post: Post) -> str:

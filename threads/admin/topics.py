@@ -14,10 +14,12 @@ from django.shortcuts import redirect
 from django.template.defaultfilters import filesizeformat
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.text import Truncator
 
 from .. import conversation, permissions, selectors, services
 from ..models import Category, Post, Topic
 from .common import (
+    NAME_CHARS,
     CategoryModerators,
     ServiceRefusals,
     admin_page,
@@ -103,8 +105,9 @@ class CategoryFilter(admin.SimpleListFilter):
 
 @admin.register(Topic)
 class TopicAdmin(CategoryModerators, ServiceRefusals, admin.ModelAdmin):
-    # Few, narrow columns, so that titles are not squeezed at 1280 px.
-    list_display = ["title", "category", "author", "last_activity", "reply_count", "flags"]
+    # Few, narrow columns, so that titles are not squeezed at 1280 px: names are
+    # cut short, and the title column asks for the room (change_list.html).
+    list_display = ["title", "category_name", "author_name", "last_activity", "replies", "flags"]
     list_select_related = ["author", "category"]
     list_filter = [CategoryFilter, "is_locked", "is_pinned", "created"]
     search_fields = ["title", "author__username"]
@@ -141,6 +144,18 @@ class TopicAdmin(CategoryModerators, ServiceRefusals, admin.ModelAdmin):
             raise Http404("There is no topic with that id.") from None
         moderator_only(request, topic)
         return topic
+
+    @admin.display(description="Category", ordering="category__name")
+    def category_name(self, topic: Topic) -> str:
+        return Truncator(topic.category.name).chars(NAME_CHARS)
+
+    @admin.display(description="Author", ordering="author__username")
+    def author_name(self, topic: Topic) -> str:
+        return Truncator(topic.author.username).chars(NAME_CHARS)
+
+    @admin.display(description="Replies", ordering="reply_count")
+    def replies(self, topic: Topic) -> int:
+        return topic.reply_count
 
     @admin.display(description="Flags")
     def flags(self, topic: Topic) -> str:
