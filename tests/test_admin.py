@@ -1,13 +1,14 @@
 import re
 
 import pytest
+from django.contrib.auth.models import Group
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from threads import services
-from threads.models import Post, Topic, User
+from threads.models import Category, Post, Topic, User
 
-from .factories import ReplyFactory, TopicFactory, UserFactory
+from .factories import ModeratorFactory, ReplyFactory, TopicFactory, UserFactory
 from .helpers import form_data, opening_post, tree_shape
 
 pytestmark = pytest.mark.django_db
@@ -105,6 +106,22 @@ def test_topic_changelist_links_to_each_topics_post_tree(staff, topic):
     assert f'href="/admin/threads/post/?topic__id__exact={topic.pk}">posts</a>' in (
         response.content.decode()
     )
+
+
+@pytest.mark.parametrize("model", ["topic", "post"])
+def test_long_names_are_cut_short_in_the_lists(staff, model):
+    """At 1280 px the titles and the tree of posts need the room: names keep to one short line."""
+    author = UserFactory(username="a_very_long_username_indeed_" + "x" * 100)
+    category = services.category_create(moderator=None, name="A category with a long name")
+    TopicFactory(author=author, category=category)
+
+    html = staff.get(_changelist(model)).content.decode()
+
+    assert "a_very_long_usernam…" in html
+    assert author.username not in html
+    if model == "topic":
+        assert "A category with a l…" in html
+    assert "white-space: nowrap" in html
 
 
 def test_topics_cannot_be_added_in_the_admin(staff):
@@ -832,3 +849,615 @@ def test_a_category_that_is_not_offered_is_refused(staff, categories):
     assert response.status_code == 400
     assert "Select a valid choice" in response.content.decode()
     assert not Topic.objects.exists()
+
+
+# --- Categories ------------------------------------------------------------------------------
+
+
+def _category(name: str, **fields) -> Category:
+    return services.category_create(moderator=None, name=name, **fields)
+
+
+def _category_data(**fields) -> dict:
+    """What the category form sends for a new top-level category named Cats."""
+    return {
+        "name": "Cats",
+        "slug": "cats",
+        "description": "",
+        "parent": "",
+        "position": "0",
+        "who_sees": "",
+        "who_starts": "",
+        "who_replies": "",
+        **fields,
+    }
+
+
+def test_the_category_list_is_the_tree_indented(staff):
+    cats = _category("Cats")
+    _category("Kittens", parent=cats)
+
+    response = staff.get(_changelist("category"))
+
+    assert response.status_code == 200
+    assert [c.name for c in _results(response)] == ["Cats", "Kittens", "General"]
+    indents = re.findall(r'style="padding-left:(\d+)px"', response.content.decode())
+    assert [int(px) for px in indents] == [8, 28, 8]
+
+
+def test_the_category_list_costs_the_same_with_more_categories(staff):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    moderators = Group.objects.create(name="Cat keepers")
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert staff.get(_changelist("category")).status_code == 200
+        return len(captured)
+
+    _category("Cats", moderator_groups=[moderators])
+    few = queries()
+    for name in ["Dogs", "Birds", "Fish"]:
+        _category(name, moderator_groups=[moderators])
+
+    assert queries() == few
+
+
+def test_add_a_category_in_the_admin(staff):
+    readers = Group.objects.create(name="Readers")
+    keepers = Group.objects.create(name="Cat keepers")
+    parent = _category("Animals")
+    page = staff.get(reverse("admin:threads_category_add"))
+    assert page.status_code == 200
+    assert 'data-prepopulated-fields="' in page.content.decode()
+
+    response = staff.post(
+        reverse("admin:threads_category_add"),
+        _category_data(
+            name=" Cats ",
+            description="Purring",
+            parent=str(parent.pk),
+            who_sees="groups",
+            seer_groups=[str(readers.pk)],
+            who_starts="moderators",
+            moderator_groups=[str(keepers.pk)],
+        ),
+    )
+
+    assert response.status_code == 302
+    cats = Category.objects.get(slug="cats")
+    assert (cats.name, cats.description, cats.parent, cats.who_sees, cats.who_starts) == (
+        "Cats",
+        "Purring",
+        parent,
+        "groups",
+        "moderators",
+    )
+    assert list(cats.seer_groups.all()) == [readers]
+    assert list(cats.moderator_groups.all()) == [keepers]
+    assert response["Location"] == _changelist("category")
+
+
+def test_change_a_category_in_the_admin(staff):
+    cats, dogs = _category("Cats"), _category("Dogs")
+    url = reverse("admin:threads_category_change", args=[dogs.pk])
+    data = form_data(staff.get(url), "category_form")
+
+    response = staff.post(url, {**data, "parent": str(cats.pk), "who_replies": "moderators"})
+
+    dogs.refresh_from_db()
+    assert response.status_code == 302
+    assert (dogs.parent, dogs.who_replies, dogs.level) == (cats, "moderators", 1)
+
+
+def test_the_category_form_shows_its_counts(staff, topic):
+    url = reverse("admin:threads_category_change", args=[topic.category_id])
+
+    html = staff.get(url).content.decode()
+
+    assert re.search(r'<div class="readonly">1</div>', html)  # one topic, one post
+
+
+def test_renaming_a_category_rebuilds_its_topic_rows(staff, topic, client):
+    url = reverse("admin:threads_category_change", args=[topic.category_id])
+    data = form_data(staff.get(url), "category_form")
+
+    response = staff.post(url, {**data, "name": "Town square", "slug": "town-square"})
+
+    assert response.status_code == 302
+    client.logout()
+    index = client.get("/").content.decode()
+    assert 'class="category-tag" href="/c/town-square/">Town square</a>' in index
+    assert "/c/general/" not in index
+
+
+def test_a_duplicate_slug_is_a_form_error(staff):
+    _category("Cats")
+
+    response = staff.post(
+        reverse("admin:threads_category_add"), _category_data(name="More cats", slug="cats")
+    )
+
+    assert response.status_code == 200
+    assert "Another category has this slug: choose another one." in response.content.decode()
+    assert Category.objects.filter(slug="cats").count() == 1
+
+
+def test_a_second_default_category_is_a_form_error(staff):
+    general = services.default_category()
+    cats = _category("Cats")
+    url = reverse("admin:threads_category_change", args=[cats.pk])
+
+    added = staff.post(
+        reverse("admin:threads_category_add"), _category_data(slug="kittens", is_default="on")
+    )
+    changed = staff.post(url, {**form_data(staff.get(url), "category_form"), "is_default": "on"})
+
+    for response in (added, changed):
+        assert response.status_code == 200
+        assert "“General” is the default category, and there is only one" in (
+            response.content.decode()
+        )
+    assert list(Category.objects.filter(is_default=True)) == [general]
+
+
+@pytest.mark.parametrize("change", [False, True], ids=["add", "change"])
+def test_a_default_chosen_meanwhile_is_a_form_error(staff, monkeypatch, change):
+    """The form checks the one default, but another moderator may get there first."""
+    from threads.admin.categories import CategoryForm
+
+    monkeypatch.setattr(CategoryForm, "clean_is_default", lambda form: True)
+    monkeypatch.setattr(Category, "validate_constraints", lambda *args, **kwargs: None)
+    general = services.default_category()
+    if change:
+        url = reverse("admin:threads_category_change", args=[_category("Cats").pk])
+        data = form_data(staff.get(url), "category_form")
+    else:
+        url, data = reverse("admin:threads_category_add"), _category_data()
+
+    response = staff.post(url, {**data, "is_default": "on"})
+
+    assert response.status_code == 200
+    assert "Meanwhile another category took this slug or became the default" in (
+        response.content.decode()
+    )
+    assert list(Category.objects.filter(is_default=True)) == [general]
+
+
+def test_a_category_cannot_move_under_its_own_subcategory(staff):
+    cats = _category("Cats")
+    kittens = _category("Kittens", parent=cats)
+    url = reverse("admin:threads_category_change", args=[cats.pk])
+    data = form_data(staff.get(url), "category_form")
+
+    response = staff.post(url, {**data, "parent": str(kittens.pk)})
+
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    assert Category.objects.get(pk=cats.pk).parent is None
+
+
+def test_delete_an_empty_category(staff):
+    cats = _category("Cats")
+    url = reverse("admin:threads_category_delete", args=[cats.pk])
+
+    page = staff.get(url)
+    response = staff.post(url, {"post": "yes"})
+
+    assert page.status_code == 200
+    assert "Are you sure" in page.content.decode()
+    assert response.status_code == 302
+    assert not Category.objects.filter(pk=cats.pk).exists()
+
+
+@pytest.mark.parametrize(
+    ("holds", "message"),
+    [
+        ("topics", "“Cats” has 2 topics: move them to another category first."),
+        ("subcategories", "“Cats” has subcategories: move or delete them first."),
+        ("default", "“Cats” is the default category, where new and imported topics go"),
+    ],
+)
+def test_deleting_a_category_that_holds_something_is_refused(staff, member, holds, message):
+    cats = _category("Cats")
+    if holds == "topics":
+        TopicFactory(author=member, category=cats)
+        TopicFactory(author=member, category=cats)
+    elif holds == "subcategories":
+        _category("Kittens", parent=cats)
+    else:
+        Category.objects.update(is_default=False)
+        Category.objects.filter(pk=cats.pk).update(is_default=True)
+    url = reverse("admin:threads_category_delete", args=[cats.pk])
+
+    for response in (staff.get(url), staff.post(url, {"post": "yes"})):
+        assert response.status_code == 302
+        assert response["Location"] == reverse("admin:threads_category_change", args=[cats.pk])
+        assert any(m.startswith(message) for m in _messages(response))
+    assert Category.objects.filter(pk=cats.pk).exists()
+
+
+def test_deleting_a_category_whose_stored_count_is_behind_is_refused(staff, member):
+    cats = _category("Cats")
+    topic = TopicFactory(author=member, category=cats)
+    Category.objects.filter(pk=cats.pk).update(topic_count=0)  # as if the topic were new
+    url = reverse("admin:threads_category_delete", args=[cats.pk])
+
+    response = staff.post(url, {"post": "yes"})
+
+    # Django's own answer to what PROTECT keeps: it names the topics.
+    assert response.status_code == 200
+    assert "would require deleting the following protected related objects" in (
+        response.content.decode()
+    )
+    assert Topic.objects.get(pk=topic.pk).category_id == cats.pk
+
+
+# --- Category moderators ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def keeper(db):
+    """Staff in the Cat keepers group, which moderates Cats (and so Kittens): not a moderator."""
+    user = UserFactory(username="keeper", is_staff=True)
+    user.groups.add(Group.objects.create(name="Cat keepers"))
+    return user
+
+
+@pytest.fixture
+def places(keeper, member):
+    """A topic in Cats, one in its subcategory Kittens, one in General, one in a hidden category."""
+    keepers = keeper.groups.get()
+    cats = _category("Cats", moderator_groups=[keepers])
+    kittens = _category("Kittens", parent=cats)
+    hidden = _category("Staff room", who_sees="groups", seer_groups=[Group.objects.create()])
+    return {
+        "cats": TopicFactory(author=member, category=cats, title="About cats"),
+        "kittens": TopicFactory(author=member, category=kittens, title="About kittens"),
+        "general": TopicFactory(author=member, title="About nothing"),
+        "hidden": TopicFactory(author=ModeratorFactory(), category=hidden, title="Secret"),
+    }
+
+
+@pytest.fixture
+def keeper_client(client, keeper):
+    client.force_login(keeper)
+    return client
+
+
+MINE, THEIRS = ["cats", "kittens"], ["general", "hidden"]
+
+
+def test_the_admin_index_offers_category_moderators_topics_and_posts(keeper_client, places):
+    html = keeper_client.get("/admin/").content.decode()
+
+    assert 'href="/admin/threads/topic/"' in html
+    assert 'href="/admin/threads/post/"' in html
+    assert "/admin/threads/category/" not in html
+    assert "/admin/threads/user/" not in html
+
+
+def test_category_moderators_see_only_their_topics(keeper_client, places):
+    response = keeper_client.get(_changelist("topic"))
+
+    assert response.status_code == 200
+    assert sorted(t.pk for t in _results(response)) == sorted(places[n].pk for n in MINE)
+    assert "Import conversations" not in response.content.decode()
+    assert 'value="delete_selected"' not in response.content.decode()
+
+
+def test_category_moderators_filter_by_their_categories_only(keeper_client, places):
+    html = keeper_client.get(_changelist("topic")).content.decode()
+    kittens = keeper_client.get(_changelist("topic") + f"?category={places['kittens'].category_id}")
+
+    assert "Cats</a>" in html
+    assert "\u2003Kittens</a>" in html
+    assert "General</a>" not in html
+    assert "Staff room" not in html
+    assert [t.pk for t in _results(kittens)] == [places["kittens"].pk]
+
+
+def test_category_moderators_see_only_the_posts_of_their_topics(keeper_client, places):
+    ReplyFactory(parent=opening_post(places["general"]))
+    ReplyFactory(parent=opening_post(places["cats"]))
+    mine = Post.objects.filter(topic__in=[places[n] for n in MINE])
+
+    response = keeper_client.get(_changelist("post"))
+    other_topic = keeper_client.get(
+        _changelist("post") + f"?topic__id__exact={places['general'].pk}"
+    )
+
+    assert sorted(p.pk for p in _results(response)) == sorted(mine.values_list("pk", flat=True))
+    assert _results(other_topic) == []
+
+
+@pytest.mark.parametrize("model", ["topic", "post"])
+def test_category_moderators_changelists_cost_the_same_with_more_topics(
+    keeper_client, places, member, model
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert keeper_client.get(_changelist(model)).status_code == 200
+        return len(captured)
+
+    few = queries()
+    for _ in range(3):
+        TopicFactory(author=member, category=places["cats"].category)
+
+    assert queries() == few
+
+
+def test_category_moderators_lock_and_pin_their_topics_from_the_list(keeper_client, places):
+    mine = [places[n].pk for n in MINE]
+
+    for action in ("lock", "pin"):
+        response = keeper_client.post(
+            _changelist("topic"), {"action": action, "_selected_action": mine}
+        )
+        assert response.status_code == 302
+
+    flags = dict(Topic.objects.values_list("pk", "is_locked"))
+    assert {pk: flags[pk] for pk in mine} == dict.fromkeys(mine, True)
+    assert not flags[places["general"].pk]
+    assert Topic.objects.filter(is_pinned=True).count() == 2
+
+
+def test_category_moderators_cannot_act_on_other_topics_from_the_list(keeper_client, places):
+    response = keeper_client.post(
+        _changelist("topic"), {"action": "lock", "_selected_action": [places["general"].pk]}
+    )
+
+    assert response.status_code == 302
+    assert not Topic.objects.get(pk=places["general"].pk).is_locked
+
+
+@pytest.mark.parametrize("action", ["lock", "pin", "move"])
+def test_category_moderators_topic_pages_in_the_admin(keeper_client, places, action):
+    def url(name: str) -> str:
+        return reverse(f"admin:threads_topic_{action}", args=[places[name].pk])
+
+    assert keeper_client.get(url("kittens")).status_code == 200
+    assert keeper_client.get(url("general")).status_code == 403
+    assert keeper_client.post(url("general")).status_code == 403
+    assert keeper_client.get(url("hidden")).status_code == 404
+    assert Topic.objects.filter(is_locked=True, is_pinned=True).count() == 0
+
+
+def test_category_moderators_lock_a_topic_from_its_page(keeper_client, places):
+    response = keeper_client.post(reverse("admin:threads_topic_lock", args=[places["cats"].pk]))
+
+    assert response.status_code == 302
+    assert Topic.objects.get(pk=places["cats"].pk).is_locked
+
+
+def test_category_moderators_change_only_their_topics(keeper_client, places):
+    mine = reverse("admin:threads_topic_change", args=[places["cats"].pk])
+    theirs = reverse("admin:threads_topic_change", args=[places["general"].pk])
+
+    response = keeper_client.post(
+        mine, {**form_data(keeper_client.get(mine), "topic_form"), "title": "All about cats"}
+    )
+    elsewhere = keeper_client.get(theirs)
+
+    assert response.status_code == 302
+    assert Topic.objects.get(pk=places["cats"].pk).title == "All about cats"
+    assert elsewhere.status_code == 302  # the admin's answer to an object it does not show
+    assert elsewhere["Location"] == reverse("admin:index")
+
+
+def test_category_moderators_cannot_delete_topics(keeper_client, places):
+    url = reverse("admin:threads_topic_delete", args=[places["cats"].pk])
+
+    assert keeper_client.post(url, {"post": "yes"}).status_code == 403
+    assert Topic.objects.filter(pk=places["cats"].pk).exists()
+
+
+def test_category_moderators_remove_and_restore_posts_in_their_categories(keeper_client, places):
+    post = ReplyFactory(parent=opening_post(places["kittens"]), body="Rude")
+    remove = reverse("admin:threads_post_remove", args=[post.pk])
+    restore = reverse("admin:threads_post_restore", args=[post.pk])
+
+    assert keeper_client.get(remove).status_code == 200
+    assert keeper_client.post(remove, {"reason": "rude"}).status_code == 302
+    assert Post.objects.get(pk=post.pk).removal == Post.Removal.MODERATOR
+    assert keeper_client.post(restore).status_code == 302
+    assert not Post.objects.get(pk=post.pk).is_removed
+
+
+def test_category_moderators_remove_posts_from_the_list(keeper_client, places):
+    post = ReplyFactory(parent=opening_post(places["cats"]), body="Rude")
+
+    response = keeper_client.post(
+        _changelist("post"), {"action": "remove", "_selected_action": [post.pk], "reason": "rude"}
+    )
+
+    assert response.status_code == 302
+    assert Post.objects.get(pk=post.pk).removal == Post.Removal.MODERATOR
+
+
+@pytest.mark.parametrize("view", ["remove", "restore", "move"])
+def test_category_moderators_post_pages_elsewhere_are_refused(keeper_client, places, view):
+    general, hidden = opening_post(places["general"]), opening_post(places["hidden"])
+    data = {"reason": "rude", "new_parent": "", "topic": ""}
+
+    def url(post: Post) -> str:
+        return reverse(f"admin:threads_post_{view}", args=[post.pk])
+
+    assert keeper_client.get(url(opening_post(places["cats"]))).status_code == 200
+    assert keeper_client.get(url(general)).status_code == 403
+    assert keeper_client.post(url(general), data).status_code == 403
+    assert keeper_client.post(url(hidden), data).status_code == 404
+    assert not Post.objects.exclude(removal="").exists()
+
+
+def test_categories_and_members_are_for_global_moderators_only(keeper_client, places, member):
+    cats = places["cats"].category
+    refused = [
+        _changelist("category"),
+        reverse("admin:threads_category_add"),
+        reverse("admin:threads_category_change", args=[cats.pk]),
+        reverse("admin:threads_category_delete", args=[cats.pk]),
+        _changelist("user"),
+        reverse("admin:threads_user_change", args=[member.pk]),
+    ]
+
+    assert [keeper_client.get(url).status_code for url in refused] == [403] * len(refused)
+
+
+def test_staff_with_model_permissions_cannot_manage_categories(clerk):
+    from django.contrib.auth.models import Permission
+
+    user = User.objects.get(username="clerk")
+    user.user_permissions.add(*Permission.objects.filter(codename__endswith="_category"))
+
+    assert clerk.get(_changelist("category")).status_code == 403
+
+
+@pytest.mark.parametrize(("name", "shown"), [("cats", True), ("kittens", True), ("general", False)])
+def test_the_topic_page_offers_category_moderators_their_tools(keeper_client, places, name, shown):
+    topic = places[name]
+    op = opening_post(topic)
+    links = [
+        reverse("admin:threads_topic_lock", args=[topic.pk]),
+        reverse("admin:threads_topic_pin", args=[topic.pk]),
+        reverse("admin:threads_topic_move", args=[topic.pk]),
+        reverse("admin:threads_post_remove", args=[op.pk]),
+    ]
+
+    html = keeper_client.get(topic.get_absolute_url()).content.decode()
+
+    assert [f'href="{link}"' in html for link in links] == [shown] * len(links)
+
+
+# --- Moving topics to another category -------------------------------------------------------
+
+
+def test_move_action_asks_for_the_category_then_moves_the_topics(staff, topics):
+    cats = _category("Cats")
+    chosen = [topics[0].pk, topics[1].pk]
+
+    page = staff.post(_changelist("topic"), {"action": "move", "_selected_action": chosen})
+
+    assert page.status_code == 200
+    assert f'<option value="{cats.pk}">Cats</option>' in page.content.decode()
+    assert Topic.objects.filter(category=cats).count() == 0
+
+    response = staff.post(
+        _changelist("topic"),
+        {"action": "move", "_selected_action": chosen, "category": str(cats.pk)},
+    )
+
+    assert response.status_code == 302
+    assert sorted(Topic.objects.filter(category=cats).values_list("pk", flat=True)) == chosen
+    assert "Moved to Cats: 2 topics." in _messages(response)
+    cats.refresh_from_db()
+    assert (cats.topic_count, cats.post_count) == (2, 2)
+    assert services.default_category().topic_count == 1
+
+
+def test_move_view_from_the_topic_page(staff, topic):
+    cats = _category("Cats")
+    url = reverse("admin:threads_topic_move", args=[topic.pk])
+    assert f'href="{url}"' in staff.get(topic.get_absolute_url()).content.decode()
+
+    page = staff.get(url)
+    response = staff.post(url, {"category": str(cats.pk)})
+
+    assert page.status_code == 200
+    assert "“A first topic” will be listed in the category you choose" in page.content.decode()
+    assert f'<option value="{topic.category_id}" selected>General</option>' in (
+        page.content.decode()
+    )
+    assert response.status_code == 302
+    assert response["Location"] == topic.get_absolute_url()
+    assert Topic.objects.get(pk=topic.pk).category_id == cats.pk
+    assert "Moved “A first topic” to Cats." in _messages(response)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({}, "This field is required."),
+        ({"category": "999"}, "Choose one of the categories you moderate."),
+        ({"category": "cats"}, "Choose one of the categories you moderate."),
+        ({"category": "general"}, "It is in General already: choose another category."),
+    ],
+)
+def test_move_view_shows_what_is_wrong(staff, topic, data, message):
+    general = topic.category
+    data = {name: str(general.pk) if v == "general" else v for name, v in data.items()}
+
+    response = staff.post(reverse("admin:threads_topic_move", args=[topic.pk]), data)
+
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert Topic.objects.get(pk=topic.pk).category_id == general.pk
+
+
+def test_move_view_of_a_missing_topic_is_404(staff):
+    assert staff.get(reverse("admin:threads_topic_move", args=[999])).status_code == 404
+
+
+def test_category_moderators_move_topics_within_their_categories(keeper_client, places):
+    topic, kittens = places["cats"], places["kittens"].category
+    url = reverse("admin:threads_topic_move", args=[topic.pk])
+
+    options = re.findall(r"<option [^>]*>([^<]*)</option>", keeper_client.get(url).content.decode())
+    response = keeper_client.post(url, {"category": str(kittens.pk)})
+
+    assert options == ["Cats", "\u2003Kittens"]
+    assert response.status_code == 302
+    assert Topic.objects.get(pk=topic.pk).category_id == kittens.pk
+
+
+def test_category_moderators_cannot_move_topics_out_of_their_categories(keeper_client, places):
+    topic, general = places["cats"], places["general"].category
+
+    view = keeper_client.post(
+        reverse("admin:threads_topic_move", args=[topic.pk]), {"category": str(general.pk)}
+    )
+    action = keeper_client.post(
+        _changelist("topic"),
+        {"action": "move", "_selected_action": [topic.pk], "category": str(general.pk)},
+    )
+
+    for response in (view, action):
+        assert response.status_code == 400
+        assert "Choose one of the categories you moderate." in response.content.decode()
+    assert Topic.objects.get(pk=topic.pk).category_id == places["cats"].category_id
+
+
+# --- Moving posts, as a category moderator ---------------------------------------------------
+
+
+def test_category_moderators_move_posts_between_their_topics(keeper_client, places):
+    post = ReplyFactory(parent=opening_post(places["cats"]), body="About kittens, really")
+    url = reverse("admin:threads_post_move", args=[post.pk])
+
+    response = keeper_client.post(url, {"new_parent": "", "topic": str(places["kittens"].pk)})
+
+    assert response.status_code == 302
+    assert Post.objects.get(pk=post.pk).topic_id == places["kittens"].pk
+
+
+@pytest.mark.parametrize("target", ["general", "hidden"])
+@pytest.mark.parametrize("field", ["topic", "new_parent"])
+def test_category_moderators_cannot_move_posts_elsewhere(keeper_client, places, target, field):
+    post = ReplyFactory(parent=opening_post(places["cats"]))
+    where = places[target]
+    value = where.pk if field == "topic" else opening_post(where).pk
+    what = "topic" if field == "topic" else "post"
+
+    response = keeper_client.post(
+        reverse("admin:threads_post_move", args=[post.pk]), {field: str(value)}
+    )
+
+    assert response.status_code == 200
+    assert f"There is no {what} with that id in the categories you moderate." in (
+        response.content.decode()
+    )
+    assert Post.objects.get(pk=post.pk).topic_id == places["cats"].pk

@@ -3,4 +3,4 @@
 One module per model; importing them registers their admin classes.
 """
 
-from . import posts, topics, users  # noqa: F401
+from . import categories, posts, topics, users  # noqa: F401

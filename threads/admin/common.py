@@ -1,5 +1,5 @@
 """What the forum's admin pages share: refusals from services shown as form errors
-or messages, moderator-only pages, and acting on each selected object.
+or messages, moderator-only pages, category moderators, and acting on each selected object.
 """
 
 import contextlib
@@ -11,12 +11,81 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 
-from .. import permissions, services
+from .. import permissions, selectors, services
+from ..models import Category, Topic
+
+# Names in the admin's lists are cut to this many characters (usernames run to 150),
+# so that the columns of titles and posts keep their room at 1280 px.
+NAME_CHARS = 20
 
 
-def moderator_only(request: HttpRequest) -> None:
-    if refusal := permissions.moderation_refusal(request.user):
+def moderator_only(request: HttpRequest, place: Topic | Category | None = None) -> None:
+    """Refuse (403) a member who does not moderate `place`, or everything when it is None.
+
+    `place` carries the member's rights in it (`selectors.topics_with_rights`,
+    `selectors.post_for_change`), so that category moderators pass where they moderate.
+    """
+    if refusal := permissions.moderation_refusal(request.user, place):
         raise PermissionDenied(refusal)
+
+
+def moderates_somewhere(request: HttpRequest) -> bool:
+    """Whether the member moderates everything or at least one category (asked once a request)."""
+    known = getattr(request, "_forum_moderates_somewhere", None)
+    if known is None:
+        user = request.user
+        known = permissions.is_moderator(user) or bool(
+            user.is_active and user.is_staff and selectors.moderated_categories(user).exists()
+        )
+        request._forum_moderates_somewhere = known
+    return known
+
+
+def moderators_somewhere_only(request: HttpRequest) -> None:
+    """Refuse (403) a member who moderates nothing, before reading what the page acts on."""
+    if not moderates_somewhere(request):
+        raise PermissionDenied(permissions.moderation_refusal(request.user))
+
+
+class CategoryModerators:
+    """Lets category moderators use this admin for the topics and posts they moderate.
+
+    A category moderator is staff in a category's moderator group, not in the
+    global Moderators group, so they hold none of the admin's model
+    permissions: they are given view and change (never add or delete) here,
+    and see only what `moderated` lets through. Staff who hold the model
+    permissions see everything, as before; the services refuse what they may
+    not do.
+    """
+
+    def moderated(self, queryset, user):
+        raise NotImplementedError
+
+    def _has_model_permission(self, request: HttpRequest) -> bool:
+        opts = self.opts
+        return any(
+            request.user.has_perm(f"{opts.app_label}.{action}_{opts.model_name}")
+            for action in ("view", "change")
+        )
+
+    def _category_moderator(self, request: HttpRequest) -> bool:
+        return not self._has_model_permission(request) and moderates_somewhere(request)
+
+    def get_queryset(self, request: HttpRequest):
+        queryset = super().get_queryset(request)
+        if self._category_moderator(request):
+            return self.moderated(queryset, request.user)
+        return queryset
+
+    # An object here comes through get_queryset, so it is one they moderate.
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return super().has_module_permission(request) or self._category_moderator(request)
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return super().has_view_permission(request, obj) or self._category_moderator(request)
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return super().has_change_permission(request, obj) or self._category_moderator(request)
 
 
 def refusal_reason(error: Exception) -> str:
@@ -42,10 +111,11 @@ class _Refusal(Exception):
 
 
 @contextlib.contextmanager
-def on_the_form(field: str) -> Iterator[None]:
+def on_the_form(field: str | None) -> Iterator[None]:
     """Turn what a service refuses, while saving a form, into an error on that form.
 
-    A ValidationError is about `field`; any other refusal is about the whole change.
+    A ValidationError is about `field` (None: the whole change); any other
+    refusal is about the whole change.
     """
     try:
         yield

@@ -1,23 +1,29 @@
-"""Posts in the admin: each topic's tree, removal with a reason, restoring, moving."""
+"""Posts in the admin: each topic's tree, removal with a reason, restoring, moving.
+
+Category moderators see and moderate the posts of their categories (common.CategoryModerators).
+"""
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.text import Truncator
 from mptt.admin import MPTTModelAdmin
 
-from .. import services
+from .. import permissions, selectors, services
 from ..models import Post, Topic
 from .common import (
+    NAME_CHARS,
+    CategoryModerators,
     ServiceRefusals,
     admin_page,
     each_selected,
     moderator_only,
+    moderators_somewhere_only,
     on_the_form,
     refusal_reason,
 )
@@ -32,6 +38,8 @@ class RemovalForm(forms.Form):
 
 
 class MoveForm(forms.Form):
+    """Where a post goes: only into topics the moderator moderates (their categories')."""
+
     new_parent = forms.IntegerField(
         required=False,
         min_value=1,
@@ -42,14 +50,41 @@ class MoveForm(forms.Form):
         required=False, min_value=1, label="Topic id", help_text="Empty: the post's own topic."
     )
 
+    def __init__(self, *args, moderator, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.topics = selectors.moderated_topics(moderator)
+        self.everywhere = permissions.is_moderator(moderator)
+        if not self.everywhere:
+            topic = self.fields["topic"]
+            topic.help_text = "Empty: the post's own topic. Else one in a category you moderate."
 
-# action: (flag, value, what the message says was done)
+    def _missing(self, what: str) -> ValidationError:
+        where = "" if self.everywhere else " in the categories you moderate"
+        return ValidationError(f"There is no {what} with that id{where}.", code="missing")
+
+    def clean_new_parent(self) -> Post | None:
+        pk = self.cleaned_data["new_parent"]
+        if pk is None:
+            return None
+        posts = Post.objects.filter(topic__in=self.topics.values("pk"))
+        if (parent := posts.filter(pk=pk).first()) is None:
+            raise self._missing("post")
+        return parent
+
+    def clean_topic(self) -> Topic | None:
+        pk = self.cleaned_data["topic"]
+        if pk is None:
+            return None
+        if (topic := self.topics.filter(pk=pk).first()) is None:
+            raise self._missing("topic")
+        return topic
 
 
 @admin.register(Post)
-class PostAdmin(ServiceRefusals, MPTTModelAdmin):
+class PostAdmin(CategoryModerators, ServiceRefusals, MPTTModelAdmin):
     # Few, narrow columns, so that the tree of excerpts has room at 1280 px.
-    list_display = ["excerpt", "author", "topic_title", "created", "removal"]
+    list_display = ["excerpt", "author_name", "topic_title", "created", "removal"]
+    change_list_template = "admin/threads/post/change_list.html"
     list_select_related = ["author", "topic"]
     list_filter = ["removal", "created"]
     search_fields = ["author__username", "body"]
@@ -78,9 +113,26 @@ class PostAdmin(ServiceRefusals, MPTTModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False  # remove instead: the post keeps its place so replies keep theirs
 
+    def moderated(self, queryset, user):
+        return queryset.filter(topic__in=selectors.moderated_topics(user).values("pk"))
+
+    def _moderated_post(self, request, pk: int) -> Post:
+        """The post a page acts on: 404 if the member may not see it, 403 if not moderate it."""
+        moderators_somewhere_only(request)
+        try:
+            post = selectors.post_for_change(post_id=pk, viewer=request.user)
+        except Post.DoesNotExist:
+            raise Http404("There is no post with that id.") from None
+        moderator_only(request, post.topic)
+        return post
+
     @admin.display(description="Post")
     def excerpt(self, post: Post) -> str:
         return Truncator(post.body).chars(80)
+
+    @admin.display(description="Author", ordering="author__username")
+    def author_name(self, post: Post) -> str:
+        return Truncator(post.author.username).chars(NAME_CHARS)
 
     @admin.display(description="Topic", ordering="topic__title")
     def topic_title(self, post: Post) -> str:
@@ -139,45 +191,33 @@ class PostAdmin(ServiceRefusals, MPTTModelAdmin):
         )
 
     def remove_view(self, request, pk: int) -> HttpResponse:
-        moderator_only(request)
-        posts = Post.objects.filter(pk=pk).select_related("author", "topic")
-        if not posts:
-            raise Http404("There is no post with that id.")
-        page = self._removal_page(request, posts, as_action=False)
+        post = self._moderated_post(request, pk)
+        page = self._removal_page(request, [post], as_action=False)
         if page is None:
-            return redirect(posts[0].get_absolute_url())
+            return redirect(post.get_absolute_url())
         return page
 
     def restore_view(self, request, pk: int) -> HttpResponse:
-        moderator_only(request)
-        post = get_object_or_404(Post.objects.select_related("author", "topic"), pk=pk)
+        post = self._moderated_post(request, pk)
         if request.method == "POST":
             self.restore(request, Post.objects.filter(pk=pk))
             return redirect(post.get_absolute_url())
         return self._render(request, "restore.html", post=post, title="Restore a post")
 
     def move_view(self, request, pk: int) -> HttpResponse:
-        moderator_only(request)
-        post = get_object_or_404(Post.objects.select_related("author", "topic"), pk=pk)
-        form = MoveForm(request.POST or None)
+        post = self._moderated_post(request, pk)
+        form = MoveForm(request.POST or None, moderator=request.user)
         if form.is_valid():
-            new_parent = topic = None
-            if form.cleaned_data["new_parent"]:
-                new_parent = Post.objects.filter(pk=form.cleaned_data["new_parent"]).first()
-                if new_parent is None:
-                    form.add_error("new_parent", "There is no post with that id.")
-            if form.cleaned_data["topic"]:
-                topic = Topic.objects.filter(pk=form.cleaned_data["topic"]).first()
-                if topic is None:
-                    form.add_error("topic", "There is no topic with that id.")
-            if form.is_valid():
-                try:
-                    services.post_move(
-                        post=post, moderator=request.user, new_parent=new_parent, topic=topic
-                    )
-                except (services.Refused, ValidationError) as error:
-                    form.add_error(None, refusal_reason(error))
-                else:
-                    messages.success(request, "Moved.")
-                    return HttpResponseRedirect(post.get_absolute_url())
+            try:
+                services.post_move(
+                    post=post,
+                    moderator=request.user,
+                    new_parent=form.cleaned_data["new_parent"],
+                    topic=form.cleaned_data["topic"],
+                )
+            except (services.Refused, ValidationError) as error:
+                form.add_error(None, refusal_reason(error))
+            else:
+                messages.success(request, "Moved.")
+                return HttpResponseRedirect(post.get_absolute_url())
         return self._render(request, "move.html", form=form, post=post, title="Move a post")

@@ -1,4 +1,7 @@
-"""Topics in the admin: flags, retitling, deleting, and importing ConversationJS files."""
+"""Topics in the admin: flags, retitling, moving, deleting, and importing ConversationJS files.
+
+Category moderators see and moderate the topics of their categories (common.CategoryModerators).
+"""
 
 import contextlib
 
@@ -6,15 +9,25 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.template.defaultfilters import filesizeformat
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.text import Truncator
 
-from .. import conversation, selectors, services
+from .. import conversation, permissions, selectors, services
 from ..models import Category, Post, Topic
-from .common import ServiceRefusals, admin_page, each_selected, moderator_only, on_the_form
+from .common import (
+    NAME_CHARS,
+    CategoryModerators,
+    ServiceRefusals,
+    admin_page,
+    each_selected,
+    moderator_only,
+    moderators_somewhere_only,
+    on_the_form,
+)
 
 TOPIC_FLAG_ACTIONS = {
     "lock": ("locked", True, "Locked"),
@@ -72,22 +85,51 @@ class ImportForm(forms.Form):
         field.initial = services.default_category().pk
 
 
+def _indented(category: Category) -> str:
+    return "\u2003" * category.level + category.name
+
+
 class MoveForm(forms.Form):
-    category = forms.ModelChoiceField(queryset=Category.objects.none(), label="Move to")
+    category = forms.ModelChoiceField(
+        queryset=Category.objects.none(),
+        label="Move to",
+        empty_label=None,
+        error_messages={"invalid_choice": "Choose one of the categories you moderate."},
+    )
 
     def __init__(self, *args, moderator, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         categories = selectors.moderated_categories(moderator).order_by("tree_id", "lft")
         self.fields["category"].queryset = categories
-        self.fields["category"].label_from_instance = lambda c: "\u2003" * c.level + c.name
+        self.fields["category"].label_from_instance = _indented
+
+
+class CategoryFilter(admin.SimpleListFilter):
+    """The categories the moderator moderates, as a tree (Django's own would list them all)."""
+
+    title = "category"
+    parameter_name = "category"
+
+    def lookups(self, request, model_admin):
+        categories = selectors.moderated_categories(request.user).order_by("tree_id", "lft")
+        return [(str(category.pk), _indented(category)) for category in categories]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        if not value.isdigit():
+            return queryset.none()
+        return queryset.filter(category_id=int(value))
 
 
 @admin.register(Topic)
-class TopicAdmin(ServiceRefusals, admin.ModelAdmin):
-    # Few, narrow columns, so that titles are not squeezed at 1280 px.
-    list_display = ["title", "category", "author", "last_activity", "reply_count", "flags"]
+class TopicAdmin(CategoryModerators, ServiceRefusals, admin.ModelAdmin):
+    # Few, narrow columns, so that titles are not squeezed at 1280 px: names are
+    # cut short, and the title column asks for the room (change_list.html).
+    list_display = ["title", "category_name", "author_name", "last_activity", "replies", "flags"]
     list_select_related = ["author", "category"]
-    list_filter = ["category", "is_locked", "is_pinned", "created"]
+    list_filter = [CategoryFilter, "is_locked", "is_pinned", "created"]
     search_fields = ["title", "author__username"]
     date_hierarchy = "created"
     readonly_fields = [
@@ -104,6 +146,36 @@ class TopicAdmin(ServiceRefusals, admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # topics are started on the site
+
+    def moderated(self, queryset, user):
+        return queryset.filter(pk__in=selectors.moderated_topics(user).values("pk"))
+
+    def changelist_view(self, request, extra_context=None):
+        # Importing is for global moderators: the import page refuses anyone else.
+        may_import = permissions.is_moderator(request.user)
+        return super().changelist_view(request, {"may_import": may_import, **(extra_context or {})})
+
+    def _moderated_topic(self, request, pk: int) -> Topic:
+        """The topic a page acts on: 404 if the member may not see it, 403 if not moderate it."""
+        moderators_somewhere_only(request)
+        try:
+            topic = selectors.topics_with_rights(request.user).select_related("category").get(pk=pk)
+        except Topic.DoesNotExist:
+            raise Http404("There is no topic with that id.") from None
+        moderator_only(request, topic)
+        return topic
+
+    @admin.display(description="Category", ordering="category__name")
+    def category_name(self, topic: Topic) -> str:
+        return Truncator(topic.category.name).chars(NAME_CHARS)
+
+    @admin.display(description="Author", ordering="author__username")
+    def author_name(self, topic: Topic) -> str:
+        return Truncator(topic.author.username).chars(NAME_CHARS)
+
+    @admin.display(description="Replies", ordering="reply_count")
+    def replies(self, topic: Topic) -> int:
+        return topic.reply_count
 
     @admin.display(description="Flags")
     def flags(self, topic: Topic) -> str:
@@ -177,7 +249,7 @@ class TopicAdmin(ServiceRefusals, admin.ModelAdmin):
                 f"Moved to {target}:",
             )
             return None
-        return admin_page(
+        page = admin_page(
             self,
             request,
             "admin/threads/topic/move.html",
@@ -186,6 +258,8 @@ class TopicAdmin(ServiceRefusals, admin.ModelAdmin):
             as_action=True,
             title="Move topics to another category",
         )
+        page.status_code = 400 if form.errors else 200
+        return page
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.flag_view)
@@ -252,8 +326,7 @@ class TopicAdmin(ServiceRefusals, admin.ModelAdmin):
 
     def flag_view(self, request, pk: int, action: str) -> HttpResponse:
         """Confirm, then lock, unlock, pin or unpin one topic; linked from the topic page."""
-        moderator_only(request)
-        topic = get_object_or_404(Topic, pk=pk)
+        topic = self._moderated_topic(request, pk)
         if request.method == "POST":
             self._set_flag(request, [topic], action)
             return redirect(topic)
@@ -268,20 +341,24 @@ class TopicAdmin(ServiceRefusals, admin.ModelAdmin):
 
     def move_view(self, request, pk: int) -> HttpResponse:
         """Move one topic to another category; linked from the topic page."""
-        topic = get_object_or_404(selectors.moderated_topics(request.user), pk=pk)
+        topic = self._moderated_topic(request, pk)
         form = MoveForm(
-            request.POST or None, moderator=request.user, initial={"category": topic.category_id}
+            request.POST if request.method == "POST" else None,
+            moderator=request.user,
+            initial={"category": topic.category_id},
         )
         if form.is_valid():
-            try:
-                services.topic_move(
-                    topic=topic, moderator=request.user, category=form.cleaned_data["category"]
-                )
-            except services.Refused as refused:
-                form.add_error(None, refused.message)
+            target = form.cleaned_data["category"]
+            if target.pk == topic.category_id:
+                form.add_error("category", f"It is in {target} already: choose another category.")
             else:
-                messages.success(request, f"Moved “{topic}” to {form.cleaned_data['category']}.")
-                return redirect(topic)
+                try:
+                    services.topic_move(topic=topic, moderator=request.user, category=target)
+                except services.Refused as refused:
+                    form.add_error(None, refused.message)
+                else:
+                    messages.success(request, f"Moved “{topic}” to {target}.")
+                    return redirect(topic)
         page = admin_page(
             self,
             request,

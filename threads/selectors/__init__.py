@@ -10,6 +10,7 @@ see), so what a reader may not see does not exist for them.
 from .access import (
     moderated_categories,
     moderated_topics,
+    topics_with_rights,
     visible_categories,
     visible_posts,
     visible_topics,
@@ -67,6 +68,7 @@ __all__ = [
     "startable_categories",
     "topic_markdown",
     "topic_thread",
+    "topics_with_rights",
     "tree_problems",
     "visible_categories",
     "visible_posts",

@@ -20,7 +20,12 @@ from .accounts import (
     user_create,
     user_set_active,
 )
-from .categories import category_changed, category_create
+from .categories import (
+    category_changed,
+    category_create,
+    category_delete,
+    category_delete_refusal,
+)
 from .errors import AlreadyPosted, NotFound, RateLimited, Refused
 from .interchange import ImportSummary, conversation_import
 from .posts import (
@@ -52,6 +57,8 @@ __all__ = [
     "address_key",
     "category_changed",
     "category_create",
+    "category_delete",
+    "category_delete_refusal",
     "conversation_import",
     "default_category",
     "normalize_body",
