@@ -194,7 +194,7 @@ def test_exported_forum_reimports_identically(files):
 def help_desk(db):
     """A category "Help", moderated by the group Help desk, whose member is @helper."""
     group = Group.objects.create(name="Help desk")
-    helper = UserFactory(username="helper")
+    helper = UserFactory(username="helper", is_staff=True)  # moderators are staff
     helper.groups.add(group)
     return services.category_create(moderator=None, name="Help", moderator_groups=[group])
 
@@ -299,6 +299,7 @@ def test_import_into_a_private_category_needs_its_moderator(files, help_desk, me
         moderator=None, name="Staff", who_sees=Category.Seers.GROUPS, parent=help_desk
     )
     member.groups.add(*help_desk.moderator_groups.all())  # alice moderates Help and below
+    User.objects.filter(pk=member.pk).update(is_staff=True)
 
     run("import_conversation", "--moderator", "alice", "--category", "staff", files("a.md", GOOD))
     with pytest.raises(CommandError, match=r"@bob is not a moderator of Staff \(staff\)"):

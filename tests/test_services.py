@@ -1315,6 +1315,8 @@ def test_a_subcategory_cannot_show_what_its_parent_hides(member, other_member):
 
 
 def test_category_moderators_moderate_their_category_only(member, other_member):
+    User.objects.filter(pk=other_member.pk).update(is_staff=True)
+    other_member.is_staff = True
     mods = _group(other_member)
     theirs = CategoryFactory(moderator_groups=[mods])
     sub = CategoryFactory(parent=theirs)
@@ -1346,6 +1348,7 @@ def test_topic_move_moves_the_topic_and_its_counts(member, other_member, moderat
 
 
 def test_topic_move_needs_a_moderator_of_both_categories(member, other_member):
+    other_member.is_staff = True
     theirs = CategoryFactory(moderator_groups=[_group(other_member)])
     topic = TopicFactory(author=member, category=theirs)
 
@@ -1398,6 +1401,15 @@ def test_category_create_refuses_members_and_bad_names(member, moderator):
     with pytest.raises(ValidationError):
         services.category_create(moderator=moderator, name="General")  # its slug is taken
     assert services.category_create(moderator=moderator, name="Café talk").slug == "cafe-talk"
+
+
+def test_a_member_of_a_moderator_group_who_is_not_staff_moderates_nothing(member, other_member):
+    topic = TopicFactory(
+        author=member, category=CategoryFactory(moderator_groups=[_group(other_member)])
+    )
+
+    with pytest.raises(services.Refused, match="Only moderators"):
+        services.topic_set_locked(topic=topic, moderator=other_member, locked=True)
 
 
 def test_tree_repair_recounts_categories(member, moderator):

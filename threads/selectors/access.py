@@ -8,8 +8,8 @@ them costs the same number of queries as one that is not.
 
 A reader sees a category when every rule on its path to the top lets them
 (a subcategory can narrow who sees it, never widen it), and always sees what
-they moderate. Global moderators see and moderate everything; members of a
-category's moderator groups moderate it and its subcategories.
+they moderate. Global moderators see and moderate everything; staff members
+of a category's moderator groups moderate it and its subcategories.
 """
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Value
@@ -38,8 +38,8 @@ def _moderated(viewer, prefix: str = ""):
     """Whether the viewer moderates the outer query's category (an SQL expression)."""
     if permissions.is_moderator(viewer):
         return Value(True)
-    if not (viewer.is_authenticated and viewer.is_active):
-        return Value(False)
+    if not (viewer.is_authenticated and viewer.is_active and viewer.is_staff):
+        return Value(False)  # moderators are staff accounts, as the admin wants
     return Exists(_lineage(prefix).filter(moderator_groups__in=_groups_of(viewer)))
 
 
