@@ -1,10 +1,14 @@
 import contextlib
+import re
 import threading
 import time
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 
 from threads import rendering, services
 
@@ -153,6 +157,194 @@ def test_email_addresses_are_not_linkified():
     assert md("write to someone@example.org") == "<p>write to someone@example.org</p>"
 
 
+# --- Nested lists, as on GitHub ------------------------------------------------------
+
+
+def test_lists_nest_by_two_spaces():
+    assert md("- a\n  - b\n    - c\n- d") == (
+        "<ul>\n<li>a<ul>\n<li>b<ul>\n<li>c</li>\n</ul>\n</li>\n</ul>\n</li>\n<li>d</li>\n</ul>"
+    )
+
+
+def test_ordered_lists_nest_by_three_spaces_and_two_are_not_enough():
+    assert md("1. one\n   1. sub\n2. two") == (
+        "<ol>\n<li>one<ol>\n<li>sub</li>\n</ol>\n</li>\n<li>two</li>\n</ol>"
+    )
+    # As on GitHub: two spaces do not reach the text of "1. ", so it is the next item.
+    assert md("1. one\n  1. two") == "<ol>\n<li>one</li>\n<li>two</li>\n</ol>"
+
+
+def test_mixed_lists_nest_under_the_text_of_each_item():
+    assert md("1. one\n   - sub\n     1. subsub\n2. two") == (
+        "<ol>\n<li>one<ul>\n<li>sub<ol>\n<li>subsub</li>\n</ol>\n</li>\n</ul>\n</li>\n"
+        "<li>two</li>\n</ol>"
+    )
+
+
+def test_lists_nested_by_four_spaces_still_nest():
+    assert md("- a\n    - b\n        - c") == md("- a\n  - b\n    - c")
+    assert md("1. one\n    1. sub") == md("1. one\n   1. sub")
+
+
+def test_a_line_back_at_a_shallower_item_continues_that_item():
+    assert md("- a\n  - b\n\n  more of a\n\n- c") == (
+        "<ul>\n<li>\n<p>a</p>\n<ul>\n<li>b</li>\n</ul>\n<p>more of a</p>\n</li>\n"
+        "<li>\n<p>c</p>\n</li>\n</ul>"
+    )
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "text\n\n    code\n      - more",
+        "- a\n  - b\n\ntext\n\n    code\n      - more",  # the list ended before it
+        "Text\n- not a list\n  - still text\n\n    code\n      - more",
+    ],
+    ids=["no list", "after a list", "after text like a list"],
+)
+def test_code_indented_by_four_spaces_outside_lists_is_still_code(source):
+    assert md(source).endswith("<pre><code>code\n  - more\n</code></pre>")
+    assert rendering.nest_lists(source.split("\n"))[-2:] == ["    code", "      - more"]
+
+
+def test_code_in_a_list_item_is_indented_four_spaces_past_the_items_text():
+    expected = "<li>\n<p>a</p>\n<pre><code>code\n</code></pre>\n</li>"
+
+    assert expected in md("- a\n\n      code\n\n- b")
+    assert expected in md("1. a\n\n       code\n\n2. b")
+    # Four spaces reach only the item's text, as on GitHub and as before.
+    assert md("- a\n\n    not code") == "<ul>\n<li>\n<p>a</p>\n<p>not code</p>\n</li>\n</ul>"
+
+
+def test_fenced_code_is_kept_as_typed_and_a_fence_in_an_item_stays_in_it():
+    html = md("- a\n  - b\n\n```\n- x\n  - y\n```\n\n- c\n  - d")
+
+    assert "<pre><code>- x\n  - y\n</code></pre>" in html
+    assert html.count("<ul>") == 4
+    # Python-Markdown takes a fence at the margin only: one in an item is text, of the item.
+    assert md("1. Install:\n\n   ```\n   pip install x\n   ```\n\n2. Run") == (
+        "<ol>\n<li>\n<p>Install:</p>\n<p><code>pip install x</code></p>\n</li>\n"
+        "<li>\n<p>Run</p>\n</li>\n</ol>"
+    )
+
+
+def test_a_heading_ends_a_list():
+    assert md("- a\n# H\n  - b") == "<ul>\n<li>a</li>\n</ul>\n<h2>H</h2>\n<ul>\n<li>b</li>\n</ul>"
+
+
+@pytest.mark.parametrize(
+    ("lines", "nested"),
+    [
+        (["- a", "# H", "  - b"], ["- a", "# H", "  - b"]),
+        (["- a", "* * *", "  - b"], ["- a", "* * *", "  - b"]),
+        (["- a", "===", "  - b"], ["- a", "===", "  - b"]),  # "- a" is a heading
+        (["- a", "  ---", "  - b"], ["- a", "  ---", "  - b"]),
+        (["| a | b |", "|---|---|", "- x", "  - y"], ["| a | b |", "|---|---|", "- x", "  - y"]),
+        (["    code", "- a", "  - b"], ["    code", "- a", "    - b"]),  # a block after code
+        (["# H", "- a", "  - b"], ["# H", "- a", "    - b"]),
+        (["text", "- a", "  - b"], ["text", "- a", "  - b"]),  # no blank line: not a list
+        (["- a", "lazy", "  - b"], ["- a", "lazy", "    - b"]),
+        (["- a", "", "  para", "", "  - b"], ["- a", "", "    para", "", "    - b"]),
+        (["- a", "", "text", "", "  - b"], ["- a", "", "text", "", "  - b"]),
+    ],
+)
+def test_lists_end_where_python_markdown_ends_them(lines, nested):
+    assert rendering.nest_lists(lines) == nested
+
+
+def test_the_formatting_helps_list_example_renders_as_it_says():
+    source = (
+        "Things to bring:\n\n- a router\n- cables\n  - two short ones\n  - one long one\n\n"
+        "1. unplug\n2. wait ten seconds\n   1. count them\n3. plug back in"
+    )
+
+    assert md(source) == (
+        "<p>Things to bring:</p>\n<ul>\n<li>a router</li>\n<li>cables<ul>\n"
+        "<li>two short ones</li>\n<li>one long one</li>\n</ul>\n</li>\n</ul>\n"
+        "<ol>\n<li>unplug</li>\n<li>wait ten seconds<ol>\n<li>count them</li>\n</ol>\n"
+        "</li>\n<li>plug back in</li>\n</ol>"
+    )
+
+
+@st.composite
+def _list_trees(draw, depth=0):
+    """A list as (marker, items), each item (continued in a paragraph, its sub-list or None)."""
+    marker = draw(st.sampled_from(["-", "*", "+", "1.", "10."]))
+    items = []
+    for _ in range(draw(st.integers(1, 3))):
+        sub = draw(_list_trees(depth + 1)) if depth < 5 and draw(st.booleans()) else None
+        items.append((draw(st.booleans()), sub))
+    return marker, items
+
+
+def _written(tree, *, github: bool, loose: bool) -> tuple[str, int, int]:
+    """The list's text, nested as on GitHub or by four spaces; its items and depth."""
+    lines, count, depth = [], 0, 0
+
+    def write(tree, column, level):
+        nonlocal count, depth
+        depth = max(depth, level)
+        marker, items = tree
+        text = column + len(marker) + 1 if github else column + 4
+        for continued, sub in items:
+            count += 1
+            lines.append(f"{' ' * column}{marker} item {count}")
+            if continued and loose:  # (Python-Markdown runs a tight item into a paragraph)
+                lines.append(f"{' ' * text}more of it")
+            if sub:
+                write(sub, text, level + 1)
+
+    write(tree, 0, 1)
+    return ("\n\n" if loose else "\n").join(lines), count, depth
+
+
+_plain_markdown = rendering._Renderer().markdown  # what Python-Markdown alone makes of it
+_plain_markdown.preprocessors.deregister("nested_lists")
+
+
+@examples(max_examples=200, deadline=None)
+@given(_list_trees(), st.booleans())
+def test_lists_nested_as_on_github_render_as_the_same_list_nested_by_four_spaces(tree, loose):
+    github, items, depth = _written(tree, github=True, loose=loose)
+    four, _, _ = _written(tree, github=False, loose=loose)
+    expected = _plain_markdown.reset().convert(four)
+
+    assert rendering._renderer.markdown.reset().convert(github) == expected
+    assert rendering._render(github) == rendering._render(four)
+    assert expected.count("<li>") == items
+    assert _list_depth(expected) == depth
+
+
+def _list_depth(html: str) -> int:
+    depth = deepest = 0
+    for closing, _tag in re.findall(r"<(/?)(ul|ol)\b", html):
+        depth += -1 if closing else 1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+_LINES = st.lists(
+    st.builds(
+        lambda indent, text: " " * indent + text,
+        st.integers(0, 10),
+        st.sampled_from(["- a", "* b", "1. c", "10. d", "text", "> q", "# h", "---", "```", ""]),
+    ),
+    max_size=30,
+)
+
+
+@examples(max_examples=300, deadline=None)
+@given(_LINES)
+def test_nesting_lists_changes_only_indents_and_at_most_doubles_them(lines):
+    nested = rendering.nest_lists(lines)
+
+    assert [line.lstrip(" ") for line in nested] == [line.lstrip(" ") for line in lines]
+    for before, after in zip(lines, nested, strict=True):
+        assert len(after) - len(after.lstrip(" ")) <= 2 * (len(before) - len(before.lstrip(" ")))
+    if not any(rendering._LIST_ITEM.match(line) for line in lines):
+        assert nested == lines
+
+
 # --- Fragments ----------------------------------------------------------------------
 
 WHEN = datetime(2025, 3, 4, 5, 6, 7, 890, tzinfo=UTC)
@@ -199,6 +391,7 @@ def test_nesting_up_to_the_limit_is_kept():
     html = md("- " * 20 + "x")
 
     assert html.count("<ul>") == 20
+    assert md("".join("  " * i + "- x\n" for i in range(20))).count("<ul>") == 20
     assert md("> " * 20 + "x").count("<blockquote>") == 20
 
 

@@ -322,6 +322,19 @@ def test_posts_rerender_updates_outdated_posts(topic, monkeypatch):
     assert "<strong>forum</strong>" in post.fragment
 
 
+def test_posts_rerender_nests_a_two_space_list_that_version_2_rendered_flat(topic):
+    post = opening_post(topic)
+    flat = "<ul>\n<li>a</li>\n<li>b</li>\n</ul>"
+    Post.objects.filter(pk=post.pk).update(body="- a\n  - b", body_html=flat, render_version=2)
+
+    assert services.posts_rerender() == 1
+
+    post.refresh_from_db()
+    assert post.body_html == "<ul>\n<li>a<ul>\n<li>b</li>\n</ul>\n</li>\n</ul>"
+    assert post.render_version == rendering.RENDER_VERSION
+    assert post.body_html in post.fragment
+
+
 def test_created_time_can_be_given(member):
     moment = datetime(2025, 2, 12, 1, 14, 44, tzinfo=UTC)
     topic = services.topic_create(author=member, title="Old", body="old", created=moment)

@@ -36,8 +36,9 @@ class TooComplex(Exception):
 
 
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
-_CONTAINER = re.compile(r"[ \t]*(?:>|(?:[-*+]|\d{1,9}[.)])(?=[ \t]|$))")
-_INDENTED_ITEM = re.compile(r"( *)(?:[-*+]|\d{1,9}[.)])[ \t]")
+# Python-Markdown takes any number of digits for an ordered item, not just nine.
+_CONTAINER = re.compile(r"[ \t]*(?:>|(?:[-*+]|\d+[.)])(?=[ \t]|$))")
+_INDENTED_ITEM = re.compile(r"( *)(?:[-*+]|\d+[.)])[ \t]")
 _LINK_CHARS = re.compile(r"\\.|[\[\]()]")
 _TAG_OPEN = re.compile(r"<[A-Za-z/!?]")
 
@@ -67,7 +68,11 @@ def _without_code_blocks(source: str) -> list[list[str]]:
 
 def _nesting(line: str) -> int:
     """How deeply a line nests lists and quotes: `- > 1. x` is three deep, and an
-    item indented by two levels is at least that."""
+    item indented by two levels is at least that.
+
+    An item nests at most one level per two spaces of indentation (a sub-list
+    indented to the text of `- `, see `rendering.nest_lists`), so this is never
+    less than the depth the renderer reaches."""
     item = _INDENTED_ITEM.match(line)
     depth, position = len(item.group(1)) // 2 if item else 0, 0
     while match := _CONTAINER.match(line, position):

@@ -12,8 +12,10 @@ is killed when it takes longer than `RENDER_SECONDS`.
 
 import multiprocessing
 import os
+import re
 import threading
 import time
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -28,14 +30,14 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
-from markdown import inlinepatterns, treeprocessors
+from markdown import inlinepatterns, preprocessors, treeprocessors
 
 from .complexity import MAX_TABLE_ROWS, TooComplex, check_complexity
 from .conversation import iso_utc
 
 # Bump when the Markdown rules, the allowlist or the fragment template change,
 # then run `manage.py rerender_posts`.
-RENDER_VERSION = 2
+RENDER_VERSION = 3  # 3: lists nest under two or three spaces, as on GitHub
 
 # No <h1>: a post's headings never outrank the page's own title (see _DemoteHeadings).
 ALLOWED_TAGS = frozenset(
@@ -103,6 +105,91 @@ class _DemoteHeadings(treeprocessors.Treeprocessor):
                 element.tag = f"h{int(element.tag[1]) + 1}"
 
 
+# A list item as Python-Markdown reads one: a marker, then at least one space.
+_LIST_ITEM = re.compile(r"( *)([*+-]|\d+\.)( +)")
+# What ends a list wherever it stands (Python-Markdown splits the block there).
+_RULE = re.compile(r" {0,3}(?:(?:-[ ]{0,2}){3,}|(?:\*[ ]{0,2}){3,}|(?:_[ ]{0,2}){3,})")
+_UNDERLINE = re.compile(r"[=-]+ *")
+_TABLE_RULE = re.compile(r"[|: ]*-[-|: ]*")
+
+
+def nest_lists(lines: Iterable[str]) -> list[str]:
+    """Re-indent the lines inside list items to four spaces a level, as Python-Markdown nests.
+
+    On GitHub (CommonMark) a line belongs to a list item when it is indented to
+    the item's text: two spaces under `- `, three under `1. `. Python-Markdown
+    wants four spaces a level. So each line inside an item moves to four spaces
+    per enclosing item, plus whatever it has beyond that item's text (four more
+    still make a code block), and an item's marker to its level. Lines outside
+    lists are kept as typed, and lists indented by four spaces keep their
+    meaning. A list ends where Python-Markdown ends it: at a heading, a rule, a
+    code block or any other block at the margin. One pass, in linear time.
+
+    Takes the lines as Python-Markdown's preprocessors leave them: tabs expanded,
+    blank lines empty, and fenced code and HTML blocks already set aside.
+    """
+    out: list[str] = []
+    items: list[int] = []  # the text column of each open item, outermost (and least) first
+    block_line = 0  # the line's place in its block of lines (blocks end at blank lines)
+    top_block = True  # whether the block's first line stood outside every item
+    starts_list = True  # whether a list may start on the line
+    kept = ""  # "code" or "table" while the line continues one at the margin, kept as typed
+    for line in lines:
+        if not line:
+            out.append(line)
+            block_line, starts_list, kept = 0, True, ""
+            continue
+        indent = len(line) - len(line.lstrip(" "))
+        if kept == "table" or (kept == "code" and indent >= 4):
+            out.append(line)
+            continue
+        if kept:  # a code block ends at a line under four spaces, which starts a block
+            block_line, starts_list, kept = 0, True, ""
+        block_line += 1
+        level = bisect_right(items, indent)  # how many items' text the line is indented to
+        if block_line == 1:
+            top_block = level == 0
+        item = _LIST_ITEM.match(line)
+        if (
+            block_line == 2
+            and top_block
+            and "|" in out[-1] + line
+            and _TABLE_RULE.fullmatch(line.strip())
+        ):
+            items.clear()  # a table takes its whole block
+            kept = "table"
+        elif (
+            _RULE.fullmatch(line)
+            or line.startswith("#")  # a heading, "#hashtag" too
+            or (block_line == 2 and top_block and _UNDERLINE.fullmatch(line))
+        ):
+            # Python-Markdown ends the list here, and a block (maybe a list) starts next.
+            items.clear()
+            block_line, starts_list = 0, True
+        elif item and indent - (items[level - 1] if level else 0) < 4:
+            if items or starts_list:
+                del items[level:]
+                spaces = len(item.group(3))
+                items.append(item.end(2) + (spaces if spaces <= 4 and line[item.end() :] else 1))
+                if level:
+                    line = " " * (4 * level) + line[indent:]
+            starts_list = False  # (Python-Markdown starts a list only at a block's start)
+        else:
+            if block_line == 1:
+                del items[level:]  # a block at the margin ends the list
+                kept = "code" if not level and indent >= 4 else ""
+            if level:
+                line = " " * (4 * level) + line[items[level - 1] :]
+            starts_list = False
+        out.append(line)
+    return out
+
+
+class _NestedLists(preprocessors.Preprocessor):
+    def run(self, lines: list[str]) -> list[str]:  # lists nested as on GitHub
+        return nest_lists(lines)
+
+
 class _Renderer(threading.local):
     """Markdown and Cleaner instances keep state, so each thread gets its own."""
 
@@ -121,6 +208,8 @@ class _Renderer(threading.local):
         ]:
             self.markdown.inlinePatterns.register(processor(pattern, self.markdown), name, priority)
         self.markdown.treeprocessors.register(_DemoteHeadings(self.markdown), "demote_headings", 5)
+        # After fenced code and raw HTML blocks are set aside (priorities 25 and 20).
+        self.markdown.preprocessors.register(_NestedLists(self.markdown), "nested_lists", 15)
         self.cleaner = bleach.sanitizer.Cleaner(
             tags=ALLOWED_TAGS,
             attributes=_allowed_attribute,
