@@ -10,7 +10,7 @@ from hypothesis import settings as examples
 from threads import services
 from threads.apps import MODERATORS_GROUP
 
-from .factories import TopicFactory, UserFactory
+from .factories import GroupFactory, TopicFactory, UserFactory, in_groups
 
 # Property tests explore new random examples on every run; CI (HYPOTHESIS_PROFILE=ci)
 # replays a fixed set, so that a landing never depends on luck.
@@ -60,6 +60,44 @@ def banned(db):
 @pytest.fixture
 def topic(member):
     return TopicFactory(author=member, title="A first topic", body="Hello, **forum**.")
+
+
+@pytest.fixture
+def members_only(settings):
+    """The forum for members only (FORUM_LOGIN_REQUIRED): visitors are sent to log in."""
+    settings.FORUM_LOGIN_REQUIRED = True
+
+
+# --- Groups: who sees a groups-only category, who moderates one -------------------------
+
+
+@pytest.fixture
+def staff_group(db):
+    """The group that may see the tests' groups-only categories."""
+    return GroupFactory(name="Staff")
+
+
+@pytest.fixture
+def helpers_group(db):
+    """The group that moderates the tests' moderated categories."""
+    return GroupFactory(name="Helpers")
+
+
+@pytest.fixture
+def group_member(staff_group):
+    return in_groups(UserFactory(username="erin"), staff_group)
+
+
+@pytest.fixture
+def outsider(db):
+    """A member of a group, only not of the one that sees the groups-only categories."""
+    return in_groups(UserFactory(username="frank"), GroupFactory(name="Guests"))
+
+
+@pytest.fixture
+def category_moderator(helpers_group):
+    """A staff member of a category's moderator group, without the global moderate permission."""
+    return in_groups(UserFactory(username="carol", is_staff=True), helpers_group)
 
 
 @pytest.fixture

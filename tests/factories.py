@@ -65,6 +65,16 @@ class ReplyFactory(factory.Factory):
         return services.post_reply(**kwargs)
 
 
+class GroupFactory(DjangoModelFactory):
+    """A group of members: who may see a groups-only category, or who moderate one."""
+
+    class Meta:
+        model = Group
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"Group {n}")
+
+
 class CategoryFactory(factory.Factory):
     """A category, made as the forum's own set-up makes them (no moderator acting)."""
 
@@ -78,3 +88,11 @@ class CategoryFactory(factory.Factory):
     @classmethod
     def _create(cls, model_class, **kwargs) -> Category:
         return services.category_create(**kwargs)
+
+
+def in_groups(user: User, *groups: Group) -> User:
+    """Add a member to groups, and forget what Django had read of their permissions."""
+    user.groups.add(*groups)
+    for cached in ("_perm_cache", "_user_perm_cache", "_group_perm_cache"):
+        user.__dict__.pop(cached, None)
+    return user
