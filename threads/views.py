@@ -4,6 +4,7 @@ from collections.abc import Callable
 from functools import wraps
 
 from axes.helpers import get_client_ip_address
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
@@ -27,14 +28,20 @@ def login_to_open(view):
     """Send anonymous visitors of a form to the login page.
 
     A POST still reaches the view: if the session ran out while someone was
-    typing, the service refuses and the form comes back with their text.
+    typing, the service refuses and the form comes back with their text. On
+    a members-only forum, where a visitor may see no topic, it comes back
+    with their text alone, to send again after logging in.
     """
 
     @login_not_required  # it sends visitors to log in itself, even when the forum is members-only
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if request.method != "POST" and not request.user.is_authenticated:
+        if request.user.is_authenticated:
+            return view(request, *args, **kwargs)
+        if request.method != "POST":
             return redirect_to_login(request.get_full_path())
+        if settings.FORUM_LOGIN_REQUIRED:
+            return _send_again(request, logged_out=True)
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -429,6 +436,11 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     if not _resendable(request, reason):
         context = {"resend": False, "back": _way_back(request)}
         return render(request, "403_csrf.html", context, status=403)
+    return _send_again(request, logged_out=False)
+
+
+def _send_again(request: HttpRequest, *, logged_out: bool) -> HttpResponse:
+    """A 403 page with what the person typed, in a form to send again to the same address."""
     typed = {name: request.POST[name] for name in ("title", "body") if name in request.POST}
-    context = {"resend": True, "typed": typed, "action": request.path}
+    context = {"resend": True, "typed": typed, "action": request.path, "logged_out": logged_out}
     return render(request, "403_csrf.html", context, status=403)
