@@ -575,3 +575,16 @@ def test_private_topics_are_absent_from_lists_counts_and_profiles(member, other_
         profile = selectors.profile(viewer=viewer, username=member.username)
         assert sorted(t.title for t in profile.topics) == expected
         assert sorted(p.body for p in profile.posts) == [f"{t} body" for t in expected]
+
+
+def test_a_profile_cursor_on_a_hidden_post_shows_what_a_missing_one_does(member, other_member):
+    group = Group.objects.create(name="insiders")
+    member.groups.add(group)
+    private = CategoryFactory(name="Back room", who_sees="groups", seer_groups=[group])
+    TopicFactory(author=member, body="older, public", created=T0)
+    hidden = TopicFactory(author=member, category=private, created=T0 + timedelta(days=1))
+
+    def older_than(post_id: int) -> list:
+        return selectors.profile(viewer=other_member, username="alice", before=str(post_id)).posts
+
+    assert older_than(opening_post(hidden).pk) == older_than(10**9) == []

@@ -124,8 +124,9 @@ def _cursor(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() and len(value) < 19 else None
 
 
-def _created(post_id: int) -> Subquery:
-    return Subquery(Post.objects.filter(pk=post_id).values("created")[:1])
+def _created(posts: QuerySet[Post], post_id: int) -> Subquery:
+    """When the post to page from was written: one of `posts`, or nothing (no page) if not."""
+    return Subquery(posts.filter(pk=post_id).values("created")[:1])
 
 
 def profile(
@@ -141,7 +142,7 @@ def profile(
     size = PROFILE_POSTS_PER_PAGE
     before_id, after_id = _cursor(before), _cursor(after)
     if after_id is not None:
-        anchor = _created(after_id)
+        anchor = _created(posts, after_id)
         newer = posts.filter(created__gte=anchor).exclude(created=anchor, pk__lte=after_id)
         rows = list(newer.order_by("created", "pk")[: size + 1])
         more_newer = len(rows) > size
@@ -149,7 +150,7 @@ def profile(
         older_exists = True
     else:
         if before_id is not None:
-            anchor = _created(before_id)
+            anchor = _created(posts, before_id)
             posts = posts.filter(created__lte=anchor).exclude(created=anchor, pk__gte=before_id)
         rows = list(posts.order_by("-created", "-pk")[: size + 1])
         older_exists = len(rows) > size

@@ -13,7 +13,8 @@ Posting limits are counted under a lock on the author's row (`lock_author`),
 so two requests of one member cannot both slip under a limit.
 
 Order, always: the author's row, topic rows by ascending id, the tree-id
-lock, then category rows by ascending id (their stored counts, updated last). PostgreSQL implements them with SELECT ... FOR UPDATE and
+lock, then category rows by ascending id (their stored counts, updated
+last). PostgreSQL implements them with SELECT ... FOR UPDATE and
 transaction advisory locks. SQLite has neither, but every transaction there
 begins IMMEDIATE (see settings.DATABASES), which serializes all writers.
 """
