@@ -1,3 +1,4 @@
+import itertools
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -302,6 +303,35 @@ def test_profile_lists_topics_and_visible_posts_newest_first(member, other_membe
         opening_post(second),
         opening_post(first),
     ]
+
+
+def test_profile_pages_through_every_post_once_by_keyset(member, other_member):
+    topic = TopicFactory(author=other_member, created=T0)
+    # In pairs at the same moment, so that pages break inside a tie.
+    for n in range(44):
+        ReplyFactory(topic=topic, author=member, created=T0 + timedelta(minutes=n // 2))
+    newest_first = list(Post.objects.filter(author=member).order_by("-created", "-pk"))
+
+    pages = [selectors.profile(viewer=ANONYMOUS, username="alice")]
+    while pages[-1].older is not None:
+        pages.append(
+            selectors.profile(viewer=ANONYMOUS, username="alice", before=str(pages[-1].older))
+        )
+
+    assert [len(page.posts) for page in pages] == [20, 20, 4]
+    assert [post for page in pages for post in page.posts] == newest_first
+    assert [page.newer is None for page in pages] == [True, False, False]
+    for newer, page in itertools.pairwise(pages):
+        back = selectors.profile(viewer=ANONYMOUS, username="alice", after=str(page.newer))
+        assert back.posts == newer.posts
+        assert (back.newer, back.older) == (newer.newer, newer.older)
+
+
+def test_profile_pages_after_a_post_that_does_not_exist_are_empty(member, topic):
+    ReplyFactory(topic=topic, author=member)
+
+    for cursor in [{"before": "999999"}, {"after": "999999"}]:
+        assert selectors.profile(viewer=ANONYMOUS, username="alice", **cursor).posts == []
 
 
 def test_profile_of_an_unknown_member_does_not_exist(db):

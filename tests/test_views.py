@@ -947,6 +947,23 @@ def test_own_profile_links_to_the_password_change(member_client, get, member):
     assert 'href="/accounts/password_change/"' in _html(response)
 
 
+def test_profile_pages_to_older_and_newer_posts(client, get, topic, member):
+    replies = [ReplyFactory(topic=topic, author=member, body=f"reply {n}") for n in range(25)]
+
+    first = _html(get(client, "/u/alice/", queries=4))
+    older = _html(get(client, f"/u/alice/?before={replies[5].pk}", queries=4))
+    newer = _html(get(client, f"/u/alice/?after={replies[4].pk}", queries=4))
+
+    assert f'href="?before={replies[5].pk}"' in first
+    assert "<p>reply 24</p>" in first
+    assert "<p>reply 4</p>" not in first
+    assert "<p>reply 4</p>" in older
+    assert "<p>reply 5</p>" not in older
+    assert f'href="?after={replies[4].pk}"' in older
+    assert "<p>reply 24</p>" in newer
+    assert "<p>reply 4</p>" not in newer
+
+
 def test_profile_of_an_unknown_member_is_404(client, get, db):
     assert get(client, "/u/nobody/", queries=1).status_code == 404
 
