@@ -3,7 +3,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AnonymousUser, Group
 from django.core.cache import cache
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import connection
@@ -279,6 +279,78 @@ def test_is_opening_post(topic, other_member):
     assert selectors.is_opening_post(op)
     assert not selectors.is_opening_post(top)
     assert not selectors.is_opening_post(child)
+
+
+def test_topic_lists_show_a_private_category_only_to_those_who_see_it(
+    member, other_member, moderator
+):
+    insiders = Group.objects.create(name="insiders")
+    other_member.groups.add(insiders)
+    private = services.category_create(
+        moderator=None, name="Private", who_sees="groups", seer_groups=[insiders]
+    )
+    inner = services.category_create(moderator=None, name="Inner", parent=private)
+    members_only = services.category_create(moderator=None, name="Members", who_sees="members")
+    for title, category in [
+        ("public", None),
+        ("private", private),
+        ("inner", inner),
+        ("members", members_only),
+    ]:
+        TopicFactory(author=other_member, title=title, category=category)
+
+    def seen(viewer) -> list[str]:
+        front = selectors.category_index(viewer=viewer, page=None).topics
+        profile = selectors.profile(viewer=viewer, username="bob").topics
+        assert sorted(_titles(front)) == sorted(topic.title for topic in profile)
+        assert front.page.paginator.count == len(profile)
+        return sorted(_titles(front))
+
+    assert seen(ANONYMOUS) == ["public"]
+    assert seen(member) == ["members", "public"]
+    assert seen(other_member) == ["inner", "members", "private", "public"]
+    assert seen(moderator) == ["inner", "members", "private", "public"]
+
+
+def _plan(sql: str) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN QUERY PLAN " + sql)
+        return [row[-1] for row in cursor.fetchall()]
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's query planner")
+@pytest.mark.parametrize("viewer", ["anonymous", "member"])
+@pytest.mark.parametrize(
+    ("read", "index"),
+    [
+        (lambda viewer: selectors.category_index(viewer=viewer, page=1), "topic_list_order_idx"),
+        (
+            lambda viewer: selectors.profile(viewer=viewer, username="alice"),
+            "topic_author_recent_idx",
+        ),
+    ],
+    ids=["front page", "profile"],
+)
+def test_topic_lists_read_in_index_order_without_sorting(viewer, read, index, member):
+    """Not every visible topic of the forum, or every topic of a member, sorted for a page.
+
+    (SQLite did both: the front page read topics "in a visible category" through the
+    category index, a profile a member's topics through the author index.)
+    """
+    services.category_create(moderator=None, name="Private", who_sees="groups")
+    TopicFactory(author=member)
+
+    with CaptureQueriesContext(connection) as queries:
+        read(ANONYMOUS if viewer == "anonymous" else member)
+
+    topics = next(q["sql"] for q in queries.captured_queries if 'FROM "threads_topic"' in q["sql"])
+    plan = _plan(topics)
+    assert any(
+        step.startswith("SCAN threads_topic USING INDEX " + index)
+        or step.startswith("SEARCH threads_topic USING INDEX " + index)
+        for step in plan
+    ), plan
+    assert not any("TEMP B-TREE" in step for step in plan), plan
 
 
 # --- profile --------------------------------------------------------------------------------

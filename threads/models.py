@@ -193,6 +193,8 @@ class Topic(models.Model):
                 fields=["category", "-is_pinned", "-last_activity", "-id"],
                 name="topic_category_order_idx",
             ),
+            # A profile's recent topics, without sorting all of a member's topics.
+            models.Index(fields=["author", "-created", "-id"], name="topic_author_recent_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=~models.Q(title=""), name="topic_title_not_empty"),

@@ -83,11 +83,23 @@ def _visible_ids(viewer) -> QuerySet:
     return Category.objects.alias(sees=_sees(viewer)).filter(sees=True).values("pk")
 
 
+def _hidden_ids(viewer) -> QuerySet:
+    """The categories this reader may not see: every one but those of `_visible_ids`."""
+    return Category.objects.exclude(pk__in=_visible_ids(viewer)).values("pk")
+
+
 def visible_topics(viewer) -> QuerySet[Topic]:
-    """The topics this reader may see."""
+    """The topics this reader may see.
+
+    Said as "not in a category they may not see" (every topic has one): then
+    a list read in the order of one of its indexes walks that index and stops
+    at the end of its page. "In a category they may see" has SQLite gather
+    every visible topic through the category index and sort them all (20 ms
+    for the front page of 20,000 topics, against 0.05 ms).
+    """
     if permissions.is_moderator(viewer):
         return Topic.objects.all()
-    return Topic.objects.filter(category__in=_visible_ids(viewer))
+    return Topic.objects.exclude(category__in=_hidden_ids(viewer))
 
 
 def visible_posts(viewer) -> QuerySet[Post]:
