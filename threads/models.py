@@ -186,8 +186,11 @@ class Topic(models.Model):
     class Meta:
         ordering = ["-is_pinned", "-last_activity", "-id"]
         indexes = [
+            # With the category, so that a deep page of the front page skips the topics a
+            # reader may not see without reading their rows.
             models.Index(
-                fields=["-is_pinned", "-last_activity", "-id"], name="topic_list_order_idx"
+                fields=["-is_pinned", "-last_activity", "-id", "category"],
+                name="topic_list_order_idx",
             ),
             models.Index(
                 fields=["category", "-is_pinned", "-last_activity", "-id"],

@@ -94,8 +94,8 @@ def visible_topics(viewer) -> QuerySet[Topic]:
     Said as "not in a category they may not see" (every topic has one): then
     a list read in the order of one of its indexes walks that index and stops
     at the end of its page. "In a category they may see" has SQLite gather
-    every visible topic through the category index and sort them all (20 ms
-    for the front page of 20,000 topics, against 0.05 ms).
+    every visible topic through the category index and sort them all (12 ms
+    of SQL for the front page of 20,000 topics, against 0.05 ms).
     """
     if permissions.is_moderator(viewer):
         return Topic.objects.all()
