@@ -312,6 +312,34 @@ def test_topic_lists_show_a_private_category_only_to_those_who_see_it(
     assert seen(moderator) == ["inner", "members", "private", "public"]
 
 
+def test_a_category_page_shows_the_subcategories_its_reader_sees(member, other_member):
+    insiders = Group.objects.create(name="insiders")
+    other_member.groups.add(insiders)
+    hardware = services.category_create(moderator=None, name="Hardware")
+    services.category_create(moderator=None, name="Disks", parent=hardware)
+    services.category_create(
+        moderator=None, name="Secret", parent=hardware, who_sees="groups", seer_groups=[insiders]
+    )
+    elsewhere = services.category_create(moderator=None, name="Elsewhere")
+    services.category_create(moderator=None, name="Not below", parent=elsewhere)
+    TopicFactory(author=member, title="in hardware", category=hardware)
+
+    def shown(viewer, slug="hardware"):
+        page = selectors.category_page(viewer=viewer, slug=slug, page=None)
+        return page.category.name, [c.name for c in page.subcategories], _titles(page.topics)
+
+    assert shown(ANONYMOUS) == ("Hardware", ["Disks"], ["in hardware"])
+    assert shown(member) == ("Hardware", ["Disks"], ["in hardware"])
+    assert shown(other_member) == ("Hardware", ["Disks", "Secret"], ["in hardware"])
+    assert shown(other_member, "secret") == ("Secret", [], [])
+    assert selectors.category_page(viewer=ANONYMOUS, slug="disks", page=None).category.parent == (
+        hardware
+    )
+    for viewer, slug in [(member, "secret"), (ANONYMOUS, "nowhere")]:
+        with pytest.raises(ObjectDoesNotExist):
+            selectors.category_page(viewer=viewer, slug=slug, page=None)
+
+
 def _plan(sql: str) -> list[str]:
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN QUERY PLAN " + sql)
@@ -424,6 +452,10 @@ def _grow(topic: Topic, author, size: int) -> dict:
 
 SELECTOR_CALLS = {
     "category_index": (2, lambda d: selectors.category_index(viewer=ANONYMOUS, page=1)),
+    "category_page": (
+        2,
+        lambda d: selectors.category_page(viewer=ANONYMOUS, slug=d["topic"].category.slug, page=1),
+    ),
     "topic_thread": (
         3,
         lambda d: selectors.topic_thread(topic_id=d["topic"].pk, page=1, viewer=ANONYMOUS),

@@ -128,6 +128,21 @@ def test_topic_list_pages_are_numbered_first_a_window_and_last(client, get, memb
     assert 'rel="next"' in html
 
 
+def test_category_page_shows_its_subcategories_and_topics(client, get, member):
+    hardware = services.category_create(moderator=None, name="Hardware")
+    services.category_create(moderator=None, name="Disks", parent=hardware)
+    services.category_create(moderator=None, name="Secret", parent=hardware, who_sees="members")
+    TopicFactory(author=member, title="A disk question", category=hardware)
+
+    html = _html(get(client, "/c/hardware/", queries=2))
+
+    assert "<h1>Hardware</h1>" in html
+    assert 'href="/c/disks/"' in html
+    assert "Secret" not in html
+    assert "A disk question" in html
+    assert get(client, "/c/secret/", queries=1).status_code == 404
+
+
 def test_empty_topic_list(client, get, db):
     response = get(client, "/", queries=1)
 
