@@ -18,7 +18,10 @@ pages, the busiest member's profile (newest posts and the deepest page, by
 keyset) and a topic page; and the queries of each page (with an empty
 cache) on both forums, which must be equal. It prints a table against the
 targets and adds the figures to bench/results.json under "scale".
-`--explain` prints SQLite's query plan of every query of the big forum's pages.
+`--explain` prints the query plan of every query of the big forum's pages;
+`--postgresql` builds and measures both forums on throwaway PostgreSQL
+clusters instead (scripts/with-postgres; slower, not cached, under
+"scale_postgresql").
 """
 
 import argparse
@@ -257,6 +260,8 @@ LABELS = {
 
 
 def measure(shape: Shape, quick: bool, explain: bool) -> dict:
+    from django.db import connection
+
     from bench.run import Server
     from threads.models import Category, Post, Topic, User
 
@@ -271,6 +276,7 @@ def measure(shape: Shape, quick: bool, explain: bool) -> dict:
     results = {
         # How busy the machine was: a view returning "ok", and the load average.
         "trivial_ms": medians[-1],
+        "vendor": connection.vendor,
         "load_average": load,
         "data": {
             "topics": Topic.objects.count(),
@@ -338,11 +344,11 @@ def explain_pages(server, paths: dict[str, str]) -> None:
                 cursor.fetchall()
             took = (time.perf_counter() - start) * 1000
             print(f"-- {took:.2f} ms: {sql[:600]}")
-            if connection.vendor == "sqlite":
-                with connection.cursor() as cursor:
-                    cursor.execute("EXPLAIN QUERY PLAN " + sql)
-                    for row in cursor.fetchall():
-                        print("     ", row[-1])
+            explain = "EXPLAIN QUERY PLAN " if connection.vendor == "sqlite" else "EXPLAIN "
+            with connection.cursor() as cursor:
+                cursor.execute(explain + sql)
+                for row in cursor.fetchall():
+                    print("     ", row[-1])
 
 
 # --- Orchestration ---------------------------------------------------------------------------
@@ -402,12 +408,29 @@ def measured(size: str, cached: Path, quick: bool, explain: bool) -> dict:
         shutil.rmtree(work)
 
 
+def on_postgresql(size: str, quick: bool, explain: bool) -> dict:
+    """Built and measured in one go on a throwaway cluster (scripts/with-postgres)."""
+    out = Path(tempfile.mkdtemp()) / "results.json"
+    args = ["--phase", "both", "--size", size, "--out", str(out)]
+    args += ["--quick"] * quick + ["--explain"] * (explain and size != "1k")
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+    print(f"{size}: building and measuring on PostgreSQL", flush=True)
+    command = [str(ROOT / "scripts" / "with-postgres"), sys.executable, __file__, *args]
+    subprocess.run(command, check=True, env=env)
+    try:
+        return json.loads(out.read_text())
+    finally:
+        shutil.rmtree(out.parent)
+
+
 def report(results: dict[str, dict], seconds: float) -> dict:
     small, big = results["1k"], results["133k"]
     d = big["data"]
     print(
-        f"\nThe forum: {d['topics']:,} topics, {d['posts']:,} posts, {d['members']:,} members, "
-        f"{d['categories']} categories; the busiest member wrote {d['busiest_posts']:,} posts"
+        f"\nThe forum, on {big['vendor']}: {d['topics']:,} topics, {d['posts']:,} posts, "
+        f"{d['members']:,} members, {d['categories']} categories; "
+        f"the busiest member wrote {d['busiest_posts']:,} posts"
     )
     print(f"(the small one: {small['data']['posts']:,} posts in {small['data']['topics']} topics)")
     print("\nPages, in-process (median server time; queries anonymous/member, empty cache)")
@@ -462,7 +485,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="shorter runs, for a smoke test")
     parser.add_argument("--fresh", action="store_true", help="rebuild the forums, not the cache")
     parser.add_argument("--explain", action="store_true", help="print the big forum's plans")
-    parser.add_argument("--phase", choices=["all", "build", "measure"], default="all")
+    parser.add_argument(
+        "--postgresql",
+        action="store_true",
+        help="build and measure on throwaway PostgreSQL clusters instead (no cache; slower)",
+    )
+    parser.add_argument("--phase", choices=["all", "build", "measure", "both"], default="all")
     parser.add_argument("--size", choices=list(SHAPES), default="133k")
     parser.add_argument("--out", default=str(RESULTS))
     options = parser.parse_args()
@@ -475,23 +503,30 @@ def main() -> None:
         import django
 
         django.setup()
-        if options.phase == "build":
+        if options.phase in ("build", "both"):
             build(SHAPES[options.size])
-        else:
+        if options.phase in ("measure", "both"):
             result = measure(SHAPES[options.size], options.quick, options.explain)
             Path(options.out).write_text(json.dumps(result))
         return
 
     began = time.perf_counter()
-    results = {}
-    for size in SHAPES:
-        database = built(size, options.fresh)
-        results[size] = measured(size, database, options.quick, options.explain and size != "1k")
+    if options.postgresql:
+        results = {size: on_postgresql(size, options.quick, options.explain) for size in SHAPES}
+        key = "scale_postgresql"
+    else:
+        # Both built first, then both measured, so that their figures are taken alike.
+        databases = {size: built(size, options.fresh) for size in SHAPES}
+        results = {
+            size: measured(size, database, options.quick, options.explain and size != "1k")
+            for size, database in databases.items()
+        }
+        key = "scale"
     scale = report(results, time.perf_counter() - began)
     out = Path(options.out)
     existing = json.loads(out.read_text()) if out.exists() else {}
-    out.write_text(json.dumps({**existing, "scale": scale}, indent=2) + "\n")
-    print(f'Results added to {out} (under "scale")')
+    out.write_text(json.dumps({**existing, key: scale}, indent=2) + "\n")
+    print(f'Results added to {out} (under "{key}")')
 
 
 if __name__ == "__main__":
