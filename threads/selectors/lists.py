@@ -145,7 +145,7 @@ def profile(
     size = PROFILE_POSTS_PER_PAGE
     before_id, after_id = _cursor(before), _cursor(after)
     if after_id is not None:
-        anchor = Post.objects.filter(pk=after_id).values("created")[:1]
+        anchor = Post.objects.filter(pk=after_id).order_by().values("created")[:1]
         newer = posts.filter(created__gte=anchor).exclude(created=anchor, pk__lte=after_id)
         rows = list(newer.order_by("created", "pk")[: size + 1])
         more_newer = len(rows) > size
@@ -153,7 +153,7 @@ def profile(
         older_exists = True
     else:
         if before_id is not None:
-            anchor = Post.objects.filter(pk=before_id).values("created")[:1]
+            anchor = Post.objects.filter(pk=before_id).order_by().values("created")[:1]
             posts = posts.filter(created__lte=anchor).exclude(created=anchor, pk__gte=before_id)
         rows = list(posts.order_by("-created", "-pk")[: size + 1])
         older_exists = len(rows) > size
