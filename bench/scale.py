@@ -15,7 +15,8 @@ Then, in-process through Django's WSGI handler as bench/run.py measures
 (median server time, anonymous and logged in as a member, in turns), it
 measures the front page, the biggest category's first, middle and last
 pages, the busiest member's profile (newest posts and the deepest page, by
-keyset) and a topic page; and the queries of each page (with an empty
+keyset), a topic page (the same topic of 100 posts in both forums) and the
+biggest topic's; and the queries of each page (with an empty
 cache) on both forums, which must be equal. It prints a table against the
 targets and adds the figures to bench/results.json under "scale".
 `--explain` prints the query plan of every query of the big forum's pages;
@@ -37,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -45,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "bench" / ".cache"
 RESULTS = ROOT / "bench" / "results.json"
 # Bump when the generated forum changes shape.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 # What the built database depends on besides this generator.
 BUILD_INPUTS = [
     "threads/migrations/*.py",
@@ -88,6 +89,8 @@ CATEGORIES = [
     ("staff-room", "Staff room", None, 0.05, "groups"),
 ]
 BIG_CATEGORY = "hardware"
+REFERENCE_TITLE = "A reference topic of 100 posts"
+REFERENCE_POSTS = 100
 
 
 # --- The forum, as ConversationJS ---------------------------------------------------------------
@@ -143,19 +146,26 @@ def forum_text(shape: Shape, seed: int = 1) -> dict[str, str]:
     for rank in range(1, len(names) + 1):
         total += 1 / rank
         cum.append(total)
-    sizes = _topic_sizes(chance, shape)
-    slugs = [slug for slug, *_ in CATEGORIES]
-    shares = [share for _, _, _, share, _ in CATEGORIES]
     start, span = datetime(2023, 1, 1, tzinfo=UTC), 3 * 365 * 86400
-    per_category: dict[str, list] = {slug: [] for slug in slugs}
-    for number, size in enumerate(sizes, start=1):
-        moment = start + timedelta(seconds=chance.randrange(span))
-        authors = chance.choices(names, cum_weights=cum, k=size)
+
+    def messages_of(chance: random.Random, size: int, moment: datetime) -> list:
         messages = []
+        authors = chance.choices(names, cum_weights=cum, k=size)
         for depth, author in zip(_depths(chance, size), authors, strict=True):
             text = " ".join(sentence(chance) for _ in range(chance.randint(1, 2)))
             messages.append(conversation.Message(depth, author, moment, text))
             moment += timedelta(seconds=chance.randint(60, 3 * 3600))
+        return messages
+
+    slugs = [slug for slug, *_ in CATEGORIES]
+    shares = [share for _, _, _, share, _ in CATEGORIES]
+    per_category: dict[str, list] = {slug: [] for slug in slugs}
+    # The topic page measured: the same topic in every forum, whatever its size.
+    reference = messages_of(random.Random(seed), REFERENCE_POSTS, start + timedelta(days=400))
+    per_category[BIG_CATEGORY].append(conversation.Conversation(REFERENCE_TITLE, reference))
+    rest = replace(shape, topics=shape.topics - 1, posts=shape.posts - REFERENCE_POSTS)
+    for number, size in enumerate(_topic_sizes(chance, rest), start=1):
+        messages = messages_of(chance, size, start + timedelta(seconds=chance.randrange(span)))
         title = f"{sentence(chance)[:-1][:80]} ({number})"
         category = chance.choices(slugs, weights=shares)[0]
         per_category[category].append(conversation.Conversation(title, messages))
@@ -229,8 +239,9 @@ def pages(shape: Shape) -> dict[str, str]:
         .values_list("pk", flat=True)
     )
     deepest = oldest[PROFILE_DEEPEST_OFFSET]
-    topic = Topic.objects.filter(category=big).order_by("-reply_count", "pk").first()
-    assert Post.objects.filter(topic=topic).count() == topic.reply_count + 1
+    topic = Topic.objects.get(title=REFERENCE_TITLE)
+    biggest = Topic.objects.filter(category=big).order_by("-reply_count", "pk").first()
+    assert Post.objects.filter(topic=topic).count() == REFERENCE_POSTS
     return {
         "home": "/",
         "home_middle": f"/?page={(front + 1) // 2}",
@@ -240,12 +251,13 @@ def pages(shape: Shape) -> dict[str, str]:
         "profile": busiest.get_absolute_url(),
         "profile_deepest": busiest.get_absolute_url() + f"?before={deepest}",
         "topic": topic.get_absolute_url(),
+        "topic_biggest": biggest.get_absolute_url(),
     }
 
 
 PROFILE_DEEPEST_OFFSET = 20
 TRIVIAL = "/bench/trivial/"  # bench/urls.py: a view returning "ok", through the same middleware
-# Pages with a target (the middle pages are shown for what they cost).
+# Pages with a target (the middle pages and the biggest topic are shown for what they cost).
 TARGET_PAGES = ["home", "category", "category_last", "profile", "profile_deepest", "topic"]
 LABELS = {
     "home": "/ (home)",
@@ -255,7 +267,8 @@ LABELS = {
     "category_last": "category, last page",
     "profile": "busiest profile",
     "profile_deepest": "busiest profile, deepest",
-    "topic": "topic page",
+    "topic": "topic page (100 posts)",
+    "topic_biggest": "biggest topic's page",
 }
 
 
@@ -284,6 +297,7 @@ def measure(shape: Shape, quick: bool, explain: bool) -> dict:
             "members": User.objects.count(),
             "categories": Category.objects.count(),
             "busiest_posts": Post.objects.filter(author__username="member1").count(),
+            "biggest_topic_posts": 1 + max(Topic.objects.values_list("reply_count", flat=True)),
         },
         "pages": {},
     }
@@ -432,7 +446,11 @@ def report(results: dict[str, dict], seconds: float) -> dict:
         f"{d['members']:,} members, {d['categories']} categories; "
         f"the busiest member wrote {d['busiest_posts']:,} posts"
     )
-    print(f"(the small one: {small['data']['posts']:,} posts in {small['data']['topics']} topics)")
+    print(
+        f"(the small one: {small['data']['posts']:,} posts in {small['data']['topics']} topics; "
+        f"the biggest topics: {small['data']['biggest_topic_posts']:,} and "
+        f"{d['biggest_topic_posts']:,} posts)"
+    )
     print("\nPages, in-process (median server time; queries anonymous/member, empty cache)")
     print(f"{'page':<26} {'anon ms':>8} {'member ms':>9} {'(cpu ms)':>13} "
           f"{'queries 1k':>10} {'133k':>6}  target")  # fmt: skip
