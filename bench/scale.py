@@ -284,7 +284,7 @@ def measure(shape: Shape, quick: bool, explain: bool) -> dict:
     requests = [(path, False) for path in paths.values()]
     requests += [(path, True) for path in paths.values()]
     requests += [(TRIVIAL, False)]
-    medians, cpu = _medians_ms(server, requests, 1.0 if quick else 4.0)
+    medians, cpu = _medians_ms(server, requests, 1.0 if quick else 8.0)
     count = len(paths)
     results = {
         # How busy the machine was: a view returning "ok", and the load average.
