@@ -12,13 +12,14 @@ built once and kept in bench/.cache/ (keyed by the migrations, the rendering
 code and this generator), so a second run only measures; `--fresh` rebuilds.
 
 Then, in-process through Django's WSGI handler as bench/run.py measures
-(median server time, anonymous and logged in as a member, in turns), it
-measures the front page, the biggest category's first, middle and last
-pages, the busiest member's profile (newest posts and the deepest page, by
-keyset), a topic page (the same topic of 100 posts in both forums) and the
-biggest topic's; and the queries of each page (with an empty
-cache) on both forums, which must be equal. It prints a table against the
-targets and adds the figures to bench/results.json under "scale".
+(median server time, anonymous and logged in as a member, in turns; the two
+forums themselves take turns, 4 rounds of 2 s each), it measures the front
+page, the biggest category's first, middle and last pages, the busiest
+member's profile (newest posts and the deepest page, by keyset), a topic page
+(the same topic of 100 posts in both forums) and the biggest topic's; and the
+queries of each page (with an empty cache) on both forums, which must be
+equal. It prints a table against the targets and adds the figures to
+bench/results.json under "scale".
 `--explain` prints the query plan of every query of the big forum's pages;
 `--postgresql` builds and measures both forums on throwaway PostgreSQL
 clusters instead (scripts/with-postgres; slower, not cached, under
@@ -256,6 +257,9 @@ def pages(shape: Shape) -> dict[str, str]:
 
 
 PROFILE_DEEPEST_OFFSET = 20
+# Each forum is measured in rounds, taking turns with the other: 4 of 2 s (--quick: 2 of 0.5 s).
+ROUNDS, ROUND_SECONDS = 4, 2.0
+ROUNDS_QUICK, ROUND_SECONDS_QUICK = 2, 0.5
 TRIVIAL = "/bench/trivial/"  # bench/urls.py: a view returning "ok", through the same middleware
 # Pages with a target (the middle pages and the biggest topic are shown for what they cost).
 TARGET_PAGES = ["home", "category", "category_last", "profile", "profile_deepest", "topic"]
@@ -272,7 +276,8 @@ LABELS = {
 }
 
 
-def measure(shape: Shape, quick: bool, explain: bool) -> dict:
+def measure(shape: Shape, seconds: float, counts: bool, explain: bool) -> dict:
+    """Times of every request (ms, wall clock and CPU), and the queries of each page."""
     from django.db import connection
 
     from bench.run import Server
@@ -284,13 +289,13 @@ def measure(shape: Shape, quick: bool, explain: bool) -> dict:
     requests = [(path, False) for path in paths.values()]
     requests += [(path, True) for path in paths.values()]
     requests += [(TRIVIAL, False)]
-    medians, cpu = _medians_ms(server, requests, 1.0 if quick else 8.0)
+    wall, cpu = _samples_ms(server, requests, seconds)
     count = len(paths)
     results = {
-        # How busy the machine was: a view returning "ok", and the load average.
-        "trivial_ms": medians[-1],
         "vendor": connection.vendor,
-        "load_average": load,
+        # How busy the machine was: a view returning "ok", and the load average.
+        "trivial": wall[-1],
+        "load_averages": [load],
         "data": {
             "topics": Topic.objects.count(),
             "posts": Post.objects.count(),
@@ -302,22 +307,23 @@ def measure(shape: Shape, quick: bool, explain: bool) -> dict:
         "pages": {},
     }
     for index, (name, path) in enumerate(paths.items()):
-        results["pages"][name] = {
+        page = results["pages"][name] = {
             "path": path,
-            "anonymous_ms": medians[index],
-            "logged_in_ms": medians[count + index],
-            "anonymous_cpu_ms": cpu[index],
-            "logged_in_cpu_ms": cpu[count + index],
-            "queries_anonymous": server.queries(path),
-            "queries_logged_in": server.queries(path, logged_in=True),
+            "anonymous": wall[index],
+            "logged_in": wall[count + index],
+            "anonymous_cpu": cpu[index],
+            "logged_in_cpu": cpu[count + index],
         }
+        if counts:
+            page["queries_anonymous"] = server.queries(path)
+            page["queries_logged_in"] = server.queries(path, logged_in=True)
     if explain:
         explain_pages(server, paths)
     return results
 
 
-def _medians_ms(server, requests: list[tuple[str, bool]], seconds: float):
-    """Median wall-clock and CPU time of each request, taking turns as bench/run.py does.
+def _samples_ms(server, requests: list[tuple[str, bool]], seconds: float):
+    """Wall-clock and CPU times of each request, taking turns as bench/run.py does.
 
     The CPU time of this process (SQLite runs in it) shows what a page costs
     when other work on the machine stretches the wall-clock figures.
@@ -331,12 +337,32 @@ def _medians_ms(server, requests: list[tuple[str, bool]], seconds: float):
         for index, (path, logged_in) in enumerate(requests):
             start, start_cpu = time.perf_counter(), time.process_time()
             server.get(path, logged_in=logged_in)
-            cpu[index].append(time.process_time() - start_cpu)
-            wall[index].append(time.perf_counter() - start)
-    return (
-        [statistics.median(times) * 1000 for times in wall],
-        [statistics.median(times) * 1000 for times in cpu],
-    )
+            cpu[index].append((time.process_time() - start_cpu) * 1000)
+            wall[index].append((time.perf_counter() - start) * 1000)
+    return wall, cpu
+
+
+def merged(rounds: list[dict]) -> dict:
+    """Rounds of one forum as one result: medians of all their samples, the first's counts."""
+    first = rounds[0]
+    result = {
+        "vendor": first["vendor"],
+        "data": first["data"],
+        "trivial_ms": statistics.median(t for r in rounds for t in r["trivial"]),
+        "load_averages": [load for r in rounds for load in r["load_averages"]],
+        "pages": {},
+    }
+    for name, page in first["pages"].items():
+        result["pages"][name] = {
+            "path": page["path"],
+            **{
+                f"{kind}_ms": statistics.median(t for r in rounds for t in r["pages"][name][kind])
+                for kind in ["anonymous", "logged_in", "anonymous_cpu", "logged_in_cpu"]
+            },
+            "queries_anonymous": page["queries_anonymous"],
+            "queries_logged_in": page["queries_logged_in"],
+        }
+    return result
 
 
 def explain_pages(server, paths: dict[str, str]) -> None:
@@ -408,32 +434,46 @@ def built(size: str, fresh: bool) -> Path:
     return cached
 
 
-def measured(size: str, cached: Path, quick: bool, explain: bool) -> dict:
-    """The measurements, on a copy of the cached database (sessions are written)."""
+def measured(databases: dict[str, Path], quick: bool, explain: bool) -> dict[str, dict]:
+    """Each forum measured in rounds that take turns, on copies of the cached databases.
+
+    The machine's speed drifts from one minute to the next; in turns, both
+    forums see the same conditions. Sessions are written, hence the copies.
+    """
     work = Path(tempfile.mkdtemp())
-    database, out = work / "forum.sqlite3", work / "results.json"
-    shutil.copyfile(cached, database)
-    args = ["--phase", "measure", "--size", size, "--out", str(out)]
-    args += ["--quick"] * quick + ["--explain"] * explain
+    rounds: dict[str, list[dict]] = {size: [] for size in databases}
     try:
-        _phase(*args, database=database)
-        return json.loads(out.read_text())
+        copies = {}
+        for size, cached in databases.items():
+            copies[size] = work / f"forum-{size}.sqlite3"
+            shutil.copyfile(cached, copies[size])
+        for number in range(ROUNDS_QUICK if quick else ROUNDS):
+            for size, database in copies.items():
+                out = work / f"{size}-{number}.json"
+                args = ["--phase", "measure", "--size", size, "--out", str(out)]
+                args += ["--seconds", str(ROUND_SECONDS_QUICK if quick else ROUND_SECONDS)]
+                args += ["--counts"] * (number == 0)
+                args += ["--explain"] * (explain and number == 0 and size != "1k")
+                _phase(*args, database=database)
+                rounds[size].append(json.loads(out.read_text()))
     finally:
         shutil.rmtree(work)
+    return {size: merged(each) for size, each in rounds.items()}
 
 
 def on_postgresql(size: str, quick: bool, explain: bool) -> dict:
     """Built and measured in one go on a throwaway cluster (scripts/with-postgres)."""
     out = Path(tempfile.mkdtemp()) / "results.json"
-    args = ["--phase", "both", "--size", size, "--out", str(out)]
-    args += ["--quick"] * quick + ["--explain"] * (explain and size != "1k")
+    args = ["--phase", "both", "--size", size, "--out", str(out), "--counts"]
+    args += ["--seconds", str(ROUND_SECONDS_QUICK if quick else ROUNDS * ROUND_SECONDS)]
+    args += ["--explain"] * (explain and size != "1k")
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
     print(f"{size}: building and measuring on PostgreSQL", flush=True)
     command = [str(ROOT / "scripts" / "with-postgres"), sys.executable, __file__, *args]
     subprocess.run(command, check=True, env=env)
     try:
-        return json.loads(out.read_text())
+        return merged([json.loads(out.read_text())])
     finally:
         shutil.rmtree(out.parent)
 
@@ -485,7 +525,8 @@ def report(results: dict[str, dict], seconds: float) -> dict:
     )
     print(
         f"\nA view returning ok took {big['trivial_ms']:.2f} ms (load average "
-        f"{big['load_average']:.1f} on {os.cpu_count()} cores when measuring began)"
+        f"{', '.join(f'{load:.1f}' for load in big['load_averages'])} on {os.cpu_count()} "
+        "cores as the rounds began)"
     )
     print("Targets: " + ("all met" if not missed else "MISSED: " + "; ".join(missed)))
     print(f"The scale run took {seconds:.0f} s.")
@@ -510,6 +551,8 @@ def main() -> None:
     )
     parser.add_argument("--phase", choices=["all", "build", "measure", "both"], default="all")
     parser.add_argument("--size", choices=list(SHAPES), default="133k")
+    parser.add_argument("--seconds", type=float, default=ROUND_SECONDS, help=argparse.SUPPRESS)
+    parser.add_argument("--counts", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", default=str(RESULTS))
     options = parser.parse_args()
 
@@ -524,7 +567,7 @@ def main() -> None:
         if options.phase in ("build", "both"):
             build(SHAPES[options.size])
         if options.phase in ("measure", "both"):
-            result = measure(SHAPES[options.size], options.quick, options.explain)
+            result = measure(SHAPES[options.size], options.seconds, options.counts, options.explain)
             Path(options.out).write_text(json.dumps(result))
         return
 
@@ -533,12 +576,8 @@ def main() -> None:
         results = {size: on_postgresql(size, options.quick, options.explain) for size in SHAPES}
         key = "scale_postgresql"
     else:
-        # Both built first, then both measured, so that their figures are taken alike.
         databases = {size: built(size, options.fresh) for size in SHAPES}
-        results = {
-            size: measured(size, database, options.quick, options.explain and size != "1k")
-            for size, database in databases.items()
-        }
+        results = measured(databases, options.quick, options.explain)
         key = "scale"
     scale = report(results, time.perf_counter() - began)
     out = Path(options.out)
