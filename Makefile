@@ -42,12 +42,16 @@ serve: export DJANGO_ALLOWED_HOSTS ?= 127.0.0.1,localhost
 serve: export DJANGO_HTTPS ?= 0
 
 # Hostile post bodies (each answered within 2 s), then big threads measured against
-# the performance targets (writes bench/results.json). Uses wrk (Debian package) for
-# the gunicorn figures and PostgreSQL when installed.
+# the performance targets (writes bench/results.json), then a whole forum of 133,000
+# posts (bench/scale.py; built once into bench/.cache/, which `--fresh` rebuilds).
+# Uses wrk (Debian package) for the gunicorn figures and PostgreSQL when installed.
+# `make bench BENCH_FLAGS=--quick` for shorter runs.
+BENCH_FLAGS ?=
 bench: $(VENV)/.dev-deps
 	scripts/install-debian-packages wrk
 	$(BIN)/python bench/hostile.py
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH_FLAGS)
+	$(BIN)/python bench/scale.py $(BENCH_FLAGS)
 
 # Re-pin every dependency after changing pyproject.toml.
 lock: $(VENV)/.dev-deps

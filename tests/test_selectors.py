@@ -1,3 +1,4 @@
+import itertools
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -280,6 +281,106 @@ def test_is_opening_post(topic, other_member):
     assert not selectors.is_opening_post(child)
 
 
+def test_topic_lists_show_a_private_category_only_to_those_who_see_it(
+    member, other_member, moderator
+):
+    insiders = Group.objects.create(name="insiders")
+    other_member.groups.add(insiders)
+    private = services.category_create(
+        moderator=None, name="Private", who_sees="groups", seer_groups=[insiders]
+    )
+    inner = services.category_create(moderator=None, name="Inner", parent=private)
+    members_only = services.category_create(moderator=None, name="Members", who_sees="members")
+    for title, category in [
+        ("public", None),
+        ("private", private),
+        ("inner", inner),
+        ("members", members_only),
+    ]:
+        TopicFactory(author=other_member, title=title, category=category)
+
+    def seen(viewer) -> list[str]:
+        front = selectors.category_index(viewer=viewer, page=None).topics
+        profile = selectors.profile(viewer=viewer, username="bob").topics
+        assert sorted(_titles(front)) == sorted(topic.title for topic in profile)
+        assert front.page.paginator.count == len(profile)
+        return sorted(_titles(front))
+
+    assert seen(ANONYMOUS) == ["public"]
+    assert seen(member) == ["members", "public"]
+    assert seen(other_member) == ["inner", "members", "private", "public"]
+    assert seen(moderator) == ["inner", "members", "private", "public"]
+
+
+def test_a_category_page_shows_the_subcategories_its_reader_sees(member, other_member):
+    insiders = Group.objects.create(name="insiders")
+    other_member.groups.add(insiders)
+    hardware = services.category_create(moderator=None, name="Hardware")
+    services.category_create(moderator=None, name="Disks", parent=hardware)
+    services.category_create(
+        moderator=None, name="Secret", parent=hardware, who_sees="groups", seer_groups=[insiders]
+    )
+    elsewhere = services.category_create(moderator=None, name="Elsewhere")
+    services.category_create(moderator=None, name="Not below", parent=elsewhere)
+    TopicFactory(author=member, title="in hardware", category=hardware)
+
+    def shown(viewer, slug="hardware"):
+        page = selectors.category_page(viewer=viewer, slug=slug, page=None)
+        return page.category.name, [c.name for c in page.subcategories], _titles(page.topics)
+
+    assert shown(ANONYMOUS) == ("Hardware", ["Disks"], ["in hardware"])
+    assert shown(member) == ("Hardware", ["Disks"], ["in hardware"])
+    assert shown(other_member) == ("Hardware", ["Disks", "Secret"], ["in hardware"])
+    assert shown(other_member, "secret") == ("Secret", [], [])
+    assert selectors.category_page(viewer=ANONYMOUS, slug="disks", page=None).category.parent == (
+        hardware
+    )
+    for viewer, slug in [(member, "secret"), (ANONYMOUS, "nowhere")]:
+        with pytest.raises(ObjectDoesNotExist):
+            selectors.category_page(viewer=viewer, slug=slug, page=None)
+
+
+def _plan(sql: str) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN QUERY PLAN " + sql)
+        return [row[-1] for row in cursor.fetchall()]
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's query planner")
+@pytest.mark.parametrize("viewer", ["anonymous", "member"])
+@pytest.mark.parametrize(
+    ("read", "index"),
+    [
+        (lambda viewer: selectors.category_index(viewer=viewer, page=1), "topic_list_order_idx"),
+        (
+            lambda viewer: selectors.profile(viewer=viewer, username="alice"),
+            "topic_author_recent_idx",
+        ),
+    ],
+    ids=["front page", "profile"],
+)
+def test_topic_lists_read_in_index_order_without_sorting(viewer, read, index, member):
+    """Not every visible topic of the forum, or every topic of a member, sorted for a page.
+
+    (SQLite did both: the front page read topics "in a visible category" through the
+    category index, a profile a member's topics through the author index.)
+    """
+    services.category_create(moderator=None, name="Private", who_sees="groups")
+    TopicFactory(author=member)
+
+    with CaptureQueriesContext(connection) as queries:
+        read(ANONYMOUS if viewer == "anonymous" else member)
+
+    topics = next(q["sql"] for q in queries.captured_queries if 'FROM "threads_topic"' in q["sql"])
+    plan = _plan(topics)
+    assert any(
+        step.startswith("SCAN threads_topic USING INDEX " + index)
+        or step.startswith("SEARCH threads_topic USING INDEX " + index)
+        for step in plan
+    ), plan
+    assert not any("TEMP B-TREE" in step for step in plan), plan
+
+
 # --- profile --------------------------------------------------------------------------------
 
 
@@ -304,6 +405,35 @@ def test_profile_lists_topics_and_visible_posts_newest_first(member, other_membe
     ]
 
 
+def test_profile_pages_through_every_post_once_by_keyset(member, other_member):
+    topic = TopicFactory(author=other_member, created=T0)
+    # In pairs at the same moment, so that pages break inside a tie.
+    for n in range(44):
+        ReplyFactory(topic=topic, author=member, created=T0 + timedelta(minutes=n // 2))
+    newest_first = list(Post.objects.filter(author=member).order_by("-created", "-pk"))
+
+    pages = [selectors.profile(viewer=ANONYMOUS, username="alice")]
+    while pages[-1].older is not None:
+        pages.append(
+            selectors.profile(viewer=ANONYMOUS, username="alice", before=str(pages[-1].older))
+        )
+
+    assert [len(page.posts) for page in pages] == [20, 20, 4]
+    assert [post for page in pages for post in page.posts] == newest_first
+    assert [page.newer is None for page in pages] == [True, False, False]
+    for newer, page in itertools.pairwise(pages):
+        back = selectors.profile(viewer=ANONYMOUS, username="alice", after=str(page.newer))
+        assert back.posts == newer.posts
+        assert (back.newer, back.older) == (newer.newer, newer.older)
+
+
+def test_profile_pages_after_a_post_that_does_not_exist_are_empty(member, topic):
+    ReplyFactory(topic=topic, author=member)
+
+    for cursor in [{"before": "999999"}, {"after": "999999"}]:
+        assert selectors.profile(viewer=ANONYMOUS, username="alice", **cursor).posts == []
+
+
 def test_profile_of_an_unknown_member_does_not_exist(db):
     with pytest.raises(ObjectDoesNotExist):
         selectors.profile(viewer=ANONYMOUS, username="nobody")
@@ -322,6 +452,10 @@ def _grow(topic: Topic, author, size: int) -> dict:
 
 SELECTOR_CALLS = {
     "category_index": (2, lambda d: selectors.category_index(viewer=ANONYMOUS, page=1)),
+    "category_page": (
+        2,
+        lambda d: selectors.category_page(viewer=ANONYMOUS, slug=d["topic"].category.slug, page=1),
+    ),
     "topic_thread": (
         3,
         lambda d: selectors.topic_thread(topic_id=d["topic"].pk, page=1, viewer=ANONYMOUS),

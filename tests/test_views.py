@@ -128,6 +128,21 @@ def test_topic_list_pages_are_numbered_first_a_window_and_last(client, get, memb
     assert 'rel="next"' in html
 
 
+def test_category_page_shows_its_subcategories_and_topics(client, get, member):
+    hardware = services.category_create(moderator=None, name="Hardware")
+    services.category_create(moderator=None, name="Disks", parent=hardware)
+    services.category_create(moderator=None, name="Secret", parent=hardware, who_sees="members")
+    TopicFactory(author=member, title="A disk question", category=hardware)
+
+    html = _html(get(client, "/c/hardware/", queries=2))
+
+    assert "<h1>Hardware</h1>" in html
+    assert 'href="/c/disks/"' in html
+    assert "Secret" not in html
+    assert "A disk question" in html
+    assert get(client, "/c/secret/", queries=1).status_code == 404
+
+
 def test_empty_topic_list(client, get, db):
     response = get(client, "/", queries=1)
 
@@ -945,6 +960,23 @@ def test_own_profile_links_to_the_password_change(member_client, get, member):
 
     assert "<h1>@alice</h1>" in _html(response)
     assert 'href="/accounts/password_change/"' in _html(response)
+
+
+def test_profile_pages_to_older_and_newer_posts(client, get, topic, member):
+    replies = [ReplyFactory(topic=topic, author=member, body=f"reply {n}") for n in range(25)]
+
+    first = _html(get(client, "/u/alice/", queries=4))
+    older = _html(get(client, f"/u/alice/?before={replies[5].pk}", queries=4))
+    newer = _html(get(client, f"/u/alice/?after={replies[4].pk}", queries=4))
+
+    assert f'href="?before={replies[5].pk}"' in first
+    assert "<p>reply 24</p>" in first
+    assert "<p>reply 4</p>" not in first
+    assert "<p>reply 4</p>" in older
+    assert "<p>reply 5</p>" not in older
+    assert f'href="?after={replies[4].pk}"' in older
+    assert "<p>reply 24</p>" in newer
+    assert "<p>reply 4</p>" not in newer
 
 
 def test_profile_of_an_unknown_member_is_404(client, get, db):

@@ -186,13 +186,18 @@ class Topic(models.Model):
     class Meta:
         ordering = ["-is_pinned", "-last_activity", "-id"]
         indexes = [
+            # With the category, so that a deep page of the front page skips the topics a
+            # reader may not see without reading their rows.
             models.Index(
-                fields=["-is_pinned", "-last_activity", "-id"], name="topic_list_order_idx"
+                fields=["-is_pinned", "-last_activity", "-id", "category"],
+                name="topic_list_order_idx",
             ),
             models.Index(
                 fields=["category", "-is_pinned", "-last_activity", "-id"],
                 name="topic_category_order_idx",
             ),
+            # A profile's recent topics, without sorting all of a member's topics.
+            models.Index(fields=["author", "-created", "-id"], name="topic_author_recent_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=~models.Q(title=""), name="topic_title_not_empty"),

@@ -1,7 +1,8 @@
 """What a reader may see and do: the one access filter every read goes through.
 
 A topic or post a reader may not see does not exist for them. Every selector
-starts from `visible_topics`, `visible_posts` or `visible_categories`, so a
+starts from `visible_topics`, `visible_posts` or `visible_categories` (or
+`seen_categories` and the `topics_in` them), so a
 page, a list, a count, a permalink or a download can only show what these
 let through. They are SQL subqueries, not extra queries: a page filtered by
 them costs the same number of queries as one that is not.
@@ -11,6 +12,8 @@ A reader sees a category when every rule on its path to the top lets them
 they moderate. Global moderators see and moderate everything; staff members
 of a category's moderator groups moderate it and its subcategories.
 """
+
+from collections.abc import Iterable
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
@@ -79,15 +82,45 @@ def visible_categories(viewer) -> QuerySet[Category]:
     )
 
 
+def seen_categories(viewer) -> QuerySet[Category]:
+    """The categories this reader may see, without their rights: for lists of categories."""
+    return Category.objects.alias(sees=_sees(viewer)).filter(sees=True)
+
+
 def _visible_ids(viewer) -> QuerySet:
-    return Category.objects.alias(sees=_sees(viewer)).filter(sees=True).values("pk")
+    return seen_categories(viewer).values("pk")
+
+
+def _hidden_ids(viewer) -> QuerySet:
+    """The categories this reader may not see: NOT of the rule (a condition never NULL)."""
+    return Category.objects.alias(sees=_sees(viewer)).filter(sees=False).values("pk")
 
 
 def visible_topics(viewer) -> QuerySet[Topic]:
-    """The topics this reader may see."""
+    """The topics this reader may see.
+
+    Said as "not in a category they may not see" (every topic has one): then
+    a list read in the order of one of its indexes walks that index and stops
+    at the end of its page. "In a category they may see" has SQLite gather
+    every visible topic through the category index and sort them all (12 ms
+    of SQL for the front page of 20,000 topics, against 0.05 ms).
+    """
     if permissions.is_moderator(viewer):
         return Topic.objects.all()
-    return Topic.objects.filter(category__in=_visible_ids(viewer))
+    return Topic.objects.exclude(category__in=_hidden_ids(viewer))
+
+
+def topics_in(categories: Iterable[Category]) -> QuerySet[Topic]:
+    """The topics of these categories, just read for this reader through `seen_categories`.
+
+    A page that has read the categories a reader sees takes their topics from
+    the ids at hand rather than building the filter again: for a member, building
+    and compiling it costs more than the queries (several milliseconds). Said as
+    "in none of the other categories", as `visible_topics` says it; a category
+    made since they were read is one of the others.
+    """
+    shown = [category.pk for category in categories]
+    return Topic.objects.exclude(category__in=Category.objects.exclude(pk__in=shown))
 
 
 def visible_posts(viewer) -> QuerySet[Post]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from django.core.paginator import Page, Paginator
-from django.db.models import QuerySet, Subquery
+from django.db.models import Q, QuerySet, Subquery
 from django.utils.safestring import SafeString, mark_safe
 
 from .. import permissions
@@ -72,11 +72,11 @@ class Index:
 def category_index(*, viewer, page: int | str | None) -> Index:
     """The categories in order (each followed by its subcategories), then the latest topics."""
     categories = list(
-        access.visible_categories(viewer).select_related("last_topic").order_by("tree_id", "lft")
+        access.seen_categories(viewer).select_related("last_topic").order_by("tree_id", "lft")
     )
     count = sum(category.topic_count for category in categories)
     return Index(
-        categories=categories, topics=_topic_rows(access.visible_topics(viewer), count, page)
+        categories=categories, topics=_topic_rows(access.topics_in(categories), count, page)
     )
 
 
@@ -88,12 +88,20 @@ class CategoryPage:
 
 
 def category_page(*, viewer, slug: str, page: int | str | None) -> CategoryPage:
-    """A category with its subcategories and, page by page, its topics (pinned first)."""
-    categories = access.visible_categories(viewer)
-    category = categories.select_related("parent").get(slug=slug)
-    subcategories = list(
-        categories.filter(parent=category).select_related("last_topic").order_by("lft")
+    """A category with its subcategories and, page by page, its topics (pinned first).
+
+    The category and the subcategories this reader sees are read in one query.
+    """
+    rows = list(
+        access.visible_categories(viewer)
+        .filter(Q(slug=slug) | Q(parent__slug=slug))
+        .select_related("parent", "last_topic")
+        .order_by("lft")
     )
+    category = next((row for row in rows if row.slug == slug), None)
+    if category is None:
+        raise Category.DoesNotExist(f"No category {slug!r} that this reader sees.")
+    subcategories = [row for row in rows if row.parent_id == category.pk]
     topics = _topic_rows(Topic.objects.filter(category=category), category.topic_count, page)
     return CategoryPage(category=category, subcategories=subcategories, topics=topics)
 
@@ -126,7 +134,7 @@ def _cursor(value: str | None) -> int | None:
 
 def _created(posts: QuerySet[Post], post_id: int) -> Subquery:
     """When the post to page from was written: one of `posts`, or nothing (no page) if not."""
-    return Subquery(posts.filter(pk=post_id).values("created")[:1])
+    return Subquery(posts.filter(pk=post_id).order_by().values("created")[:1])
 
 
 def profile(
