@@ -2012,7 +2012,7 @@ def test_the_front_page_query_count_does_not_grow(
         client.get("/")
 
 
-@pytest.mark.parametrize(("who", "queries"), [("anonymous", 3), ("member", 5)])
+@pytest.mark.parametrize(("who", "queries"), [("anonymous", 2), ("member", 4)])
 def test_a_category_page_lists_its_subcategories_and_its_topics(
     client, forum_of_categories, member, django_assert_num_queries, who, queries
 ):
