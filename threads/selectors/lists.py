@@ -18,6 +18,8 @@ from ..models import Category, Post, Topic, User
 from . import access
 
 TOPICS_PER_PAGE = 30
+# A category row shows its latest topic's title and link only.
+_LATEST_TOPIC_UNSHOWN = ("last_topic__row_html",)
 PROFILE_POSTS_PER_PAGE = 20
 PROFILE_TOPICS = 10
 
@@ -72,7 +74,10 @@ class Index:
 def category_index(*, viewer, page: int | str | None) -> Index:
     """The categories in order (each followed by its subcategories), then the latest topics."""
     categories = list(
-        access.seen_categories(viewer).select_related("last_topic").order_by("tree_id", "lft")
+        access.seen_categories(viewer)
+        .select_related("last_topic")
+        .defer(*_LATEST_TOPIC_UNSHOWN)
+        .order_by("tree_id", "lft")
     )
     count = sum(category.topic_count for category in categories)
     return Index(
@@ -96,6 +101,7 @@ def category_page(*, viewer, slug: str, page: int | str | None) -> CategoryPage:
         access.visible_categories(viewer)
         .filter(Q(slug=slug) | Q(parent__slug=slug))
         .select_related("parent", "last_topic")
+        .defer(*_LATEST_TOPIC_UNSHOWN)
         .order_by("lft")
     )
     category = next((row for row in rows if row.slug == slug), None)

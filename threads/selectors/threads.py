@@ -25,6 +25,16 @@ THREAD_DEPTH = 12
 CACHE_SECONDS = 24 * 60 * 60
 
 _ROW_FIELDS = ("id", "level", "parent_id", "fragment", "author_id", "removal")
+# What a topic page shows of its topic, its author and its category: not the
+# topic's list row, nor the whole member and category rows.
+_TOPIC_PAGE_FIELDS = (
+    *(f.name for f in Topic._meta.concrete_fields if f.name != "row_html"),
+    "author__username",
+    "category__name",
+    "category__slug",
+    "category__parent__name",
+    "category__parent__slug",
+)
 
 
 @dataclass(frozen=True)
@@ -134,7 +144,11 @@ def topic_thread(*, topic_id: int, page: int | str | None, viewer) -> Thread:
     reader; only each reader's own controls are added per request.
     """
     topics = access.topics_with_rights(viewer)
-    topic = topics.select_related("author", "category", "category__parent").get(pk=topic_id)
+    topic = (
+        topics.select_related("author", "category__parent")
+        .only(*_TOPIC_PAGE_FIELDS)
+        .get(pk=topic_id)
+    )
     pages = Paginator(_pages(topic) or [(0, 0)], 1).get_page(page)
     first, last = pages[0]
 
