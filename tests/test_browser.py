@@ -4,12 +4,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from threads import services
 from threads.models import Post, Topic
 
-from .factories import ReplyFactory, TopicFactory, UserFactory
+from .factories import CategoryFactory, ReplyFactory, TopicFactory, UserFactory
 from .helpers import opening_post
 from .vectors import VECTORS
 
@@ -410,3 +411,31 @@ def test_lists_in_posts_keep_their_numbers_and_bullets(page):
     )
 
     assert styles == ["decimal", "disc", "decimal"]
+
+
+def test_a_member_starts_a_topic_in_a_category_and_finds_it_there(open_page, log_in):
+    help_desk = CategoryFactory(name="Help", description="Ask here.")
+    insiders = Group.objects.create(name="insiders")
+    CategoryFactory(name="Back room", who_sees="groups", seer_groups=[insiders])
+    member = regular_member(username="walker")
+    page = open_page()
+    log_in(page, member)
+
+    page.goto("/")
+    assert page.locator(".category-list").get_by_text("Ask here.").is_visible()
+    assert "Back room" not in page.content()
+    page.click(".category-list >> text=Help")
+    page.click(".page-heading >> text=Start a topic")
+    assert page.input_value("#id_category") == "help"
+    assert "Back room" not in page.inner_text("#id_category")
+    page.fill("#id_title", "Where do I start?")
+    page.fill("#id_body", "Looking for the first step.")
+    page.click("button:has-text('Start topic')")
+
+    assert page.inner_text("h1") == "Where do I start?"
+    assert page.inner_text(".breadcrumbs") == "Forum \u203a Help"
+    page.click(".breadcrumbs >> text=Help")
+    assert page.locator(".topic-list").get_by_text("Where do I start?").is_visible()
+    page.goto("/")
+    assert "1 topic · 1 post" in page.inner_text(".category-list")
+    assert Topic.objects.get(title="Where do I start?").category == help_desk
