@@ -2,18 +2,16 @@
 
 A topic or post a reader may not see does not exist for them. Every selector
 starts from `visible_topics`, `visible_posts` or `visible_categories` (or
-`seen_categories` and the `topics_in` them), so a
-page, a list, a count, a permalink or a download can only show what these
-let through. They are SQL subqueries, not extra queries: a page filtered by
-them costs the same number of queries as one that is not.
+`seen_categories`, without the reader's rights), so a page, a list, a count,
+a permalink or a download can only show what these let through. They are
+SQL subqueries, not extra queries: a page filtered by them costs the same
+number of queries as one that is not.
 
 A reader sees a category when every rule on its path to the top lets them
 (a subcategory can narrow who sees it, never widen it), and always sees what
 they moderate. Global moderators see and moderate everything; staff members
 of a category's moderator groups moderate it and its subcategories.
 """
-
-from collections.abc import Iterable
 
 from django.db.models import BooleanField, CharField, QuerySet, Value
 from django.db.models.expressions import RawSQL
@@ -43,7 +41,7 @@ def _in_groups(through: str) -> str:
     )
 
 
-def _is_moderator(viewer) -> bool:
+def _is_staff(viewer) -> bool:
     """A staff member may moderate through a category's moderator groups (the admin wants staff)."""
     return bool(viewer.is_authenticated and viewer.is_active and viewer.is_staff)
 
@@ -52,7 +50,7 @@ def _moderates(viewer) -> tuple[str, list]:
     """SQL over category c: the viewer moderates it, through it or an ancestor."""
     if permissions.is_moderator(viewer):
         return "1 = 1", []
-    if not _is_moderator(viewer):
+    if not _is_staff(viewer):
         return "1 = 0", []
     return (
         f'EXISTS (SELECT 1 FROM "{_CATEGORY}" a WHERE {_LINEAGE} AND {_in_groups(_MODERATORS)})',
@@ -65,8 +63,11 @@ def _sees(viewer) -> tuple[str, list]:
     if permissions.is_moderator(viewer):
         return "1 = 1", []
     if not viewer.is_authenticated:
-        rule = f'NOT EXISTS (SELECT 1 FROM "{_CATEGORY}" a WHERE {_LINEAGE} AND a.who_sees IN %s)'
-        return rule.replace("%s", "(%s, %s)"), [Seers.MEMBERS, Seers.GROUPS]
+        rule = (
+            f'NOT EXISTS (SELECT 1 FROM "{_CATEGORY}" a WHERE {_LINEAGE}'
+            " AND a.who_sees IN (%s, %s))"
+        )
+        return rule, [Seers.MEMBERS, Seers.GROUPS]
     refused = (
         f'NOT EXISTS (SELECT 1 FROM "{_CATEGORY}" a WHERE {_LINEAGE}'
         f" AND a.who_sees = %s AND NOT {_in_groups(_SEERS)})"
@@ -123,7 +124,7 @@ def _flag(viewer, column: str):
     """Whether the viewer moderates the category in `column` of the outer query."""
     if permissions.is_moderator(viewer):
         return Value(True)
-    if not _is_moderator(viewer):
+    if not _is_staff(viewer):
         return Value(False)
     return _category_of(column, _moderates(viewer))
 
@@ -147,19 +148,6 @@ def visible_topics(viewer) -> QuerySet[Topic]:
     if permissions.is_moderator(viewer):
         return Topic.objects.all()
     return Topic.objects.exclude(category_id__in=_categories_where(_not(_sees(viewer))))
-
-
-def topics_in(categories: Iterable[Category]) -> QuerySet[Topic]:
-    """The topics of these categories, just read for this reader through `seen_categories`.
-
-    A page that has read the categories a reader sees takes their topics from
-    the ids at hand rather than building the filter again: for a member, building
-    and compiling it costs more than the queries (several milliseconds). Said as
-    "in none of the other categories", as `visible_topics` says it; a category
-    made since they were read is one of the others.
-    """
-    shown = [category.pk for category in categories]
-    return Topic.objects.exclude(category__in=Category.objects.exclude(pk__in=shown))
 
 
 def visible_posts(viewer) -> QuerySet[Post]:
@@ -198,7 +186,7 @@ def moderated_topics(viewer) -> QuerySet[Topic]:
     """The topics this member moderates, for the admin's lists."""
     if permissions.is_moderator(viewer):
         return Topic.objects.all()
-    return Topic.objects.filter(category__in=moderated_categories(viewer).values("pk"))
+    return Topic.objects.filter(category_id__in=_categories_where(_moderates(viewer)))
 
 
 def topics_with_rights(viewer) -> QuerySet[Topic]:

@@ -13,7 +13,6 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Q, QuerySet, Subquery
 from django.utils.safestring import SafeString, mark_safe
 
-from .. import permissions
 from ..models import Category, Post, Topic, User
 from . import access
 
@@ -81,7 +80,7 @@ def category_index(*, viewer, page: int | str | None) -> Index:
     )
     count = sum(category.topic_count for category in categories)
     return Index(
-        categories=categories, topics=_topic_rows(access.topics_in(categories), count, page)
+        categories=categories, topics=_topic_rows(access.visible_topics(viewer), count, page)
     )
 
 
@@ -115,8 +114,6 @@ def category_page(*, viewer, slug: str, page: int | str | None) -> CategoryPage:
 def startable_categories(*, viewer) -> QuerySet[Category]:
     """The categories where this member may start a topic, in order (for the new-topic form)."""
     categories = access.visible_categories(viewer).order_by("tree_id", "lft")
-    if permissions.is_moderator(viewer):
-        return categories
     return categories.exclude(start_rule=Category.Posters.MODERATORS, moderated=False)
 
 
