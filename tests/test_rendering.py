@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import settings as examples
 from hypothesis import strategies as st
 
-from threads import rendering, services
+from threads import fragments, rendering, services
 
 from .factories import ReplyFactory
 from .helpers import opening_post
@@ -578,7 +578,7 @@ def _rows(*spec):
 def _render(rows, tools=None, **kwargs):
     kwargs.setdefault("base_level", 0)
     kwargs.setdefault("max_depth", 12)
-    return b"".join(rendering.thread_html(rows, **kwargs).with_tools(tools or {})).decode()
+    return b"".join(fragments.thread_html(rows, **kwargs).with_tools(tools or {})).decode()
 
 
 def test_thread_html_nests_replies_under_their_parents():
@@ -658,7 +658,7 @@ def test_thread_html_flat_context():
 
 
 def test_thread_html_inserts_each_posts_tools_in_that_post():
-    tools = {2: rendering.post_tools(links=[("/p/2/edit/", "Edit")])}
+    tools = {2: fragments.post_tools(links=[("/p/2/edit/", "Edit")])}
 
     html = _render(_rows((1, 0, None), (2, 1, 1), (3, 2, 2)), tools=tools)
 
@@ -669,7 +669,7 @@ def test_thread_html_inserts_each_posts_tools_in_that_post():
 
 
 def test_thread_html_places_tools_right_after_each_fragment():
-    thread = rendering.thread_html(
+    thread = fragments.thread_html(
         _rows((1, 0, None), (2, 1, 1), (3, 0, None)), base_level=0, max_depth=12
     )
     tools = {1: "[one]", 3: "[three]", 99: "[not on this page]"}
@@ -683,8 +683,8 @@ def test_thread_html_places_tools_right_after_each_fragment():
 
 
 def test_post_tools_escape_and_can_be_empty():
-    assert rendering.post_tools(links=[]) == ""
-    assert rendering.post_tools(links=[("/x/?a=1&b=2", "<Edit>")]) == (
+    assert fragments.post_tools(links=[]) == ""
+    assert fragments.post_tools(links=[("/x/?a=1&b=2", "<Edit>")]) == (
         '<p class="post-tools"><a href="/x/?a=1&amp;b=2">&lt;Edit&gt;</a></p>'
     )
 

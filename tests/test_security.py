@@ -73,7 +73,7 @@ def _site_tags() -> frozenset[str]:
     names = set()
     for template in templates.rglob("*.html"):
         names |= set(re.findall(r"<([a-z][a-z0-9]*)", template.read_text(encoding="utf-8")))
-    return frozenset(names | {"ol", "li", "details"})  # rendering.thread_html
+    return frozenset(names | {"ol", "li", "details"})  # fragments.thread_html
 
 
 SITE_TAGS = _site_tags()

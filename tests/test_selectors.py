@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from threads import rendering, selectors, services
+from threads import fragments, selectors, services
 from threads.models import Post, Topic
 
 from .factories import CategoryFactory, ReplyFactory, TopicFactory, UserFactory
@@ -572,7 +572,7 @@ def test_readers_share_the_page_but_see_their_own_tools(topic, other_member):
     assert f'href="/p/{mine.pk}/edit/"' not in anonymous
     assert (
         for_bob.replace(
-            rendering.post_tools(
+            fragments.post_tools(
                 links=[(f"/p/{mine.pk}/edit/", "Edit"), (f"/p/{mine.pk}/delete/", "Delete")]
             ),
             "",

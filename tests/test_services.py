@@ -8,7 +8,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import settings as examples
 
-from threads import conversation, rendering, selectors, services
+from threads import conversation, fragments, rendering, selectors, services
 from threads.models import Category, Post, RateEvent, Topic, User
 
 from .factories import CategoryFactory, ReplyFactory, TopicFactory, UserFactory, importer
@@ -524,7 +524,7 @@ def test_export_queries_do_not_grow_with_the_forum(topic, django_assert_num_quer
 
 
 def _fresh_row(topic: Topic) -> str:
-    return rendering.topic_row(Topic.objects.select_related("author").get(pk=topic.pk))
+    return fragments.topic_row(Topic.objects.select_related("author").get(pk=topic.pk))
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,8 @@
 """Turning posts into HTML: the only module that imports markdown and bleach.
 
 Everything here runs when a post is written (or re-rendered by
-`manage.py rerender_posts`), except `thread_html`, which joins the stored
-per-post fragments of a page into nested lists in one pass.
+`manage.py rerender_posts`). What wraps a body in a thread or a list (bylines,
+links, the one pass over a page) is `threads.fragments`.
 
 A render has a bounded cost, whatever the text (see `markdown_to_html`):
 cheap checks refuse the shapes Python-Markdown is known to take quadratic
@@ -16,24 +16,18 @@ import re
 import threading
 import time
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import partial
 
 import bleach
 import markdown
 import pebble
 from bleach.linkifier import LinkifyFilter, build_url_re
-from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils.html import escape
-from django.utils.safestring import mark_safe
 from markdown import inlinepatterns, preprocessors, treeprocessors
 
 from .complexity import MAX_TABLE_ROWS, TooComplex, check_complexity
-from .conversation import iso_utc
 
 # Bump when the Markdown rules, the allowlist or the fragment template change,
 # then run `manage.py rerender_posts`.
@@ -369,131 +363,3 @@ def markdown_to_html_each(
 def unformatted_html(source: str) -> str:
     """A stored post that can no longer be formatted within the limits, shown as typed."""
     return f"<pre>{escape(source)}</pre>"
-
-
-def _time_element(moment: datetime) -> str:
-    label = moment.astimezone(UTC).strftime("%-d %b %Y, %H:%M UTC")
-    return f'<time datetime="{iso_utc(moment)}">{label}</time>'
-
-
-def post_fragment(post) -> str:
-    """The post as every reader sees it in a thread: byline, body and links.
-
-    The thread loop wraps it in `<li><details>`; the `<summary>` holds only
-    text, so collapsing never hides a link inside a button.
-    """
-    return render_to_string(
-        "threads/post_fragment.html",
-        {
-            "post": post,
-            "author_name": post.author.username,
-            "created": mark_safe(_time_element(post.created)),
-            "edited": mark_safe(_time_element(post.edited)) if post.edited else "",
-        },
-    ).strip()
-
-
-def topic_row(topic) -> str:
-    """The topic's row in the topic list, the same for every reader."""
-    return render_to_string(
-        "threads/topic_row.html",
-        {
-            "topic": topic,
-            "author_name": topic.author.username,
-            "last_activity": mark_safe(_time_element(topic.last_activity)),
-        },
-    ).strip()
-
-
-@dataclass(frozen=True)
-class ThreadHTML:
-    """A thread as every reader sees it, as UTF-8, and where each post's own controls go.
-
-    Kept as bytes, so that serving a big page never copies or encodes it again.
-    """
-
-    html: bytes
-    slots: dict[int, int]  # post id: byte offset just after the post's fragment
-
-    def with_tools(self, tools: Mapping[int, str]) -> list[bytes]:
-        """The thread with this reader's controls (edit, moderate) under their posts.
-
-        In pieces, for the response to join once.
-        """
-        parts, start = [], 0
-        for offset, post_id in sorted((self.slots[i], i) for i in tools if i in self.slots):
-            parts += (self.html[start:offset], tools[post_id].encode())
-            start = offset
-        parts.append(self.html[start:] if start else self.html)
-        return parts
-
-
-def thread_html(
-    rows: Iterable[tuple], *, base_level: int, max_depth: int, first_class: str = ""
-) -> ThreadHTML:
-    """Nest the fragments of a (tree_id, lft)-ordered page into `<ol>` lists.
-
-    Each row starts with (id, level, parent_id, fragment); a seventh item, when
-    there is one, is the number of replies under the post, which its summary
-    then shows while the post is folded. Other items are ignored.
-
-    One pass, no template per post: a list is opened when the level goes up
-    and closed when it comes down. Rows deeper than `base_level + max_depth`
-    are not shown; the first of them under a post becomes one "Continue this
-    thread" link to that post's own page.
-    """
-    out = [b'<ol class="thread">']
-    length = len(out[0])
-    slots = {}
-    previous = -1  # depth (relative to base_level) of the last post written
-    continued = False  # whether the last post written already got its link
-    for row in rows:
-        post_id, level, parent_id, fragment = row[0], row[1], row[2], row[3]
-        depth = level - base_level
-        if depth > max_depth:
-            if depth == max_depth + 1 and previous == max_depth and not continued:
-                url = reverse("threads:post_thread", args=[parent_id])
-                piece = (
-                    f'<ol class="replies thread-continue"><li><a href="{url}#p{parent_id}">'
-                    "Continue this thread&nbsp;→</a></li></ol>"
-                ).encode()
-                out.append(piece)
-                length += len(piece)
-                continued = True
-            continue
-        if depth > previous:
-            piece = '<ol class="replies">' if previous >= 0 else ""
-        else:
-            piece = "</details></li>" + "</ol></details></li>" * (previous - depth)
-        css = "post"
-        if first_class and previous == -1:
-            css += " " + first_class
-        if len(row) > 6:
-            fragment = fragment.replace("</summary>", _fold_label(row[6]) + "</summary>", 1)
-        piece += f'<li class="{css}" id="p{post_id}"><details open>{fragment}'
-        piece = piece.encode()
-        out.append(piece)
-        length += len(piece)
-        slots[post_id] = length
-        previous = depth
-        continued = False
-    if previous >= 0:
-        out.append(b"</details></li>" + b"</ol></details></li>" * previous)
-    out.append(b"</ol>")
-    return ThreadHTML(b"".join(out), slots)
-
-
-def _fold_label(replies: int) -> str:
-    """What a folded post's summary adds: that its text is folded, and how many replies."""
-    if not replies:
-        return '<span class="fold-label"> · folded</span>'
-    return (
-        f'<span class="fold-label"> · folded, with {replies} '
-        f"{'reply' if replies == 1 else 'replies'}</span>"
-    )
-
-
-def post_tools(*, links: Iterable[tuple[str, str]]) -> str:
-    """A reader's own controls for one post, as a small list of links."""
-    items = "".join(f'<a href="{escape(url)}">{escape(label)}</a>' for url, label in links)
-    return f'<p class="post-tools">{items}</p>' if items else ""

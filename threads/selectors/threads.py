@@ -12,7 +12,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import ExpressionWrapper, F, IntegerField, QuerySet
 from django.urls import reverse
 
-from .. import permissions, rendering
+from .. import fragments, permissions, rendering
 from ..models import Post, Topic
 from . import access
 
@@ -86,7 +86,7 @@ def _tools(owners: Owners, viewer, topic: Topic) -> dict[int, str]:
             if not removal:
                 own = [(edit.format(post_id), "Edit"), (delete.format(post_id), "Delete")]
                 links[post_id] = own + links.get(post_id, [])
-    return {post_id: rendering.post_tools(links=items) for post_id, items in links.items()}
+    return {post_id: fragments.post_tools(links=items) for post_id, items in links.items()}
 
 
 def _thread_rows(posts: QuerySet) -> list[tuple]:
@@ -152,13 +152,13 @@ def topic_thread(*, topic_id: int, page: int | str | None, viewer) -> Thread:
     pages = Paginator(_pages(topic) or [(0, 0)], 1).get_page(page)
     first, last = pages[0]
 
-    def build() -> tuple[rendering.ThreadHTML, Owners]:
+    def build() -> tuple[fragments.ThreadHTML, Owners]:
         rows = _thread_rows(
             Post.objects.filter(
                 topic=topic, tree_id__gte=first, tree_id__lte=last, level__lte=THREAD_DEPTH + 1
             )
         )
-        html = rendering.thread_html(
+        html = fragments.thread_html(
             rows,
             base_level=0,
             max_depth=THREAD_DEPTH,
@@ -180,8 +180,8 @@ def post_thread(*, post_id: int, viewer) -> Thread:
     )
     tools = _tools(_owners(context + rows), viewer, post.topic)
     flat_context = [(row[0], 0, row[2], row[3]) for row in context]
-    context_html = rendering.thread_html(flat_context, base_level=0, max_depth=0)
-    html = rendering.thread_html(rows, base_level=post.level, max_depth=THREAD_DEPTH)
+    context_html = fragments.thread_html(flat_context, base_level=0, max_depth=0)
+    html = fragments.thread_html(rows, base_level=post.level, max_depth=THREAD_DEPTH)
     return Thread(
         topic=post.topic,
         post=post,

@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.utils.text import slugify
 
-from .. import permissions, rendering
+from .. import fragments, permissions
 from ..models import Category, Topic, User
 from . import writes
 from .errors import NotFound, Refused
@@ -74,7 +74,7 @@ def category_changed(*, category: Category, moderator: User, changed: Iterable[s
                 .filter(pk__in=ids[start : start + ROW_BATCH])
             )
             for topic in topics:
-                topic.row_html = rendering.topic_row(topic)
+                topic.row_html = fragments.topic_row(topic)
             Topic.objects.bulk_update(topics, ["row_html"])
 
 

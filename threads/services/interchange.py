@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models.functions import Lower
 
-from .. import conversation, permissions, rendering, selectors
+from .. import conversation, fragments, permissions, rendering, selectors
 from ..models import Category, Post, Topic, User, handle_validator
 from . import locks, writes
 from .errors import Refused
@@ -144,10 +144,10 @@ def conversation_import(
             posts += Post.objects.bulk_create(by_level[level])
             report("write", len(posts), total)
         for post in posts:
-            post.fragment = rendering.post_fragment(post)
+            post.fragment = fragments.post_fragment(post)
         Post.objects.bulk_update(posts, ["fragment"], batch_size=1000)
         for topic in topic_rows:
-            topic.row_html = rendering.topic_row(topic)
+            topic.row_html = fragments.topic_row(topic)
         Topic.objects.bulk_update(topic_rows, ["row_html"], batch_size=1000)
         writes.categories_recounted(category.pk)
     return ImportSummary(topics=len(topic_rows), posts=len(posts), new_accounts=new_handles)

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 from django.db import transaction
 
-from .. import rendering
+from .. import fragments, rendering
 from ..models import Post
 from . import locks, writes
 from .errors import NotFound, Refused
@@ -152,7 +152,7 @@ def posts_rerender(*, everything: bool = False, batch_size: int = 500) -> int:
                 post.topic = topics[post.topic_id]
                 post.body_html = rendered[post.pk][1]
                 post.render_version = rendering.RENDER_VERSION
-                post.fragment = rendering.post_fragment(post)
+                post.fragment = fragments.post_fragment(post)
             Post.objects.bulk_update(posts, ["body_html", "fragment", "render_version"])
             for topic in topics.values():
                 writes.topic_changed(topic)

@@ -25,7 +25,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils.text import slugify
 
-from .. import conversation, rendering
+from .. import conversation, fragments, rendering
 from ..models import (
     BODY_MAX_LENGTH,
     TITLE_MAX_LENGTH,
@@ -121,7 +121,7 @@ def topic_changed(topic: Topic, **changes) -> Topic:
     for field, value in changes.items():
         setattr(topic, field, value)
     topic.revision = new_revision()
-    topic.row_html = rendering.topic_row(topic)
+    topic.row_html = fragments.topic_row(topic)
     Topic.objects.filter(pk=topic.pk).update(
         **changes, revision=topic.revision, row_html=topic.row_html
     )
@@ -144,7 +144,7 @@ def insert_post(
     if parent is None:
         locks.lock_tree_ids()
     post.save()
-    post.fragment = rendering.post_fragment(post)
+    post.fragment = fragments.post_fragment(post)
     Post.objects.filter(pk=post.pk).update(fragment=post.fragment)
     return post
 
@@ -154,7 +154,7 @@ def rewrite(post: Post, **changes) -> Post:
     for field, value in changes.items():
         setattr(post, field, value)
     post.render_version = rendering.RENDER_VERSION
-    post.fragment = rendering.post_fragment(post)
+    post.fragment = fragments.post_fragment(post)
     Post.objects.filter(pk=post.pk).update(
         **changes, fragment=post.fragment, render_version=post.render_version
     )

@@ -1,0 +1,34 @@
+"""Thin views: bind a form, call a service or a selector, render or redirect.
+
+One module per area; the URL configuration uses the names below.
+"""
+
+from .accounts import PasswordChangeView, PasswordResetView, csrf_failure, signup
+from .reading import (
+    category,
+    index,
+    post_permalink,
+    post_thread,
+    profile,
+    topic_detail,
+    topic_download,
+)
+from .writing import post_delete, post_edit, reply, topic_create
+
+__all__ = [
+    "PasswordChangeView",
+    "PasswordResetView",
+    "category",
+    "csrf_failure",
+    "index",
+    "post_delete",
+    "post_edit",
+    "post_permalink",
+    "post_thread",
+    "profile",
+    "reply",
+    "signup",
+    "topic_create",
+    "topic_detail",
+    "topic_download",
+]

@@ -1,0 +1,96 @@
+"""Pages that read: the front page, categories, topics, posts and profiles."""
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import urlencode
+from django.views.decorators.http import require_safe
+
+from .. import permissions, selectors
+from .common import missing_is_404, render_with_parts
+
+
+@require_safe
+def index(request: HttpRequest) -> HttpResponse:
+    front = selectors.category_index(viewer=request.user, page=request.GET.get("page"))
+    context = {"categories": front.categories, "topics": front.topics, "page": front.topics.page}
+    return render(request, "threads/index.html", context)
+
+
+@require_safe
+@missing_is_404
+def category(request: HttpRequest, slug: str) -> HttpResponse:
+    place = selectors.category_page(viewer=request.user, slug=slug, page=request.GET.get("page"))
+    context = {
+        "category": place.category,
+        "subcategories": place.subcategories,
+        "topics": place.topics,
+        "page": place.topics.page,
+        "start_refusal": permissions.start_refusal(request.user, place.category),
+    }
+    return render(request, "threads/category.html", context)
+
+
+@require_safe
+@missing_is_404
+def topic_detail(request: HttpRequest, pk: int, slug: str = "") -> HttpResponse:
+    thread = selectors.topic_thread(topic_id=pk, page=request.GET.get("page"), viewer=request.user)
+    if slug != thread.topic.slug:
+        return redirect(thread.topic.get_absolute_url() + _page_query(request), permanent=True)
+    return render_with_parts(
+        request,
+        "threads/topic_detail.html",
+        {
+            "topic": thread.topic,
+            "page": thread.page,
+            "reply_refusal": permissions.reply_refusal(request.user, thread.topic),
+            "is_moderator": permissions.moderates(request.user, thread.topic),
+        },
+        {"thread_html": thread.html},
+    )
+
+
+def _page_query(request: HttpRequest) -> str:
+    page = request.GET.get("page")
+    return "?" + urlencode({"page": page}) if page else ""
+
+
+@require_safe
+@missing_is_404
+def topic_download(request: HttpRequest, pk: int) -> HttpResponse:
+    topic, text = selectors.topic_markdown(topic_id=pk, viewer=request.user)
+    response = HttpResponse(text, content_type="text/markdown; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{topic.slug}.md"'
+    return response
+
+
+@require_safe
+@missing_is_404
+def post_permalink(request: HttpRequest, pk: int) -> HttpResponse:
+    return redirect(selectors.post_location(post_id=pk, viewer=request.user))
+
+
+@require_safe
+@missing_is_404
+def post_thread(request: HttpRequest, pk: int) -> HttpResponse:
+    thread = selectors.post_thread(post_id=pk, viewer=request.user)
+    parts = {"thread_html": thread.html}
+    if thread.post.level:
+        parts = {"context_html": thread.context_html, **parts}
+    return render_with_parts(
+        request,
+        "threads/post_thread.html",
+        {"topic": thread.topic, "post": thread.post},
+        parts,
+    )
+
+
+@require_safe
+@missing_is_404
+def profile(request: HttpRequest, username: str) -> HttpResponse:
+    member_profile = selectors.profile(
+        viewer=request.user,
+        username=username,
+        before=request.GET.get("before"),
+        after=request.GET.get("after"),
+    )
+    return render(request, "threads/profile.html", {"profile": member_profile})
