@@ -7,11 +7,12 @@ PIP_COMPILE := $(BIN)/pip-compile --quiet --strip-extras --no-header --allow-uns
 
 .PHONY: run test test-postgres check serve bench lock
 
-# Serve the forum with demo content on http://127.0.0.1:8000 (SQLite in the checkout).
+# Serve the forum with demo content on http://127.0.0.1:8000 (SQLite in the checkout),
+# with the background worker beside it (mail goes to this console); Ctrl-C stops both.
 run: $(VENV)/.run-deps
 	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --no-input
 	DJANGO_DEBUG=1 $(BIN)/python manage.py load_demo
-	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
+	DJANGO_DEBUG=1 scripts/with-worker $(BIN)/python manage.py runserver 127.0.0.1:8000
 
 # Lint, migrations check and the whole test suite (its browser tests need Chromium,
 # its cache tests a throwaway Redis).
@@ -31,11 +32,13 @@ check: $(VENV)/.dev-deps
 
 # Production serving, locally: gunicorn as forum/gunicorn.conf.py says (2 workers of
 # 8 threads), static files by whitenoise, against whatever DATABASE_URL says (default:
-# the SQLite file in the checkout). Without DJANGO_SECRET_KEY a throwaway key is made up.
+# the SQLite file in the checkout), and the background worker as a process of its own.
+# Without DJANGO_SECRET_KEY a throwaway key is made up.
 serve: $(VENV)/.run-deps
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	$(BIN)/python manage.py migrate --no-input
-	$(BIN)/gunicorn -c forum/gunicorn.conf.py --bind 127.0.0.1:8000 --access-logfile -
+	scripts/with-worker $(BIN)/gunicorn -c forum/gunicorn.conf.py --bind 127.0.0.1:8000 \
+		--access-logfile -
 
 serve: export DJANGO_SECRET_KEY ?= $(shell $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))")
 serve: export DJANGO_ALLOWED_HOSTS ?= 127.0.0.1,localhost

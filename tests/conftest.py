@@ -222,3 +222,53 @@ def start_server(transactional_db, tmp_path):
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server on a free loopback port, for the mail a worker sends."""
+    from aiosmtpd.controller import Controller
+
+    from .servers import SMTPServer, free_port
+
+    server = SMTPServer(port=free_port(), messages=[])
+    controller = Controller(server, hostname="127.0.0.1", port=server.port)
+    controller.start()
+    yield server
+    controller.stop()
+
+
+@pytest.fixture
+def start_worker(transactional_db, tmp_path, settings):
+    """Start background workers (`manage.py db_worker`) on the tests' database.
+
+    `start_worker(**environment)` returns a running Worker; workers are stopped
+    after the test. Uploads go to the test's own media folder, shared with them.
+    """
+    from .servers import Worker
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    workers: list[Worker] = []
+
+    def start(**environment: str) -> Worker:
+        worker = Worker.start(tmp_path, DJANGO_MEDIA_ROOT=str(settings.MEDIA_ROOT), **environment)
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+@pytest.fixture
+def run_tasks(settings):
+    """Run every queued task in this process, as a worker would, and return how many ran."""
+    from django.core.management import call_command
+    from django_tasks_db.models import DBTaskResult
+
+    def run() -> int:
+        ready = DBTaskResult.objects.ready().count()
+        call_command("db_worker", batch=True, startup_delay=False, reload=False, verbosity=0)
+        return ready
+
+    return run

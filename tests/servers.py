@@ -7,7 +7,9 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from email import policy
 from email.message import Message
+from email.parser import BytesParser
 from http.client import HTTPConnection
 from pathlib import Path
 from urllib.parse import quote, urlencode
@@ -127,3 +129,87 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+@dataclass(frozen=True)
+class Worker:
+    """A background worker (`manage.py db_worker`) on the tests' database, and what it logs."""
+
+    process: subprocess.Popen
+    log: Path
+
+    @classmethod
+    def start(cls, folder: Path, **environment: str) -> "Worker":
+        env = {name: value for name, value in os.environ.items() if name != "REDIS_URL"}
+        env |= {
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DATABASE_URL": database_url(),
+            **environment,
+        }
+        log = folder / f"worker-{len(list(folder.glob('worker-*.log')))}.log"
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "manage.py",
+                    "db_worker",
+                    "--interval=0.1",
+                    "--no-startup-delay",
+                    "--no-reload",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        return cls(process, log)
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        """As `make run` and a service manager stop it: SIGTERM, which lets a task finish."""
+        if self.process.poll() is None:
+            self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@dataclass
+class SMTPServer:
+    """A real SMTP server on loopback (aiosmtpd) that keeps every message it accepts."""
+
+    port: int
+    messages: list
+    refusing: bool = False
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.refusing:
+            return "451 4.3.0 Try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        message = BytesParser(policy=policy.default).parsebytes(envelope.original_content)
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), message))
+        return "250 Message accepted for delivery"
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """The settings that send a process's mail here (for Worker.start)."""
+        return {
+            "DJANGO_EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "DJANGO_EMAIL_HOST": "127.0.0.1",
+            "DJANGO_EMAIL_PORT": str(self.port),
+        }
+
+    def wait_for(self, count: int, seconds: float = 20) -> list:
+        """The messages received, once there are at least `count` of them."""
+        deadline = time.monotonic() + seconds
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(self.messages) >= count, f"{len(self.messages)} of {count} mails arrived"
+        return self.messages

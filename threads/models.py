@@ -14,6 +14,8 @@ from mptt.models import MPTTModel, TreeForeignKey
 
 TITLE_MAX_LENGTH = 200
 BODY_MAX_LENGTH = 50_000
+DISPLAY_NAME_MAX_LENGTH = 50
+BIO_MAX_LENGTH = 2_000
 
 # A handle as ConversationJS writes it: `- @handle [timestamp]: text`.
 # Not only dots: /u/../ would be another address.
@@ -58,6 +60,26 @@ class User(AbstractUser):
         error_messages={"unique": "That username is taken."},
     )
 
+    # Shown beside @username, never instead of it.
+    display_name = models.CharField(max_length=DISPLAY_NAME_MAX_LENGTH, blank=True)
+    bio = models.TextField("about", blank=True, help_text="Markdown, shown on the profile.")
+    # Sanitized HTML of the bio, rendered once when it is written.
+    bio_html = models.TextField(blank=True, editable=False)
+    # Where an uploaded avatar is stored (threads.avatars names its sizes from
+    # it); empty for the generated one.
+    avatar = models.CharField(max_length=200, blank=True, editable=False)
+    # `email` is confirmed once its owner has followed the link mailed to it; a
+    # new address waits in `pending_email` until it is confirmed in turn. Nothing
+    # but confirmations and password resets is sent to an unconfirmed address.
+    email_confirmed = models.BooleanField("e-mail address confirmed", default=False)
+    pending_email = models.EmailField(
+        "new e-mail address, not yet confirmed", blank=True, editable=False
+    )
+    # Members whose posts are folded for this one.
+    ignored = models.ManyToManyField(
+        "self", symmetrical=False, through="Ignore", related_name="ignored_by", blank=True
+    )
+
     objects = ForumUserManager()
 
     class Meta(AbstractUser.Meta):
@@ -68,7 +90,16 @@ class User(AbstractUser):
                 name="user_username_unique_ignoring_case",
                 violation_error_message="That username is taken.",
             ),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("bio"), BIO_MAX_LENGTH),
+                name="user_bio_max_length",
+            ),
         ]
+
+    @property
+    def shown_name(self) -> str:
+        """The display name, or else the handle."""
+        return self.display_name or self.username
 
     def get_absolute_url(self):
         return reverse("threads:profile", args=[self.username])
@@ -270,6 +301,52 @@ class Post(MPTTModel):
     @property
     def is_removed(self) -> bool:
         return self.removal != self.Removal.VISIBLE
+
+
+class Ignore(models.Model):
+    """A member who has chosen not to read another's posts: they are folded for them."""
+
+    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    ignored = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    created = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["member", "ignored"], name="ignore_once"),
+            models.CheckConstraint(
+                condition=~models.Q(member=models.F("ignored")), name="ignore_not_oneself"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.member_id} ignores {self.ignored_id}"
+
+
+class Mail(models.Model):
+    """A mail to send, sent once by the background worker (threads.tasks).
+
+    Written in the transaction of what it tells about, so a mail exists exactly
+    when its cause does; a worker claims it before sending and marks it sent.
+    """
+
+    to = models.EmailField(max_length=254)
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    created = models.DateTimeField()
+    # A worker is sending it (set when claimed, so that no other worker sends it too).
+    claimed = models.DateTimeField(null=True, blank=True)
+    sent = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # Why it was not sent, when it will not be.
+    failure = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["to", "-created"], name="mail_recent_idx")]
+
+    def __str__(self):
+        return f"{self.subject} to {self.to}"
 
 
 class RateEvent(models.Model):
