@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
+from . import avatars
 from .conversation import iso_utc
 
 
@@ -26,13 +27,15 @@ def post_fragment(post) -> str:
     """The post as every reader sees it in a thread: byline, body and links.
 
     The thread loop wraps it in `<li><details>`; the `<summary>` holds only
-    text, so collapsing never hides a link inside a button.
+    the avatar and text, so collapsing never hides a link inside a button.
     """
     return render_to_string(
         "threads/post_fragment.html",
         {
             "post": post,
             "author_name": post.author.username,
+            "display_name": post.author.display_name,
+            "avatar": mark_safe(avatars.avatar_html(post.author)),
             "created": mark_safe(_time_element(post.created)),
             "edited": mark_safe(_time_element(post.edited)) if post.edited else "",
         },
@@ -46,6 +49,8 @@ def topic_row(topic) -> str:
         {
             "topic": topic,
             "author_name": topic.author.username,
+            "display_name": topic.author.display_name,
+            "avatar": mark_safe(avatars.avatar_html(topic.author)),
             "last_activity": mark_safe(_time_element(topic.last_activity)),
         },
     ).strip()

@@ -31,7 +31,7 @@ from .complexity import MAX_TABLE_ROWS, TooComplex, check_complexity
 
 # Bump when the Markdown rules, the allowlist or the fragment template change,
 # then run `manage.py rerender_posts`.
-RENDER_VERSION = 3  # 3: lists nest under two or three spaces, as on GitHub
+RENDER_VERSION = 4  # 4: bylines show avatars and display names
 
 # No <h1>: a post's headings never outrank the page's own title (see _DemoteHeadings).
 ALLOWED_TAGS = frozenset(
