@@ -46,6 +46,7 @@ FORUM_LIMITS = {
     "password_changes_per_window": None,
     "renders_per_window": None,
     "signups_per_address": None,
+    "byline_changes_per_window": None,
     "reset_mails_per_email": None,
     "reset_mails_per_address": None,
 }

@@ -565,7 +565,9 @@ def test_list_rows_show_what_readers_need(topic, other_member, moderator):
     assert f'href="{topic.get_absolute_url()}">A first topic</a>' in row
     assert "Pinned" in row
     assert "1 reply ·" in row
-    assert 'href="/u/alice/">@alice</a>' in row
+    assert 'class="topic-author" href="/u/alice/">' in row
+    assert "avatar-c" in row
+    assert "@alice</a>" in row
     assert "<time datetime=" in row
 
 

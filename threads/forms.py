@@ -4,7 +4,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UserCreationForm
 
 from . import selectors, services
-from .models import BODY_MAX_LENGTH, TITLE_MAX_LENGTH, User
+from .models import BIO_MAX_LENGTH, BODY_MAX_LENGTH, DISPLAY_NAME_MAX_LENGTH, TITLE_MAX_LENGTH, User
 
 
 class BodyField(forms.CharField):
@@ -93,6 +93,32 @@ class EditForm(forms.Form):
         super().__init__(*args, **kwargs)
         if title is not None:
             self.fields = {"title": TitleField(initial=title), **self.fields}
+
+
+class ProfileForm(forms.Form):
+    """What a member shows of themselves: a display name beside their @handle, and a bio."""
+
+    display_name = forms.CharField(
+        required=False,
+        # Generous: hidden characters are dropped before the service counts.
+        max_length=4 * DISPLAY_NAME_MAX_LENGTH,
+        help_text=(
+            f"Up to {DISPLAY_NAME_MAX_LENGTH} characters, shown beside your @handle. "
+            "Leave it empty to show only your handle."
+        ),
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+    )
+    bio = forms.CharField(
+        label="About you",
+        required=False,
+        strip=False,
+        max_length=BIO_MAX_LENGTH,
+        help_text=f"Markdown, up to {BIO_MAX_LENGTH:,} characters, shown on your profile.",
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )
+
+    def clean_bio(self) -> str:
+        return services.normalize_body(self.cleaned_data["bio"])
 
 
 class SignupForm(UserCreationForm):

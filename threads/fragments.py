@@ -58,25 +58,34 @@ def topic_row(topic) -> str:
 
 @dataclass(frozen=True)
 class ThreadHTML:
-    """A thread as every reader sees it, as UTF-8, and where each post's own controls go.
+    """A thread as every reader sees it, as UTF-8, and where each reader's changes go.
 
     Kept as bytes, so that serving a big page never copies or encodes it again.
     """
 
     html: bytes
     slots: dict[int, int]  # post id: byte offset just after the post's fragment
+    opens: dict[int, int]  # post id: byte offset of the `open` attribute of its <details>
 
-    def with_tools(self, tools: Mapping[int, str]) -> list[bytes]:
-        """The thread with this reader's controls (edit, moderate) under their posts.
+    def with_tools(self, tools: Mapping[int, str], folded: Iterable[int] = ()) -> list[bytes]:
+        """The thread with this reader's controls (edit, moderate) under their posts,
+        and the posts in `folded` (of members they ignore) folded.
 
         In pieces, for the response to join once.
         """
+        edits = [(self.slots[i], 0, tools[i].encode()) for i in tools if i in self.slots]
+        edits += [(self.opens[i], len(_OPEN), _IGNORED) for i in folded if i in self.opens]
         parts, start = [], 0
-        for offset, post_id in sorted((self.slots[i], i) for i in tools if i in self.slots):
-            parts += (self.html[start:offset], tools[post_id].encode())
-            start = offset
+        for offset, skip, piece in sorted(edits):
+            parts += (self.html[start:offset], piece)
+            start = offset + skip
         parts.append(self.html[start:] if start else self.html)
         return parts
+
+
+# What folds a post of a member the reader ignores: its <details> is not open.
+_OPEN = b" open"
+_IGNORED = b' class="is-ignored"'
 
 
 def thread_html(
@@ -95,7 +104,7 @@ def thread_html(
     """
     out = [b'<ol class="thread">']
     length = len(out[0])
-    slots = {}
+    slots, opens = {}, {}
     previous = -1  # depth (relative to base_level) of the last post written
     continued = False  # whether the last post written already got its link
     for row in rows:
@@ -121,8 +130,9 @@ def thread_html(
             css += " " + first_class
         if len(row) > 6:
             fragment = fragment.replace("</summary>", _fold_label(row[6]) + "</summary>", 1)
-        piece += f'<li class="{css}" id="p{post_id}"><details open>{fragment}'
-        piece = piece.encode()
+        piece += f'<li class="{css}" id="p{post_id}"><details'
+        opens[post_id] = length + len(piece.encode())
+        piece = (piece + f" open>{fragment}").encode()
         out.append(piece)
         length += len(piece)
         slots[post_id] = length
@@ -131,7 +141,7 @@ def thread_html(
     if previous >= 0:
         out.append(b"</details></li>" + b"</ol></details></li>" * previous)
     out.append(b"</ol>")
-    return ThreadHTML(b"".join(out), slots)
+    return ThreadHTML(b"".join(out), slots, opens)
 
 
 def _fold_label(replies: int) -> str:

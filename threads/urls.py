@@ -19,6 +19,8 @@ urlpatterns = [
     path("p/<int:pk>/edit/", views.post_edit, name="post_edit"),
     path("p/<int:pk>/delete/", views.post_delete, name="post_delete"),
     path("u/<str:username>/", views.profile, name="profile"),
+    path("u/<str:username>/ignore/", views.ignore, name="ignore"),
+    path("settings/", views.settings_profile, name="settings"),
     path(
         "help/formatting/",
         TemplateView.as_view(

@@ -28,6 +28,7 @@ from .lists import (
     profile,
     startable_categories,
 )
+from .members import member
 from .threads import (
     CACHE_SECONDS,
     POSTS_PER_PAGE,
@@ -58,6 +59,7 @@ __all__ = [
     "category_page",
     "conversation_export",
     "is_opening_post",
+    "member",
     "moderated_categories",
     "moderated_topics",
     "post_for_change",

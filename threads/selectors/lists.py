@@ -14,7 +14,7 @@ from django.db.models import Q, QuerySet, Subquery
 from django.utils.safestring import SafeString, mark_safe
 
 from ..models import Category, Post, Topic, User
-from . import access
+from . import access, members
 
 TOPICS_PER_PAGE = 30
 # A category row shows its latest topic's title and link only.
@@ -121,7 +121,8 @@ def startable_categories(*, viewer) -> QuerySet[Category]:
 class Profile:
     """A member's recent topics and one page of their posts, newest first.
 
-    `older` and `newer` are the post ids to page on from (None at either end).
+    `older` and `newer` are the post ids to page on from (None at either end);
+    the member comes with `is_ignored`: whether the reader ignores them.
     """
 
     member: User
@@ -147,7 +148,7 @@ def profile(
 
     Only what this reader may see; pages by keyset, so a deep page costs what the first does.
     """
-    member = User.objects.named(username).get()
+    member = members.member(username=username, viewer=viewer)
     topics = access.visible_topics(viewer).filter(author=member).order_by("-created", "-id")
     posts = access.visible_posts(viewer).filter(author=member, removal="").select_related("topic")
     size = PROFILE_POSTS_PER_PAGE

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
-from django.db.models import ExpressionWrapper, F, IntegerField, QuerySet
+from django.db.models import Exists, ExpressionWrapper, F, IntegerField, QuerySet
 from django.urls import reverse
 
 from .. import fragments, permissions, rendering
-from ..models import Post, Topic
+from ..models import Ignore, Post, Topic
 from . import access
 
 # A topic page holds whole top-level posts with all their replies, at most this
@@ -89,6 +89,24 @@ def _tools(owners: Owners, viewer, topic: Topic) -> dict[int, str]:
     return {post_id: fragments.post_tools(links=items) for post_id, items in links.items()}
 
 
+def _with_ignores(rows: QuerySet, viewer) -> QuerySet:
+    """Annotate `reader_ignores`: whether the reader ignores anyone (mostly not: no query more)."""
+    if not viewer.is_authenticated:
+        return rows
+    return rows.annotate(reader_ignores=Exists(Ignore.objects.filter(member_id=viewer.pk)))
+
+
+def _folded(owners: Owners, viewer, read) -> list[int]:
+    """The posts of this page by members the reader ignores, to fold for them.
+
+    A query only for a reader who ignores someone (`read`, from `_with_ignores`).
+    """
+    if not getattr(read, "reader_ignores", False):
+        return []
+    ignored = Ignore.objects.filter(member_id=viewer.pk).values_list("ignored_id", flat=True)
+    return [post_id for author in ignored if author in owners for post_id, _ in owners[author]]
+
+
 def _thread_rows(posts: QuerySet) -> list[tuple]:
     """The rows of a thread, each with the number of replies under its post (from lft, rght)."""
     replies = ExpressionWrapper((F("rght") - F("lft") - 1) / 2, output_field=IntegerField())
@@ -143,7 +161,7 @@ def topic_thread(*, topic_id: int, page: int | str | None, viewer) -> Thread:
     The page is built once per revision of the topic and shared by every
     reader; only each reader's own controls are added per request.
     """
-    topics = access.topics_with_rights(viewer)
+    topics = _with_ignores(access.topics_with_rights(viewer), viewer)
     topic = (
         topics.select_related("author", "category__parent")
         .only(*_TOPIC_PAGE_FIELDS)
@@ -168,25 +186,27 @@ def topic_thread(*, topic_id: int, page: int | str | None, viewer) -> Thread:
 
     key = f"threads:{topic.pk}:{topic.revision}:{rendering.RENDER_VERSION}:{first}-{last}"
     html, owners = _cached(key, build)
-    return Thread(topic=topic, html=html.with_tools(_tools(owners, viewer, topic)), page=pages)
+    tools, folded = _tools(owners, viewer, topic), _folded(owners, viewer, topic)
+    return Thread(topic=topic, html=html.with_tools(tools, folded), page=pages)
 
 
 def post_thread(*, post_id: int, viewer) -> Thread:
     """A post's own page: its ancestors as context, then the post and all its replies."""
-    post = access.one_post(access.posts_with_rights(viewer), post_id)
+    post = access.one_post(_with_ignores(access.posts_with_rights(viewer), viewer), post_id)
     context = list(post.get_ancestors().values_list(*_ROW_FIELDS))
     rows = _thread_rows(
         post.get_descendants(include_self=True).filter(level__lte=post.level + THREAD_DEPTH + 1)
     )
-    tools = _tools(_owners(context + rows), viewer, post.topic)
+    owners = _owners(context + rows)
+    tools, folded = _tools(owners, viewer, post.topic), _folded(owners, viewer, post)
     flat_context = [(row[0], 0, row[2], row[3]) for row in context]
     context_html = fragments.thread_html(flat_context, base_level=0, max_depth=0)
     html = fragments.thread_html(rows, base_level=post.level, max_depth=THREAD_DEPTH)
     return Thread(
         topic=post.topic,
         post=post,
-        context_html=context_html.with_tools(tools),
-        html=html.with_tools(tools),
+        context_html=context_html.with_tools(tools, folded),
+        html=html.with_tools(tools, folded),
     )
 
 

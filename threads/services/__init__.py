@@ -8,9 +8,9 @@ lock, and then writes inside one transaction, holding the locks of
 `services.locks`.
 
 One module per area. Imports run one way: `errors` ← `locks` ← `limits` ←
-`writes` ← the areas (`categories`, `topics`, `posts`, `accounts`,
-`interchange`, `repair`), which never import each other. Services may use selectors, never
-the reverse.
+`writes` ← `bylines` ← the areas (`categories`, `topics`, `posts`, `accounts`,
+`members`, `interchange`, `repair`), which never import each other. Services may
+use selectors, never the reverse.
 """
 
 from .accounts import (
@@ -20,6 +20,7 @@ from .accounts import (
     user_create,
     user_set_active,
 )
+from .bylines import bylines_rebuild
 from .categories import (
     category_changed,
     category_create,
@@ -28,6 +29,7 @@ from .categories import (
 )
 from .errors import AlreadyPosted, NotFound, RateLimited, Refused
 from .interchange import ImportSummary, conversation_import
+from .members import member_ignore, member_unignore, profile_update
 from .posts import (
     post_delete,
     post_edit,
@@ -55,12 +57,15 @@ __all__ = [
     "RateLimited",
     "Refused",
     "address_key",
+    "bylines_rebuild",
     "category_changed",
     "category_create",
     "category_delete",
     "category_delete_refusal",
     "conversation_import",
     "default_category",
+    "member_ignore",
+    "member_unignore",
     "normalize_body",
     "password_change_count",
     "password_reset_send",
@@ -72,6 +77,7 @@ __all__ = [
     "post_reply",
     "post_restore",
     "posts_rerender",
+    "profile_update",
     "topic_create",
     "topic_delete",
     "topic_move",

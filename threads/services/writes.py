@@ -72,21 +72,34 @@ def visible(text: str) -> str:
     return "".join(c for c in text if c in _JOINERS or unicodedata.category(c) != "Cf")
 
 
-def clean_title(text: str) -> str:
-    title = visible(text).strip()
-    if not any(c not in _JOINERS and c not in _BLANK_LETTERS and not c.isspace() for c in title):
-        raise ValidationError("The topic needs a title.", code="empty")
-    if len(title) > TITLE_MAX_LENGTH:
+def clean_line(text: str, *, what: str, max_length: int, empty: str | None) -> str:
+    """One line of text shown as it is (a title, a display name), without hidden characters.
+
+    Format characters that hide or reorder text are dropped; text that shows
+    nothing but blank space is `empty` (an error message), or "" when `empty` is None.
+    """
+    line = visible(text).strip()
+    if not any(c not in _JOINERS and c not in _BLANK_LETTERS and not c.isspace() for c in line):
+        if empty is None and not line:
+            return ""
+        raise ValidationError(empty or f"{what} needs a visible letter.", code="empty")
+    if len(line) > max_length:
         raise ValidationError(
-            f"A title can be at most {TITLE_MAX_LENGTH} characters long; "
-            f"this one has {len(title)}.",
+            f"{what} can be at most {max_length} characters long; this one has {len(line)}.",
             code="too_long",
         )
-    if any(ord(c) < 32 or ord(c) == 127 for c in title):
+    if any(ord(c) < 32 or ord(c) == 127 for c in line):
         raise ValidationError(
-            "A title is one line of text, without control characters.", code="control_characters"
+            f"{what} is one line of text, without control characters.",
+            code="control_characters",
         )
-    return title
+    return line
+
+
+def clean_title(text: str) -> str:
+    return clean_line(
+        text, what="A title", max_length=TITLE_MAX_LENGTH, empty="The topic needs a title."
+    )
 
 
 def render(body: str, *, author: User) -> str:

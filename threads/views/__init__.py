@@ -4,6 +4,7 @@ One module per area; the URL configuration uses the names below.
 """
 
 from .accounts import PasswordChangeView, PasswordResetView, csrf_failure, signup
+from .members import ignore, settings_profile
 from .reading import (
     category,
     index,
@@ -20,6 +21,7 @@ __all__ = [
     "PasswordResetView",
     "category",
     "csrf_failure",
+    "ignore",
     "index",
     "post_delete",
     "post_edit",
@@ -27,6 +29,7 @@ __all__ = [
     "post_thread",
     "profile",
     "reply",
+    "settings_profile",
     "signup",
     "topic_create",
     "topic_detail",

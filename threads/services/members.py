@@ -1,0 +1,103 @@
+"""Members' own settings: their display name and bio, and the members they ignore."""
+
+from functools import partial
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .. import permissions
+from ..models import BIO_MAX_LENGTH, DISPLAY_NAME_MAX_LENGTH, Ignore, User
+from . import bylines, limits, writes
+from .errors import Refused
+
+
+def clean_display_name(text: str) -> str:
+    """A display name as titles are cleaned, or "" for none; never one that looks like a handle."""
+    name = writes.clean_line(
+        text, what="A display name", max_length=DISPLAY_NAME_MAX_LENGTH, empty=None
+    )
+    if name.startswith("@"):
+        raise ValidationError(
+            "A display name cannot start with @: your @handle is shown beside it.",
+            code="looks_like_handle",
+        )
+    return name
+
+
+def clean_bio(text: str) -> str:
+    bio = writes.normalize_body(text)
+    if len(bio) > BIO_MAX_LENGTH:
+        raise ValidationError(
+            f"The text about you can be at most {BIO_MAX_LENGTH:,} characters long; "
+            f"this one has {len(bio):,}.",
+            code="too_long",
+        )
+    if "\x00" in bio:
+        raise ValidationError("The text contains a NUL character.", code="null_characters")
+    return bio
+
+
+def profile_update(*, user: User, display_name: str, bio: str) -> User:
+    """Change the member's display name and bio.
+
+    The bio is rendered as a post is (counted, bounded) before anything is
+    written. A new display name is shown on every post of the member once the
+    background rebuild has run (`bylines.bylines_changed`); changes of name
+    are limited, as each rewrites all of the member's posts.
+    """
+    writes.refuse_if(permissions.posting_refusal(user))
+    display_name = _for_field("display_name", clean_display_name, display_name)
+    bio = _for_field("bio", clean_bio, bio)
+    changes = {}
+    if bio != user.bio:
+        bio_html = _for_field("bio", partial(writes.render, author=user), bio) if bio else ""
+        changes |= {"bio": bio, "bio_html": bio_html}
+    with transaction.atomic():
+        current = User.objects.select_for_update().get(pk=user.pk)
+        if display_name != current.display_name:
+            limits.count_event(
+                "byline_change",
+                str(user.pk),
+                limit=settings.FORUM_LIMITS["byline_changes_per_window"],
+                window=settings.FORUM_LIMITS["byline_change_window"],
+                what="You have changed your name or avatar many times today.",
+            )
+            changes["display_name"] = display_name
+            bylines.bylines_changed(user=user)
+        if changes:
+            User.objects.filter(pk=user.pk).update(**changes)
+    for field, value in changes.items():
+        setattr(user, field, value)
+    return user
+
+
+def _for_field(field: str, clean, value: str) -> str:
+    """`clean(value)`, its ValidationError said of the form's `field`."""
+    try:
+        return clean(value)
+    except ValidationError as error:
+        raise ValidationError({field: error.error_list}) from None
+
+
+def member_ignore(*, member: User, ignored: User) -> None:
+    """Fold the posts of `ignored` for `member`. Moderators cannot be ignored."""
+    if not member.is_authenticated:
+        raise Refused("Log in to ignore a member.")
+    if member.pk == ignored.pk:
+        raise Refused("You cannot ignore yourself.")
+    if permissions.is_moderator(ignored) or ignored.is_superuser:
+        raise Refused("Moderators cannot be ignored: what they post may concern you.")
+    try:
+        with transaction.atomic():
+            Ignore.objects.get_or_create(
+                member=member, ignored=ignored, defaults={"created": timezone.now()}
+            )
+    except IntegrityError:  # ignored meanwhile, from another tab
+        pass
+
+
+def member_unignore(*, member: User, ignored: User) -> None:
+    """Show the posts of `ignored` to `member` again."""
+    Ignore.objects.filter(member_id=member.pk, ignored_id=ignored.pk).delete()
