@@ -261,14 +261,33 @@ def start_worker(transactional_db, tmp_path, settings):
 
 
 @pytest.fixture
-def run_tasks(settings):
-    """Run every queued task in this process, as a worker would, and return how many ran."""
-    from django.core.management import call_command
+def run_tasks(db):
+    """Run every task that is due, in this process, as a worker would; return how many ran.
+
+    The worker's own loop (`db_worker --batch`) closes the connection between
+    tasks, which would end the test's transaction: this runs its steps, each
+    task claimed and run by the worker's `run_task`, within the test.
+    """
+    from django_tasks_db.management.commands.db_worker import Worker
     from django_tasks_db.models import DBTaskResult
 
+    worker = Worker(
+        queue_names=["*"],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="tests",
+        excluded_queue_names=[],
+    )
+
     def run() -> int:
-        ready = DBTaskResult.objects.ready().count()
-        call_command("db_worker", batch=True, startup_delay=False, reload=False, verbosity=0)
-        return ready
+        ran = 0
+        while (result := DBTaskResult.objects.ready().get_locked()) is not None:
+            result.claim(worker.worker_id)
+            worker.run_task(result)
+            ran += 1
+        return ran
 
     return run
