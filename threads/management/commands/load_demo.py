@@ -25,6 +25,13 @@ MEMBERS = ["alice", "bob", "chidi", "dana", "emeka"]
 # member who helps out.
 STAFF_GROUP = "Demo staff"
 STAFF = [MODERATOR, "chidi"]
+# What some of the demo members show of themselves (the others show their handle alone).
+PROFILES = {
+    MODERATOR: ("The Moderators", "We keep the forum friendly. Write to us in **Help**."),
+    "alice": ("Alice Moreau", "Gardener, amateur astronomer, asks too many questions."),
+    "chidi": ("Chidi A.", "I help out in the Moderators' room."),
+    "emeka": ("", "Here mostly to read."),
+}
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,9 @@ class Command(BaseCommand):
                 services.user_create(
                     username=name, email=f"{name}@example.org", password=DEMO_PASSWORD
                 )
+            for user in User.objects.filter(username__in=PROFILES):
+                display_name, bio = PROFILES[user.username]
+                services.profile_update(user=user, display_name=display_name, bio=bio)
             staff, _ = Group.objects.get_or_create(name=STAFF_GROUP)
             staff.user_set.add(*User.objects.filter(username__in=STAFF))
             topics = posts = 0
