@@ -337,6 +337,18 @@ def test_whatever_is_written_reads_back_the_same_and_writes_the_same(original):
         ]
 
 
+def test_a_message_with_blank_looking_edge_lines_is_written_as_it_reads_back():
+    """A line of a form feed looks blank, so reading drops it: writing must too."""
+    message = Message(
+        depth=0, handle="ann", created=datetime(2000, 1, 1, tzinfo=UTC), text=" \x0c\n0"
+    )
+
+    written = write([Conversation(title="t", messages=[message])])
+
+    assert written == "### t\n- @ann [2000-01-01T00:00:00Z]: 0\n"
+    assert write(read(written.encode(), filename="f.md").conversations) == written
+
+
 def test_years_before_1000_are_written_with_four_digits():
     early = [Conversation("T", [Message(0, "ann", when(999, 1, 2, 3, 4, 5), "x")])]
 

@@ -224,7 +224,8 @@ def write(conversations: Iterable[Conversation]) -> str:
         for message in conversation.messages:
             indent = "  " * message.depth
             stamp = iso_utc(message.created)
-            first, *rest = message.text.split("\n")
+            # Lines that only look blank at either end are not read back.
+            first, *rest = without_blank_edges(message.text.split("\n")).split("\n")
             out.append(f"{indent}- @{message.handle} [{stamp}]: {first}")
             margin = indent + "  "
             out.extend(margin + _escape(line) if line else "" for line in rest)
