@@ -261,10 +261,18 @@ def start_worker(transactional_db, tmp_path, settings):
 
 
 @pytest.fixture
-def run_tasks(settings):
-    """Run every queued task in this process, as a worker would, and return how many ran."""
+def run_tasks(settings, monkeypatch):
+    """Run every queued task in this process, as a worker would, and return how many ran.
+
+    Ready tasks only: one to run later (a mail tried again) waits. The worker
+    closes the database connection between tasks when it is in a transaction;
+    here that is the test's own, so it is left open.
+    """
     from django.core.management import call_command
+    from django_tasks_db.management.commands import db_worker
     from django_tasks_db.models import DBTaskResult
+
+    monkeypatch.setattr(db_worker, "close_old_connections", lambda: None)
 
     def run() -> int:
         ready = DBTaskResult.objects.ready().count()

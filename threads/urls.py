@@ -19,6 +19,8 @@ urlpatterns = [
     path("p/<int:pk>/edit/", views.post_edit, name="post_edit"),
     path("p/<int:pk>/delete/", views.post_delete, name="post_delete"),
     path("u/<str:username>/", views.profile, name="profile"),
+    path("settings/email/", views.settings_email, name="settings_email"),
+    path("settings/email/confirm/<str:token>/", views.email_confirm, name="email_confirm"),
     path(
         "help/formatting/",
         TemplateView.as_view(

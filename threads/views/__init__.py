@@ -13,6 +13,7 @@ from .reading import (
     topic_detail,
     topic_download,
 )
+from .settings_email import email_confirm, settings_email
 from .writing import post_delete, post_edit, reply, topic_create
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "PasswordResetView",
     "category",
     "csrf_failure",
+    "email_confirm",
     "index",
     "post_delete",
     "post_edit",
@@ -27,6 +29,7 @@ __all__ = [
     "post_thread",
     "profile",
     "reply",
+    "settings_email",
     "signup",
     "topic_create",
     "topic_detail",
