@@ -107,8 +107,8 @@ class SignupForm(UserCreationForm):
         self.fields["email"].required = True
         self.fields["email"].widget.attrs["autocomplete"] = "email"
         self.fields["email"].help_text = (
-            "We send it a link to confirm it; until then it is only used for that, "
-            "and to reset your password."
+            "We mail it a link to confirm it. Until you follow the link, it gets nothing "
+            "but that and password resets."
         )
 
 
@@ -129,8 +129,9 @@ class OneMailPasswordResetForm(PasswordResetForm):
 
     The reset limits count mails to an address; Django would send one per account.
     The mail is queued in the outbox (services.mail_queue), for the worker to
-    send: no request talks to the SMTP server. It is plain text, as every
-    mail in the outbox.
+    send: no request talks to the SMTP server. It is plain text, from
+    DEFAULT_FROM_EMAIL, as every mail in the outbox (the view's HTML template
+    and From, Django's options, are not used).
     """
 
     def send_mail(
