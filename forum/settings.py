@@ -157,12 +157,12 @@ if os.environ.get("REDIS_URL"):
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# Background work (threads/tasks.py): Django's task framework (the django-tasks
+# Background work (tasks in threads/services/): Django's task framework (the django-tasks
 # backport) queued in the database, so that every app server enqueues into one
 # queue and any number of workers (`manage.py db_worker`) share it.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
-# Mail is sent by the background worker (threads/tasks.py), never by a request:
+# Mail is sent by the background worker (threads/services/mail.py), never by a request:
 # to the console in development, through an SMTP server in production.
 EMAIL_BACKEND = os.environ.get(
     "DJANGO_EMAIL_BACKEND",
@@ -179,6 +179,17 @@ EMAIL_USE_SSL = env_bool("DJANGO_EMAIL_USE_SSL")  # TLS from the start, usually 
 EMAIL_TIMEOUT = int(os.environ.get("DJANGO_EMAIL_TIMEOUT", "20"))
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "forum@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# A mail the SMTP server could not take just now (refused connection, timeout, a 4xx
+# answer) is tried again after each of these delays in turn, then given up.
+FORUM_MAIL_RETRY_DELAYS = [
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=8),
+]
+# How long the link that confirms an e-mail address works.
+FORUM_EMAIL_CONFIRMATION_AGE = timedelta(days=3)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -310,6 +321,10 @@ FORUM_LIMITS = {
     "reset_mails_per_email": 3,
     "reset_mails_per_address": 10,
     "reset_window": timedelta(hours=1),
+    # Confirmation mails a member asks for (again, or for a new address): enough
+    # for a typo or a lost mail, too few to mail someone else's inbox full.
+    "confirmation_mails_per_member": 3,
+    "confirmation_window": timedelta(hours=1),
     # Failed logins (django-axes, see AXES_FAILURE_LIMIT): one account from one
     # address is locked after a few; the address itself, for every account,
     # after many, so that one address cannot try a password on many usernames.

@@ -261,7 +261,7 @@ def start_worker(transactional_db, tmp_path, settings):
 
 
 @pytest.fixture
-def run_tasks(db):
+def run_tasks():
     """Run every task that is due, in this process, as a worker would; return how many ran.
 
     The worker's own loop (`db_worker --batch`) closes the connection between

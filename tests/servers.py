@@ -185,10 +185,12 @@ class SMTPServer:
     port: int
     messages: list
     refusing: bool = False
+    # What it answers RCPT while refusing: a temporary refusal, unless a test says otherwise.
+    refusal: str = "451 4.3.0 Try again later"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.refusing:
-            return "451 4.3.0 Try again later"
+            return self.refusal
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

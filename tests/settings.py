@@ -49,4 +49,7 @@ FORUM_LIMITS = {
     "byline_changes_per_window": None,
     "reset_mails_per_email": None,
     "reset_mails_per_address": None,
+    "confirmation_mails_per_member": None,
 }
+# Workers the tests start try a refused mail again soon, not in a minute.
+FORUM_MAIL_RETRY_DELAYS = [timedelta(seconds=0.5)] * 3

@@ -518,6 +518,21 @@ def test_username_is_read_only_in_the_admin(staff, other_member):
     assert (other_member.username, other_member.email) == ("bob", email)
 
 
+def test_the_confirmation_of_an_address_is_shown_read_only(staff, other_member):
+    User.objects.filter(pk=other_member.pk).update(email_confirmed=True)
+    listing = staff.get(reverse("admin:threads_user_changelist")).content.decode()
+    url = reverse("admin:threads_user_change", args=[other_member.pk])
+    page = staff.get(url)
+    data = form_data(page, "user_form")
+
+    assert "column-email_confirmed" in listing
+    assert "E-mail address confirmed" in page.content.decode()
+    assert "email_confirmed" not in data
+    assert "pending_email" not in data
+    staff.post(url, {**data, "email_confirmed": ""})
+    assert User.objects.get(pk=other_member.pk).email_confirmed
+
+
 def test_moderators_see_only_what_banning_needs(moderator_client, other_member):
     url = reverse("admin:threads_user_change", args=[other_member.pk])
     data = form_data(moderator_client.get(url), "user_form")

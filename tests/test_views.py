@@ -1,8 +1,10 @@
 import re
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.core import mail
+from django.conf import settings as django_settings
+from django.core import mail, signing
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -15,7 +17,7 @@ from hypothesis import strategies as st
 
 from threads import conversation, permissions, rendering, selectors, services
 from threads.forms import ReplyForm
-from threads.models import Post, Topic, User
+from threads.models import Mail, Post, Topic, User
 
 from .factories import PASSWORD, CategoryFactory, ReplyFactory, TopicFactory
 from .helpers import build_chain, build_thread, form_values, opening_post
@@ -1134,12 +1136,14 @@ def test_password_change_needs_a_login(client, get):
     assert response["Location"] == "/accounts/login/?next=/accounts/password_change/"
 
 
-def test_password_reset_by_email(client, get, member):
+def test_password_reset_by_email(client, get, member, run_tasks):
     form = get(client, "/accounts/password_reset/", queries=0)
     response = client.post("/accounts/password_reset/", {"email": "ALICE@example.org"})
 
     assert form.status_code == 200
     assert response["Location"] == "/accounts/password_reset/done/"
+    assert mail.outbox == []  # queued: the worker sends it, not the request
+    assert run_tasks() == 1
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["alice@example.org"]
     link = re.search(r"https?://[^/\s]+(/accounts/reset/\S+/)", mail.outbox[0].body).group(1)
@@ -1157,7 +1161,9 @@ def test_password_reset_by_email(client, get, member):
     assert "This link has already been used" in _html(get(client, link, queries=2, follow=True))
 
 
-def test_password_reset_sends_one_mail_whatever_the_accounts_of_an_address(client, member):
+def test_password_reset_sends_one_mail_whatever_the_accounts_of_an_address(
+    client, member, run_tasks
+):
     """Reset mails were counted per request, and Django sends one per account."""
     from .factories import UserFactory
 
@@ -1167,6 +1173,7 @@ def test_password_reset_sends_one_mail_whatever_the_accounts_of_an_address(clien
     )
 
     client.post("/accounts/password_reset/", {"email": "alice@example.org"})
+    run_tasks()
 
     assert len(mail.outbox) == 1
     assert "alice2" in mail.outbox[0].body
@@ -1176,7 +1183,240 @@ def test_password_reset_for_an_unknown_address_sends_nothing(client, member):
     response = client.post("/accounts/password_reset/", {"email": "nobody@example.org"})
 
     assert response["Location"] == "/accounts/password_reset/done/"
-    assert mail.outbox == []
+    assert not Mail.objects.exists()
+
+
+# --- E-mail addresses ----------------------------------------------------------------------
+
+
+def _confirm_url(user: User, address: str) -> str:
+    token = services.confirmation_token(user=user, address=address)
+    return reverse("threads:email_confirm", args=[token])
+
+
+def _queued_link() -> str:
+    body = Mail.objects.latest("pk").body
+    return re.search(r"https?://[^/\s]+(/settings/email/confirm/\S+/)", body).group(1)
+
+
+def test_signup_queues_the_confirmation_of_the_address(client, db):
+    client.post(
+        "/accounts/signup/",
+        {"username": "carol", "email": "carol@example.org", "password1": PASSWORD,
+         "password2": PASSWORD},
+    )  # fmt: skip
+
+    (queued,) = Mail.objects.all()
+    assert queued.to == "carol@example.org"
+    assert not User.objects.get(username="carol").email_confirmed
+    assert _queued_link().startswith("/settings/email/confirm/")
+
+
+def test_the_email_settings_page(member_client, get):
+    page = get(member_client, "/settings/email/", queries=2)
+
+    html = _html(page)
+    assert page.status_code == 200
+    assert "<h1>E-mail</h1>" in html
+    assert "alice@example.org" in html
+    assert "not confirmed yet" in html
+    assert "Send the confirmation link again" in html
+    assert form_values(page) == {"email": "", "password": ""}
+
+
+def test_the_email_settings_page_of_a_confirmed_address(
+    member_client, member, django_assert_num_queries
+):
+    User.objects.filter(pk=member.pk).update(email_confirmed=True)
+
+    with django_assert_num_queries(2):
+        html = _html(member_client.get("/settings/email/"))
+
+    assert "(confirmed)" in html
+    assert "Send the confirmation link again" not in html
+
+
+def test_the_email_settings_need_a_login(client, get):
+    response = get(client, "/settings/email/", queries=0)
+
+    assert response["Location"] == "/accounts/login/?next=/settings/email/"
+
+
+def test_asking_for_the_confirmation_again(member_client, member):
+    response = member_client.post("/settings/email/", {"resend": "1"}, follow=True)
+
+    assert "A confirmation link is on its way to alice@example.org." in _html(response)
+    assert Mail.objects.get().to == "alice@example.org"
+
+
+def test_a_confirmed_address_needs_no_confirmation(member_client, member):
+    User.objects.filter(pk=member.pk).update(email_confirmed=True)
+
+    response = member_client.post("/settings/email/", {"resend": "1"})
+
+    assert response.status_code == 403
+    assert "Your e-mail address is confirmed already." in _html(response)
+    assert not Mail.objects.exists()
+
+
+def test_confirmation_mails_are_limited_per_member(member_client, member, limits):
+    for _ in range(3):
+        assert member_client.post("/settings/email/", {"resend": "1"}).status_code == 302
+
+    refused = member_client.post("/settings/email/", {"resend": "1"})
+
+    assert refused.status_code == 429
+    assert 3000 < int(refused["Retry-After"]) <= 3600
+    assert "Too many confirmation mails were asked for." in _html(refused)
+    assert Mail.objects.count() == 3
+
+
+def test_changing_the_address_waits_for_its_confirmation(member_client, member, client):
+    response = member_client.post(
+        "/settings/email/", {"email": "alice@new.example", "password": PASSWORD}
+    )
+
+    member.refresh_from_db()
+    assert response["Location"] == "/settings/email/"
+    assert (member.email, member.pending_email) == ("alice@example.org", "alice@new.example")
+    assert Mail.objects.get().to == "alice@new.example"
+    assert "Waiting for confirmation: <strong>alice@new.example</strong>" in _html(
+        member_client.get("/settings/email/")
+    )
+
+    client.logout()  # the link works without a login: it proves the mailbox
+    confirmed = client.post(_queued_link())
+
+    member.refresh_from_db()
+    assert confirmed["Location"] == "/"
+    assert (member.email, member.pending_email, member.email_confirmed) == (
+        "alice@new.example",
+        "",
+        True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("typed", "status", "message"),
+    [
+        pytest.param({"password": "wrong"}, 400, "That is not your password.", id="password"),
+        pytest.param({"email": "not an address"}, 400, "Enter a valid email address.", id="bad"),
+        pytest.param(
+            {"email": "ALICE@example.org"}, 400, "That is your address already.", id="same"
+        ),
+    ],
+)
+def test_a_refused_change_of_address_keeps_what_was_typed(
+    member_client, member, typed, status, message
+):
+    data = {"email": "alice@new.example", "password": PASSWORD, **typed}
+
+    response = member_client.post("/settings/email/", data)
+
+    member.refresh_from_db()
+    assert response.status_code == status
+    assert escape(message) in _html(response)
+    assert form_values(response)["email"] == data["email"]
+    assert (member.email, member.pending_email) == ("alice@example.org", "")
+    assert not Mail.objects.exists()
+
+
+def test_change_of_address_tries_are_counted_before_the_password_is_checked(
+    member_client, member, settings, monkeypatch
+):
+    settings.FORUM_LIMITS = {**settings.FORUM_LIMITS, "password_changes_per_window": 2}
+    wrong = {"email": "alice@new.example", "password": "wrong"}
+    for _ in range(2):
+        assert member_client.post("/settings/email/", wrong).status_code == 400
+    checks = []
+    check = User.check_password
+    monkeypatch.setattr(User, "check_password", lambda *a: checks.append(1) or check(*a))
+
+    response = member_client.post("/settings/email/", {**wrong, "password": PASSWORD})
+
+    assert response.status_code == 429
+    assert checks == []
+    assert form_values(response)["email"] == "alice@new.example"
+    member.refresh_from_db()
+    assert member.pending_email == ""
+
+
+def test_a_confirmation_link_asks_before_it_confirms(client, member, django_assert_num_queries):
+    url = _confirm_url(member, "alice@example.org")
+
+    with django_assert_num_queries(1):
+        page = client.get(url)
+
+    member.refresh_from_db()
+    assert page.status_code == 200
+    assert '<form method="post" class="account-form">' in _html(page)
+    assert "Confirm <strong>alice@example.org</strong>" in _html(page)
+    assert not member.email_confirmed
+    assert client.post(url)["Location"] == "/"
+    member.refresh_from_db()
+    assert member.email_confirmed
+    again = client.get(url)
+    assert "is confirmed already" in _html(again)
+    assert client.post(url)["Location"] == "/"
+
+
+def _expired_token(user: User, monkeypatch) -> str:
+    """A token signed longer ago than a link works."""
+    age = django_settings.FORUM_EMAIL_CONFIRMATION_AGE + timedelta(minutes=1)
+    signed_at = time.time() - age.total_seconds()
+    with monkeypatch.context() as patched:
+        patched.setattr("django.core.signing.time.time", lambda: signed_at)
+        return services.confirmation_token(user=user, address=user.email)
+
+
+@pytest.mark.parametrize(
+    ("link", "message"),
+    [
+        pytest.param(lambda m, p: "garbage", "not a confirmation link", id="garbage"),
+        pytest.param(lambda m, p: "", "not a confirmation link", id="empty"),
+        pytest.param(
+            lambda m, p: services.confirmation_token(user=m, address=m.email)[:-2] + "xx",
+            "not a confirmation link",
+            id="tampered",
+        ),
+        pytest.param(
+            lambda m, p: services.confirmation_token(user=m, address=m.email).replace(":", "x:", 1),
+            "not a confirmation link",
+            id="payload-changed",
+        ),
+        pytest.param(
+            lambda m, p: signing.dumps({"user": m.pk, "email": m.email}, salt="another.salt"),
+            "not a confirmation link",
+            id="other-salt",
+        ),
+        pytest.param(_expired_token, "has expired", id="expired"),
+        pytest.param(
+            lambda m, p: services.confirmation_token(user=m, address="old@example.org"),
+            "no longer uses",
+            id="outdated",
+        ),
+        pytest.param(
+            lambda m, p: services.confirmation_token(user=User(pk=10**9), address="x@y.org"),
+            "no longer uses",
+            id="no-such-member",
+        ),
+        pytest.param(lambda m, p: "%00" + "a" * 5000, "not a confirmation link", id="long"),
+    ],
+)
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_a_bad_confirmation_link_is_explained_never_a_server_error(
+    client, member, monkeypatch, link, message, method
+):
+    token = link(member, monkeypatch)
+    url = f"/settings/email/confirm/{token}/"
+
+    response = getattr(client, method)(url)
+
+    member.refresh_from_db()
+    assert response.status_code in {400, 404}
+    if response.status_code == 400:
+        assert message in _html(response)
+    assert not member.email_confirmed
 
 
 def test_the_inline_reply_form_is_the_reply_form(member_client, topic):
@@ -1368,6 +1608,11 @@ STATE_CHANGING_URLS = {
     "threads:post_delete": lambda d: reverse("threads:post_delete", args=[d["post"].pk]),
     "threads:settings": lambda d: reverse("threads:settings"),
     "threads:ignore": lambda d: reverse("threads:ignore", args=[d["member"].username]),
+    "threads:settings_email": lambda d: reverse("threads:settings_email"),
+    "threads:email_confirm": lambda d: reverse(
+        "threads:email_confirm",
+        args=[services.confirmation_token(user=d["member"], address=d["member"].email)],
+    ),
     "signup": lambda d: reverse("signup"),
     "login": lambda d: reverse("login"),
     "logout": lambda d: reverse("logout"),
@@ -1408,7 +1653,9 @@ def test_state_changing_urls_refuse_requests_without_a_csrf_token(moderator, mem
     client = Client(enforce_csrf_checks=True)
     client.force_login(moderator)
     data = {"topic": topic, "post": opening_post(topic), "member": member}
-    accounts = User.objects.order_by("pk").values_list("username", "email", "is_active", "password")
+    accounts = User.objects.order_by("pk").values_list(
+        "username", "email", "is_active", "password", "email_confirmed", "pending_email"
+    )
     before = (_state(), list(accounts))
 
     response = client.post(
@@ -1831,7 +2078,7 @@ def test_reset_mails_to_one_address_are_limited(client, member, limits):
 
     refused = _reset(client, "ALICE@example.org", address="198.51.100.4")
 
-    assert len(mail.outbox) == 3
+    assert Mail.objects.count() == 3
     assert refused.status_code == 429
     assert 3000 < int(refused["Retry-After"]) <= 3600
     assert "Too many password-reset links were asked for that e-mail address." in _html(refused)
@@ -1852,7 +2099,7 @@ def test_the_reset_limit_says_nothing_about_which_addresses_have_accounts(client
 
     assert known == unknown
     assert page("alice@example.org") == page("nobody@example.org")
-    assert len(mail.outbox) == 3
+    assert Mail.objects.count() == 3
 
 
 def test_reset_mails_asked_from_one_network_are_limited(client, member, limits):
@@ -1863,9 +2110,9 @@ def test_reset_mails_asked_from_one_network_are_limited(client, member, limits):
 
     assert refused.status_code == 429
     assert "from your network" in _html(refused)
-    assert mail.outbox == []
+    assert not Mail.objects.exists()
     assert _reset(client, "alice@example.org", address="203.0.113.99").status_code == 302
-    assert len(mail.outbox) == 1
+    assert Mail.objects.count() == 1
 
 
 @pytest.mark.django_db(transaction=True)
@@ -1891,7 +2138,7 @@ def test_concurrent_resets_to_one_address_respect_the_limit(settings):
 
     assert errors == []
     assert sorted(statuses) == [302] * 3 + [429] * 5
-    assert len(mail.outbox) == 3
+    assert Mail.objects.count() == 3
 
 
 def test_a_username_taken_while_signing_up_is_refused_on_the_form(client, monkeypatch, db):

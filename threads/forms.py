@@ -2,6 +2,7 @@ from functools import cached_property
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UserCreationForm
+from django.template import loader
 
 from . import selectors, services
 from .models import BIO_MAX_LENGTH, BODY_MAX_LENGTH, DISPLAY_NAME_MAX_LENGTH, TITLE_MAX_LENGTH, User
@@ -131,7 +132,10 @@ class SignupForm(UserCreationForm):
         self.fields["username"].widget.attrs["autocomplete"] = "username"
         self.fields["email"].required = True
         self.fields["email"].widget.attrs["autocomplete"] = "email"
-        self.fields["email"].help_text = "Only used to reset your password."
+        self.fields["email"].help_text = (
+            "We mail it a link to confirm it. Until you follow the link, it gets nothing "
+            "but that and password resets."
+        )
 
 
 class LoginForm(AuthenticationForm):
@@ -150,7 +154,27 @@ class OneMailPasswordResetForm(PasswordResetForm):
     share the address: to the one used most recently.
 
     The reset limits count mails to an address; Django would send one per account.
+    The mail is queued in the outbox (services.mail_queue), for the worker to
+    send: no request talks to the SMTP server. It is plain text, from
+    DEFAULT_FROM_EMAIL, as every mail in the outbox (the view's HTML template
+    and From, Django's options, are not used).
     """
+
+    def send_mail(
+        self,
+        subject_template_name,
+        email_template_name,
+        context,
+        from_email,
+        to_email,
+        html_email_template_name=None,
+    ) -> None:
+        services.mail_queue(
+            to=to_email,
+            subject=loader.render_to_string(subject_template_name, context),
+            body=loader.render_to_string(email_template_name, context),
+            kind=services.MailKind.PASSWORD_RESET,
+        )
 
     def get_users(self, email):
         users = sorted(
@@ -159,3 +183,28 @@ class OneMailPasswordResetForm(PasswordResetForm):
             reverse=True,
         )
         return users[:1]
+
+
+class EmailChangeForm(forms.Form):
+    """A new e-mail address, with the member's password (as a stolen session has not)."""
+
+    email = forms.EmailField(
+        label="New e-mail address",
+        max_length=User._meta.get_field("email").max_length,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+    password = forms.CharField(
+        label="Your password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def __init__(self, *args, user: User, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError("That is not your password.", code="password_incorrect")
+        return password

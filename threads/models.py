@@ -325,7 +325,7 @@ class Ignore(models.Model):
 
 
 class Mail(models.Model):
-    """A mail to send, sent once by the background worker (threads.tasks).
+    """A mail to send, sent once by the background worker (threads.services.mail).
 
     Written in the transaction of what it tells about, so a mail exists exactly
     when its cause does; a worker claims it before sending and marks it sent.

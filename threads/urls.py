@@ -21,6 +21,8 @@ urlpatterns = [
     path("u/<str:username>/", views.profile, name="profile"),
     path("u/<str:username>/ignore/", views.ignore, name="ignore"),
     path("settings/", views.settings_profile, name="settings"),
+    path("settings/email/", views.settings_email, name="settings_email"),
+    path("settings/email/confirm/<str:token>/", views.email_confirm, name="email_confirm"),
     path(
         "help/formatting/",
         TemplateView.as_view(

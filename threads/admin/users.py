@@ -20,15 +20,30 @@ class ForumUserCreationForm(AdminUserCreationForm):
         model = User
 
 
+def _with_confirmation(fields) -> list[str]:
+    fields = list(fields)
+    if "email" in fields:
+        at = fields.index("email") + 1
+        fields[at:at] = ["email_confirmed", "pending_email"]
+    return fields
+
+
 @admin.register(User)
 class ForumUserAdmin(ServiceRefusals, UserAdmin):
     form = ForumUserChangeForm
     add_form = ForumUserCreationForm
-    list_display = ["username", "email", "date_joined", "is_active", "is_staff"]
+    list_display = ["username", "email", "email_confirmed", "date_joined", "is_active", "is_staff"]
     actions = ["ban", "unban"]
+    # Django's, with the address's confirmation (read-only) beside it.
+    fieldsets = [
+        (name, {**options, "fields": _with_confirmation(options["fields"])})
+        for name, options in UserAdmin.fieldsets
+    ]
 
     # What a moderator who is not a superuser sees of a member: enough to ban them.
-    moderator_fieldsets = [(None, {"fields": ["username", "email", "is_active", "date_joined"]})]
+    moderator_fieldsets = [
+        (None, {"fields": ["username", "email", "email_confirmed", "is_active", "date_joined"]})
+    ]
 
     def get_fieldsets(self, request, obj=None):
         if obj is not None and not request.user.is_superuser:
@@ -39,9 +54,15 @@ class ForumUserAdmin(ServiceRefusals, UserAdmin):
         if obj is None:
             return super().get_readonly_fields(request, obj)
         if not request.user.is_superuser:
-            return ["username", "email", "date_joined"]
-        # A username is an identity: it is written into every post and every export.
-        return [*super().get_readonly_fields(request, obj), "username"]
+            return ["username", "email", "email_confirmed", "date_joined"]
+        # A username is an identity: it is written into every post and every export. Only
+        # following the link mailed to an address confirms it.
+        return [
+            *super().get_readonly_fields(request, obj),
+            "username",
+            "email_confirmed",
+            "pending_email",
+        ]
 
     def has_add_permission(self, request) -> bool:
         return request.user.is_superuser

@@ -9,12 +9,20 @@ lock, and then writes inside one transaction, holding the locks of
 
 One module per area. Imports run one way: `errors` ← `locks` ← `limits` ←
 `writes` ← `bylines` ← the areas (`categories`, `topics`, `posts`, `accounts`,
-`members`, `interchange`, `repair`), which never import each other. Services may
+`members`, `interchange`, `repair`), which never import each other; `mail` (the
+outbox) needs only `errors`, and the areas that send mail use it. Services may
 use selectors, never the reverse.
 """
 
 from .accounts import (
+    Confirmation,
+    ConfirmationLink,
     address_key,
+    confirmation_read,
+    confirmation_token,
+    email_change,
+    email_confirm,
+    email_confirmation_send,
     password_change_count,
     password_reset_send,
     user_create,
@@ -27,8 +35,9 @@ from .categories import (
     category_delete,
     category_delete_refusal,
 )
-from .errors import AlreadyPosted, NotFound, RateLimited, Refused
+from .errors import AlreadyPosted, BadLink, NotFound, RateLimited, Refused
 from .interchange import ImportSummary, conversation_import
+from .mail import MailKind, mail_queue, mail_refusal, mail_send, message_id
 from .members import member_ignore, member_unignore, profile_update
 from .posts import (
     post_delete,
@@ -52,7 +61,11 @@ from .writes import default_category, normalize_body
 
 __all__ = [
     "AlreadyPosted",
+    "BadLink",
+    "Confirmation",
+    "ConfirmationLink",
     "ImportSummary",
+    "MailKind",
     "NotFound",
     "RateLimited",
     "Refused",
@@ -62,10 +75,19 @@ __all__ = [
     "category_create",
     "category_delete",
     "category_delete_refusal",
+    "confirmation_read",
+    "confirmation_token",
     "conversation_import",
     "default_category",
+    "email_change",
+    "email_confirm",
+    "email_confirmation_send",
+    "mail_queue",
+    "mail_refusal",
+    "mail_send",
     "member_ignore",
     "member_unignore",
+    "message_id",
     "normalize_body",
     "password_change_count",
     "password_reset_send",

@@ -20,6 +20,13 @@ class NotFound(Refused):
     status_code = 404
 
 
+class BadLink(Refused):
+    """A link from a mail that is no good: not one the forum made, tampered with,
+    expired, or outdated by a newer one. `message` says which, and what to do."""
+
+    status_code = 400
+
+
 class RateLimited(Refused):
     """Too much, too soon: `retry_after` says in how many seconds to try again."""
 

@@ -62,6 +62,11 @@ def lock_author(author: User) -> None:
     list(User.objects.select_for_update(no_key=True).filter(pk=author.pk).values_list("pk"))
 
 
+def locked_member(user_id: int) -> User:
+    """Lock a member's row until the transaction ends, and read it as it is now."""
+    return User.objects.select_for_update(no_key=True).get(pk=user_id)
+
+
 def lock_rate_key(key: str) -> None:
     """Serialize the counting of one limit's events until the transaction ends."""
     if connection.vendor == "postgresql":

@@ -14,6 +14,7 @@ from .reading import (
     topic_detail,
     topic_download,
 )
+from .settings_email import email_confirm, settings_email
 from .writing import post_delete, post_edit, reply, topic_create
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "PasswordResetView",
     "category",
     "csrf_failure",
+    "email_confirm",
     "ignore",
     "index",
     "post_delete",
@@ -29,6 +31,7 @@ __all__ = [
     "post_thread",
     "profile",
     "reply",
+    "settings_email",
     "settings_profile",
     "signup",
     "topic_create",

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods
 
 from .. import services
 from ..forms import OneMailPasswordResetForm, SignupForm
-from .common import form_page, send_again
+from .common import confirmation_link, form_page, send_again
 
 
 @login_not_required
@@ -32,6 +32,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                 email=form.cleaned_data["email"],
                 password=form.cleaned_data["password1"],
                 address=get_client_ip_address(request),
+                confirmation_link=confirmation_link(request),
             )
         except ValidationError as error:
             form.add_error(None, error)

@@ -11,6 +11,7 @@ from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.safestring import mark_safe
 
 from .. import selectors, services
@@ -108,6 +109,11 @@ def form_page(
     if retry_after:
         response["Retry-After"] = str(retry_after)
     return response
+
+
+def confirmation_link(request: HttpRequest) -> services.ConfirmationLink:
+    """Makes the link, on this site, that a confirmation token is mailed in."""
+    return lambda token: request.build_absolute_uri(reverse("threads:email_confirm", args=[token]))
 
 
 def refused_page(request: HttpRequest, message: str, status: int = 403) -> HttpResponse:

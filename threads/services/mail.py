@@ -1,0 +1,166 @@
+"""The outbox: mail is queued with what it tells about, and sent once by a worker.
+
+`mail_queue` writes a `Mail` row and enqueues its send task in the caller's
+transaction, so a mail exists exactly when its cause commits, and no request
+ever talks to an SMTP server. `mail_send` (run by its task, `mail_send_task`) sends
+it at most once:
+
+1. It claims the row with one conditional UPDATE (unclaimed, unsent, not given
+   up), in autocommit: of two workers racing for a mail, one claims it and the
+   other finds nothing to do. No transaction stays open while the SMTP server
+   is talked to (on SQLite that would hold every writer back).
+2. It sends, then marks the row `sent`.
+3. A temporary failure (connection refused or lost, a timeout, a 4xx answer)
+   releases the claim and enqueues the task again, after the next of
+   `settings.FORUM_MAIL_RETRY_DELAYS`, in one transaction; once they are used
+   up, the mail is given up and why is kept in `failure`. A permanent one (a
+   5xx answer, such as a recipient refused) is kept in `failure` at once.
+
+A worker that died while sending (killed, or its machine lost) leaves the row
+claimed and unsent. Nobody can know whether the SMTP server had taken the
+mail by then, so it is not sent again: a mail sent twice cannot be taken
+back, and a lost one can be asked for again (every mail the forum sends is
+one its recipient can ask for again: a confirmation, a reset link). Such
+rows are the ones `claimed` long ago and neither `sent` nor `failure`d.
+
+Until an address is confirmed, nothing but confirmations and password
+resets is sent to it: `mail_queue` refuses other kinds of mail to it.
+"""
+
+import enum
+import smtplib
+from datetime import datetime
+from email.utils import format_datetime, parseaddr
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMessage, get_connection
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django_tasks import task
+
+from ..models import Mail, User
+from .errors import Refused
+
+# The longest failure kept (the field's length).
+_FAILURE_LENGTH = Mail._meta.get_field("failure").max_length
+
+
+class MailKind(enum.Enum):
+    """What a mail is, which says whether an unconfirmed address may get it."""
+
+    # The link that confirms the address it is sent to.
+    CONFIRMATION = "confirmation"
+    # A password-reset link, to the address of an account, confirmed or not.
+    PASSWORD_RESET = "password_reset"
+    # Anything else the forum tells a member: only to a confirmed address.
+    NOTICE = "notice"
+
+
+def mail_refusal(*, kind: MailKind, to: str) -> str | None:
+    """Why `to` may not be sent a mail of this kind, or None.
+
+    Confirmations and password resets may go to any address (that is how an
+    address gets confirmed, and how a member who forgot their password gets
+    back in); anything else only to an address an account has confirmed.
+    """
+    if kind in (MailKind.CONFIRMATION, MailKind.PASSWORD_RESET):
+        return None
+    if User.objects.filter(email__iexact=to, email_confirmed=True).exists():
+        return None
+    return "Nothing but confirmations and password resets goes to an unconfirmed address."
+
+
+def mail_queue(*, to: str, subject: str, body: str, kind: MailKind) -> Mail:
+    """Queue a plain-text mail to `to`, sent by a worker once the caller's transaction commits.
+
+    Raises ValidationError for an address that is not one, and Refused for
+    an unconfirmed address and a kind of mail it may not get (`mail_refusal`).
+    A subject is one line: line breaks in it become spaces.
+    """
+    validate_email(to)
+    if reason := mail_refusal(kind=kind, to=to):
+        raise Refused(reason)
+    subject = " ".join(subject.split())
+    if len(subject) > Mail._meta.get_field("subject").max_length:
+        raise ValidationError("The subject of a mail is too long.")
+    with transaction.atomic():
+        mail = Mail.objects.create(to=to, subject=subject, body=body, created=timezone.now())
+        mail_send_task.enqueue(mail_id=mail.pk)
+    return mail
+
+
+def message_id(mail: Mail) -> str:
+    """The mail's Message-ID: the same on every attempt, unique to the row.
+
+    Its creation time is in it too, so that a database started again from
+    scratch, whose ids begin at 1 again, never repeats an earlier one.
+    """
+    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "localhost"
+    return f"<mail-{mail.pk}.{mail.created:%Y%m%d%H%M%S}@{domain}>"
+
+
+def _message(mail: Mail) -> EmailMessage:
+    return EmailMessage(
+        subject=mail.subject,
+        body=mail.body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[mail.to],
+        headers={"Message-ID": message_id(mail), "Date": format_datetime(mail.created)},
+        connection=get_connection(fail_silently=False),
+    )
+
+
+def _temporary(error: Exception) -> bool:
+    """Whether sending again later may succeed: no answer, or an SMTP 4xx."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(400 <= code < 500 for code, _ in error.recipients.values())
+    if isinstance(error, smtplib.SMTPResponseException):
+        return 400 <= error.smtp_code < 500
+    return True  # refused or lost connections, timeouts: the server was not reached
+
+
+def _failure(error: Exception, attempts: int) -> str:
+    text = f"{type(error).__name__}: {error}"
+    return f"After {attempts} attempt{'s' if attempts > 1 else ''}, {text}"[:_FAILURE_LENGTH]
+
+
+def _next_attempt(attempts: int) -> datetime | None:
+    """When to try again after `attempts` temporary failures, or None to give up."""
+    delays = settings.FORUM_MAIL_RETRY_DELAYS
+    if attempts > len(delays):
+        return None
+    return timezone.now() + delays[attempts - 1]
+
+
+@task()
+def mail_send_task(mail_id: int) -> None:
+    """The background job of `mail_send`."""
+    mail_send(mail_id=mail_id)
+
+
+def mail_send(*, mail_id: int) -> None:
+    """Send one queued mail, unless it is sent, given up, or being sent (see the module).
+
+    Safe to run any number of times, in any number of workers at once.
+    """
+    claimed = Mail.objects.filter(
+        pk=mail_id, claimed__isnull=True, sent__isnull=True, failure=""
+    ).update(claimed=timezone.now(), attempts=F("attempts") + 1)
+    if not claimed:
+        return
+    mail = Mail.objects.get(pk=mail_id)
+    try:
+        _message(mail).send()
+    except OSError as error:  # smtplib's errors are OSErrors too
+        retry = _next_attempt(mail.attempts) if _temporary(error) else None
+        with transaction.atomic():
+            if retry is None:
+                Mail.objects.filter(pk=mail_id).update(failure=_failure(error, mail.attempts))
+            else:
+                Mail.objects.filter(pk=mail_id).update(claimed=None)
+                mail_send_task.using(run_after=retry).enqueue(mail_id=mail_id)
+        return
+    Mail.objects.filter(pk=mail_id).update(sent=timezone.now())
