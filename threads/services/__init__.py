@@ -9,7 +9,8 @@ lock, and then writes inside one transaction, holding the locks of
 
 One module per area. Imports run one way: `errors` ← `locks` ← `limits` ←
 `writes` ← the areas (`categories`, `topics`, `posts`, `accounts`,
-`interchange`, `repair`), which never import each other. Services may use selectors, never
+`interchange`, `repair`, `avatars`), which never import each other but for
+`bylines`, which `avatars` calls to rebuild a member's posts. Services may use selectors, never
 the reverse.
 """
 
@@ -20,6 +21,7 @@ from .accounts import (
     user_create,
     user_set_active,
 )
+from .avatars import avatar_remove, avatar_set
 from .categories import (
     category_changed,
     category_create,
@@ -55,6 +57,8 @@ __all__ = [
     "RateLimited",
     "Refused",
     "address_key",
+    "avatar_remove",
+    "avatar_set",
     "category_changed",
     "category_create",
     "category_delete",
