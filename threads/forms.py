@@ -3,7 +3,7 @@ from functools import cached_property
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UserCreationForm
 
-from . import selectors, services
+from . import avatars, selectors, services
 from .models import BODY_MAX_LENGTH, TITLE_MAX_LENGTH, User
 
 
@@ -133,3 +133,28 @@ class OneMailPasswordResetForm(PasswordResetForm):
             reverse=True,
         )
         return users[:1]
+
+
+class AvatarForm(forms.Form):
+    """An image to show as one's avatar.
+
+    Only its size is checked here, before it is read; `services.avatar_set`
+    checks the image itself as it re-encodes it, and its ValidationError is
+    shown on the field.
+    """
+
+    image = forms.FileField(
+        label="Image",
+        help_text="PNG, JPEG, GIF or WebP, at most 2 MB and 4,000 by 4,000 pixels. "
+        "It is cropped to a square.",
+        widget=forms.FileInput(attrs={"accept": avatars.ACCEPT}),
+        error_messages={
+            "required": "Choose an image to upload.",
+            "empty": "This file is empty: choose an image.",
+        },
+    )
+
+    def clean_image(self):
+        upload = self.cleaned_data["image"]
+        avatars.check_size(upload)
+        return upload

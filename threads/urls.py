@@ -19,6 +19,7 @@ urlpatterns = [
     path("p/<int:pk>/edit/", views.post_edit, name="post_edit"),
     path("p/<int:pk>/delete/", views.post_delete, name="post_delete"),
     path("u/<str:username>/", views.profile, name="profile"),
+    path("settings/avatar/", views.settings_avatar, name="settings_avatar"),
     path(
         "help/formatting/",
         TemplateView.as_view(

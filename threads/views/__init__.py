@@ -13,6 +13,7 @@ from .reading import (
     topic_detail,
     topic_download,
 )
+from .settings_avatar import settings_avatar
 from .writing import post_delete, post_edit, reply, topic_create
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "post_thread",
     "profile",
     "reply",
+    "settings_avatar",
     "signup",
     "topic_create",
     "topic_detail",
