@@ -1366,6 +1366,7 @@ STATE_CHANGING_URLS = {
     "threads:post_reply": lambda d: reverse("threads:post_reply", args=[d["post"].pk]),
     "threads:post_edit": lambda d: reverse("threads:post_edit", args=[d["post"].pk]),
     "threads:post_delete": lambda d: reverse("threads:post_delete", args=[d["post"].pk]),
+    "threads:settings_avatar": lambda d: reverse("threads:settings_avatar"),
     "signup": lambda d: reverse("signup"),
     "login": lambda d: reverse("login"),
     "logout": lambda d: reverse("logout"),

@@ -88,6 +88,8 @@ WEBP_QUALITY = 85
 
 _NOT_AN_IMAGE = "This file is not an image we can read: upload a PNG, JPEG, GIF or WebP image."
 _SVG_MARKERS = (b"<?xml", b"<svg", b"<!doctype svg", b"<!--")
+# How each accepted format begins, to tell a real image named .svg from an SVG.
+_IMAGE_SIGNATURES = (b"\x89PNG", b"\xff\xd8", b"GIF8", b"RIFF")
 
 
 def check_size(upload: UploadedFile) -> None:
@@ -138,10 +140,6 @@ def _looks_like_svg(data: bytes, name: str, content_type: str) -> bool:
         return True
     said = name.lower().endswith((".svg", ".svgz")) or content_type.startswith("image/svg")
     return said and not data.startswith(_IMAGE_SIGNATURES)
-
-
-# How each accepted format begins, to tell a real image named .svg from an SVG.
-_IMAGE_SIGNATURES = (b"\x89PNG", b"\xff\xd8", b"GIF8", b"RIFF")
 
 
 def _open(data: bytes) -> ImageFile.ImageFile:
