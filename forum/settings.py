@@ -5,6 +5,7 @@ Production sets at least DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS and DATABASE_UR
 see README.md, "Running in production".
 """
 
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -29,6 +30,16 @@ def env_bool(name: str, default: bool = False) -> bool:
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_json_object(name: str) -> dict:
+    try:
+        value = json.loads(os.environ.get(name) or "{}")
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name} must be a JSON object: {error}") from None
+    if not isinstance(value, dict):
+        raise ImproperlyConfigured(f"{name} must be a JSON object, not {value!r}.")
+    return value
 
 
 DEBUG = env_bool("DJANGO_DEBUG")
@@ -196,15 +207,24 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-# Uploads (avatars), through Django's storage API: files in MEDIA_ROOT by default.
+# Uploads (avatars), through Django's storage API: files in MEDIA_ROOT by default,
+# served by the forum itself at MEDIA_URL (forum/media.py). DJANGO_MEDIA_STORAGE names
+# another backend (such as django-storages' S3Storage, which several app servers
+# share), with its options as a JSON object in DJANGO_MEDIA_STORAGE_OPTIONS; when its
+# files come from another origin (a CDN), DJANGO_MEDIA_ORIGIN lets pages show them.
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT", BASE_DIR / "media"))
+MEDIA_ORIGIN = os.environ.get("DJANGO_MEDIA_ORIGIN", "").rstrip("/")
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {
+        "BACKEND": os.environ.get("DJANGO_MEDIA_STORAGE")
+        or "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": env_json_object("DJANGO_MEDIA_STORAGE_OPTIONS"),
+    },
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -253,7 +273,7 @@ CONTENT_SECURITY_POLICY = {
         "default-src": [NONE],
         "script-src": [SELF],
         "style-src": [SELF],
-        "img-src": [SELF],
+        "img-src": [SELF, *([MEDIA_ORIGIN] if MEDIA_ORIGIN else [])],
         "font-src": [SELF],
         "connect-src": [SELF],
         "form-action": [SELF],
@@ -303,6 +323,9 @@ FORUM_LIMITS = {
     # Tries at changing one's password (each checks the old one, a slow hash).
     "password_changes_per_window": 5,
     "password_change_window": timedelta(minutes=15),
+    # Avatar uploads per member (checking and re-encoding an image costs up to half a second).
+    "avatar_uploads_per_window": 10,
+    "avatar_upload_window": timedelta(hours=1),
     "renders_per_burst": 3,
     "render_burst_window": timedelta(seconds=5),
     "renders_per_window": 12,

@@ -1,9 +1,12 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.views import LoginView
 from django.urls import include, path
 
 from threads import views as thread_views
 from threads.forms import LoginForm
+
+from . import media
 
 admin.site.site_header = "Forum moderation"
 # The change lists need the width at 1280 px more than a menu of three models does.
@@ -27,3 +30,6 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]
+
+if media.served_here():
+    urlpatterns.append(path(f"{settings.MEDIA_URL[1:]}<path:path>", media.serve, name="media"))

@@ -41,8 +41,12 @@ def database_url() -> str:
 class Answer:
     status: int
     headers: Message
-    text: str
+    body: bytes
     seconds: float
+
+    @property
+    def text(self) -> str:
+        return self.body.decode()
 
 
 @dataclass(frozen=True)
@@ -95,8 +99,8 @@ class Server:
             began = time.perf_counter()
             http.request(method, path, body=body, headers=headers)
             response = http.getresponse()
-            text = response.read().decode()
-            return Answer(response.status, response.headers, text, time.perf_counter() - began)
+            body = response.read()
+            return Answer(response.status, response.headers, body, time.perf_counter() - began)
         finally:
             http.close()
 

@@ -44,6 +44,7 @@ FORUM_LIMITS = {
     "previews_per_window": None,
     "renders_per_burst": None,
     "password_changes_per_window": None,
+    "avatar_uploads_per_window": None,
     "renders_per_window": None,
     "signups_per_address": None,
     "byline_changes_per_window": None,

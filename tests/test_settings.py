@@ -140,3 +140,49 @@ def test_only_the_admin_allows_inline_styles(admin_client):
 
     assert "style-src 'self' 'unsafe-inline'" in policy
     assert "script-src 'self';" in policy + ";"
+
+
+def media_settings_of(**env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_"))}
+    code = (
+        "from django.conf import settings; "
+        "print(settings.STORAGES['default'], "
+        "settings.CONTENT_SECURITY_POLICY['DIRECTIVES']['img-src'])"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "forum.settings", "DJANGO_DEBUG": "1", **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_uploads_go_to_the_filesystem_by_default():
+    result = media_settings_of()
+
+    assert result.stdout == (
+        "{'BACKEND': 'django.core.files.storage.FileSystemStorage', 'OPTIONS': {}} [\"'self'\"]\n"
+    )
+
+
+def test_another_storage_for_uploads_from_the_environment():
+    result = media_settings_of(
+        DJANGO_MEDIA_STORAGE="storages.backends.s3.S3Storage",
+        DJANGO_MEDIA_STORAGE_OPTIONS='{"bucket_name": "forum", "querystring_auth": false}',
+        DJANGO_MEDIA_ORIGIN="https://cdn.example.com/",
+    )
+
+    assert result.stdout == (
+        "{'BACKEND': 'storages.backends.s3.S3Storage', "
+        "'OPTIONS': {'bucket_name': 'forum', 'querystring_auth': False}} "
+        "[\"'self'\", 'https://cdn.example.com']\n"
+    )
+
+
+@pytest.mark.parametrize("options", ["{bucket: forum}", '["forum"]'])
+def test_storage_options_must_be_a_json_object(options):
+    result = media_settings_of(DJANGO_MEDIA_STORAGE_OPTIONS=options)
+
+    assert "DJANGO_MEDIA_STORAGE_OPTIONS must be a JSON object" in result.stderr

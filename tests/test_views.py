@@ -1613,6 +1613,7 @@ STATE_CHANGING_URLS = {
         "threads:email_confirm",
         args=[services.confirmation_token(user=d["member"], address=d["member"].email)],
     ),
+    "threads:settings_avatar": lambda d: reverse("threads:settings_avatar"),
     "signup": lambda d: reverse("signup"),
     "login": lambda d: reverse("login"),
     "logout": lambda d: reverse("logout"),

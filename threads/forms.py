@@ -4,7 +4,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UserCreationForm
 from django.template import loader
 
-from . import selectors, services
+from . import avatars, selectors, services
 from .models import BIO_MAX_LENGTH, BODY_MAX_LENGTH, DISPLAY_NAME_MAX_LENGTH, TITLE_MAX_LENGTH, User
 
 
@@ -208,3 +208,28 @@ class EmailChangeForm(forms.Form):
         if not self.user.check_password(password):
             raise forms.ValidationError("That is not your password.", code="password_incorrect")
         return password
+
+
+class AvatarForm(forms.Form):
+    """An image to show as one's avatar.
+
+    Only its size is checked here, before it is read; `services.avatar_set`
+    checks the image itself as it re-encodes it, and its ValidationError is
+    shown on the field.
+    """
+
+    image = forms.FileField(
+        label="Image",
+        help_text="PNG, JPEG, GIF or WebP, at most 2 MB and 4,000 by 4,000 pixels. "
+        "It is cropped to a square.",
+        widget=forms.FileInput(attrs={"accept": avatars.ACCEPT}),
+        error_messages={
+            "required": "Choose an image to upload.",
+            "empty": "This file is empty: choose an image.",
+        },
+    )
+
+    def clean_image(self):
+        upload = self.cleaned_data["image"]
+        avatars.check_size(upload)
+        return upload

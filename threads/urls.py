@@ -23,6 +23,7 @@ urlpatterns = [
     path("settings/", views.settings_profile, name="settings"),
     path("settings/email/", views.settings_email, name="settings_email"),
     path("settings/email/confirm/<str:token>/", views.email_confirm, name="email_confirm"),
+    path("settings/avatar/", views.settings_avatar, name="settings_avatar"),
     path(
         "help/formatting/",
         TemplateView.as_view(

@@ -9,9 +9,9 @@ lock, and then writes inside one transaction, holding the locks of
 
 One module per area. Imports run one way: `errors` ← `locks` ← `limits` ←
 `writes` ← `bylines` ← the areas (`categories`, `topics`, `posts`, `accounts`,
-`members`, `interchange`, `repair`), which never import each other; `mail` (the
-outbox) needs only `errors`, and the areas that send mail use it. Services may
-use selectors, never the reverse.
+`members`, `avatars`, `interchange`, `repair`), which never import each other;
+`mail` (the outbox) needs only `errors`, and the areas that send mail use it.
+Services may use selectors, never the reverse.
 """
 
 from .accounts import (
@@ -28,6 +28,7 @@ from .accounts import (
     user_create,
     user_set_active,
 )
+from .avatars import avatar_remove, avatar_set
 from .bylines import bylines_rebuild
 from .categories import (
     category_changed,
@@ -70,6 +71,8 @@ __all__ = [
     "RateLimited",
     "Refused",
     "address_key",
+    "avatar_remove",
+    "avatar_set",
     "bylines_rebuild",
     "category_changed",
     "category_create",

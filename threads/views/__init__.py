@@ -14,6 +14,7 @@ from .reading import (
     topic_detail,
     topic_download,
 )
+from .settings_avatar import settings_avatar
 from .settings_email import email_confirm, settings_email
 from .writing import post_delete, post_edit, reply, topic_create
 
@@ -31,6 +32,7 @@ __all__ = [
     "post_thread",
     "profile",
     "reply",
+    "settings_avatar",
     "settings_email",
     "settings_profile",
     "signup",
