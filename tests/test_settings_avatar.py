@@ -76,6 +76,29 @@ def test_a_refused_upload_shows_why_on_the_form(member_client, member, data, nam
     assert not DBTaskResult.objects.exists()
 
 
+def test_a_body_far_over_the_limit_is_refused_before_it_is_read(member_client, member):
+    """No temporary file of it is kept: the body is refused from its declared length."""
+    data = b"\x89PNG" + b"x" * (3 * avatars.MAX_BYTES)
+
+    response = member_client.post(URL, {"image": images.upload(data, "huge.png")})
+
+    assert response.status_code == 413
+    assert "over 2 MB" in response.content.decode()
+    member.refresh_from_db()
+    assert member.avatar == ""
+
+
+def test_a_big_body_without_the_security_token_is_refused_too(client, member):
+    client.force_login(member)
+    client.handler.enforce_csrf_checks = True
+
+    small = client.post(URL, {"image": images.upload(images.png(), "me.png")})
+
+    assert small.status_code == 403
+    member.refresh_from_db()
+    assert member.avatar == ""
+
+
 def test_a_form_without_a_file_says_so(member_client):
     response = member_client.post(URL, {})
 

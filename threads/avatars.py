@@ -80,6 +80,7 @@ def generated_html(user, size: str = "small") -> str:
 # --- Uploads ---------------------------------------------------------------------------
 
 MAX_BYTES = 2 * 1024 * 1024
+TOO_BIG = "This image is over 2 MB: upload a smaller one."
 MAX_SIDE = 4000
 # What Pillow may read an upload as (its format names), and what the form offers.
 FORMATS = ("PNG", "JPEG", "GIF", "WEBP")
@@ -95,9 +96,7 @@ _IMAGE_SIGNATURES = (b"\x89PNG", b"\xff\xd8", b"GIF8", b"RIFF")
 def check_size(upload: UploadedFile) -> None:
     """Refuse a file over MAX_BYTES, from its size alone, before reading it."""
     if upload.size is None or upload.size > MAX_BYTES:
-        raise ValidationError(
-            "This image is over 2 MB: upload a smaller one.", code="avatar_too_big"
-        )
+        raise ValidationError(TOO_BIG, code="avatar_too_big")
 
 
 def process(upload: UploadedFile) -> dict[str, bytes]:

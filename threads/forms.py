@@ -229,6 +229,14 @@ class AvatarForm(forms.Form):
         },
     )
 
+    @classmethod
+    def too_big(cls) -> "AvatarForm":
+        """The form sent with a body too big to read: empty, saying why."""
+        form = cls(data={}, files={})
+        form.full_clean()
+        form.errors["image"] = form.error_class([avatars.TOO_BIG])
+        return form
+
     def clean_image(self):
         upload = self.cleaned_data["image"]
         avatars.check_size(upload)

@@ -1,20 +1,60 @@
 """A member's avatar: uploading an image, or going back to the generated one."""
 
+from functools import wraps
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.safestring import mark_safe
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from .. import avatars, services
 from ..forms import AvatarForm
 from .common import form_page
 
+# What a form of one image at most MAX_BYTES can add to it (boundaries, headers, the token).
+_FORM_OVERHEAD = 64 * 1024
+
+
+def _refuse_big_bodies(view):
+    """Refuse a request body over the biggest image the form takes, before anything reads it.
+
+    Django's CSRF check reads the whole body (and keeps a file of it) before any
+    view runs, so the check of the token comes after this one.
+    """
+    protected = csrf_protect(view)
+
+    @csrf_exempt
+    @wraps(view)
+    def wrapper(request: HttpRequest) -> HttpResponse:
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if request.method == "POST" and declared > avatars.MAX_BYTES + _FORM_OVERHEAD:
+            context = _context(request, AvatarForm.too_big())
+            return form_page(
+                request, "threads/settings_avatar.html", context, status=413, retry_after=None
+            )
+        return protected(request)
+
+    return wrapper
+
+
+def _context(request: HttpRequest, form: AvatarForm) -> dict:
+    return {
+        "form": form,
+        "current": mark_safe(avatars.avatar_html(request.user, "large")),
+        "generated": mark_safe(avatars.generated_html(request.user, "large")),
+    }
+
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@_refuse_big_bodies
 def settings_avatar(request: HttpRequest) -> HttpResponse:
     user = request.user
     form = AvatarForm(request.POST, request.FILES) if request.method == "POST" else AvatarForm()
@@ -38,11 +78,10 @@ def settings_avatar(request: HttpRequest) -> HttpResponse:
                     request, "Your new avatar is saved; your posts show it within a minute."
                 )
                 return redirect("threads:settings_avatar")
-    context = {
-        "form": form,
-        "current": mark_safe(avatars.avatar_html(user, "large")),
-        "generated": mark_safe(avatars.generated_html(user, "large")),
-    }
     return form_page(
-        request, "threads/settings_avatar.html", context, status=status, retry_after=retry_after
+        request,
+        "threads/settings_avatar.html",
+        _context(request, form),
+        status=status,
+        retry_after=retry_after,
     )
