@@ -136,36 +136,39 @@ def test_a_rebuild_shows_the_new_name_on_every_post_and_topic_row(prolific, memb
     assert all(revisions[pk] != rev for pk, rev in Topic.objects.values_list("pk", "revision"))
 
 
-def test_a_rebuild_holds_each_topic_for_one_batch_at_a_time(prolific, member, monkeypatch):
-    """Every batch (a transaction of its own, locking one topic) has at most `batch` posts."""
-    batches = []
+def test_a_rebuild_goes_in_batches_with_pauses_between_them(prolific, member, monkeypatch):
+    """Every batch has at most `batch` posts, and the rebuild pauses between batches."""
+    batches, pauses = [], []
     rebuild_batch = bylines._rebuild_batch
 
     def spy(**kwargs):
         done, last = rebuild_batch(**kwargs)
-        batches.append((kwargs["topic_id"], done))
+        batches.append(done)
         return done, last
 
     monkeypatch.setattr(bylines, "_rebuild_batch", spy)
+    monkeypatch.setattr(bylines.time, "sleep", pauses.append)
     _set_name(member, "Alice Liddell")
 
-    assert services.bylines_rebuild(user_id=member.pk, batch=3) == 14
-    assert max(done for _, done in batches) == 3
-    assert [done for _, done in batches] == [3, 2, 3, 2, 3, 1]  # 5, 5 and 4 posts
+    rebuilt = services.bylines_rebuild(user_id=member.pk, batch=3, pause=0.25)
+
+    assert (rebuilt.posts, rebuilt.batches) == (14, 5)
+    assert batches == [3, 3, 3, 3, 2]
+    assert pauses == [0.25] * 4
 
 
 def test_a_rebuild_run_twice_changes_nothing_more(prolific, member):
     _set_name(member, "Alice Liddell")
-    services.bylines_rebuild(user_id=member.pk)
+    services.bylines_rebuild(user_id=member.pk, pause=0)
     fragments = dict(Post.objects.values_list("pk", "fragment"))
 
-    services.bylines_rebuild(user_id=member.pk)
+    services.bylines_rebuild(user_id=member.pk, pause=0)
 
     assert dict(Post.objects.values_list("pk", "fragment")) == fragments
 
 
 def test_a_rebuild_of_a_member_without_posts_or_account_does_nothing(db):
-    assert services.bylines_rebuild(user_id=999_999) == 0
+    assert services.bylines_rebuild(user_id=999_999).posts == 0
 
 
 @pytest.mark.django_db(transaction=True)
