@@ -1,5 +1,6 @@
 """What a person sees, in a real browser: Debian's Chromium driven by Playwright."""
 
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -8,7 +9,7 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from threads import services
-from threads.models import Post, Topic
+from threads.models import Post, Topic, User
 
 from .factories import CategoryFactory, ReplyFactory, TopicFactory, UserFactory
 from .helpers import opening_post
@@ -322,6 +323,7 @@ def test_everything_is_served_by_the_forum_itself(page, live_server):
 def pages(moderator):
     """The pages shown in the screenshots: a topic list, a deep topic, a form, an error."""
     alice, bob = regular_member(username="alice"), regular_member(username="bob")
+    services.profile_update(user=bob, display_name="Bob Ferreira", bio="I keep **backups**.")
     for number in range(6):
         TopicFactory(author=bob, title=f"Backups, part {number}", body="Let us talk backups.")
     deep = TopicFactory(
@@ -346,6 +348,10 @@ PAGES = {
     "topic-list": lambda d, page: page.goto("/"),
     "deep-topic": lambda d, page: page.goto(d["deep"].get_absolute_url()),
     "reply-form": lambda d, page: page.goto(f"/p/{opening_post(d['deep']).pk}/reply/"),
+    "settings": lambda d, page: page.goto("/settings/"),
+    "avatar-settings": lambda d, page: page.goto("/settings/avatar/"),
+    "email-settings": lambda d, page: page.goto("/settings/email/"),
+    "profile": lambda d, page: page.goto("/u/bob/"),
     "form-error": lambda d, page: (
         page.goto(f"/p/{opening_post(d['deep']).pk}/reply/"),
         page.fill("#id_body", "   "),  # passes the browser's check, not the forum's
@@ -439,3 +445,61 @@ def test_a_member_starts_a_topic_in_a_category_and_finds_it_there(open_page, log
     page.goto("/")
     assert "1 topic · 1 post" in page.inner_text(".category-list")
     assert Topic.objects.get(title="Where do I start?").category == help_desk
+
+
+def test_a_new_member_confirms_their_address_and_shows_a_name_and_avatar_on_every_post(
+    open_page, start_worker, smtp_server, tmp_path
+):
+    """Through the pages, with a real worker sending mail to a real SMTP server."""
+    from urllib.parse import urlsplit
+
+    from . import images
+
+    worker = start_worker(**smtp_server.environment)
+    page = open_page()
+    page.goto("/accounts/signup/")
+    page.fill("#id_username", "wren")
+    page.fill("#id_email", "wren@example.org")
+    page.fill("#id_password1", "a long and unusual password")
+    page.fill("#id_password2", "a long and unusual password")
+    page.click("button:has-text('Create account')")
+    wren = User.objects.get(username="wren")
+    topic = TopicFactory(author=wren, title="Birds at dawn", body="Who hears them?")
+    ReplyFactory(parent=opening_post(topic), author=regular_member(), body="I do.")
+    ReplyFactory(topic=topic, author=wren, body="The robin starts first.")
+
+    page.click(".site-nav >> text=Settings")
+    page.fill("#id_display_name", "Wren Hollis")
+    page.click("button:has-text('Save')")
+    assert "Saved." in page.inner_text(".messages")
+    page.click(".settings-nav >> text=Avatar")
+    picture = tmp_path / "me.jpg"
+    picture.write_bytes(images.jpeg_with_metadata())
+    page.set_input_files("#id_image", str(picture))
+    page.click("button:has-text('Upload')")
+    assert "Your new avatar is saved" in page.inner_text(".messages")
+
+    page.goto(topic.get_absolute_url())
+    bylines = page.locator(".byline:has(.handle:text('@wren'))")
+    deadline = time.monotonic() + 30
+    while bylines.count() < 2 and time.monotonic() < deadline:  # the worker rewrites them
+        time.sleep(0.2)
+        page.reload()
+    assert bylines.count() == 2, worker.log_text()
+    for byline in bylines.all():
+        assert byline.locator(".display-name").inner_text() == "Wren Hollis"
+        assert (
+            byline.locator("img.avatar").evaluate("img => img.complete && img.naturalWidth") == 64
+        )
+    page.goto("/")
+    author = page.locator(".topic-row:has-text('Birds at dawn') .topic-author")
+    assert author.locator(".display-name").inner_text() == "Wren Hollis"
+    assert author.locator("img.avatar").count() == 1
+
+    ((_, recipients, mail),) = smtp_server.wait_for(1)
+    assert recipients == ["wren@example.org"]
+    link = next(line for line in mail.get_content().splitlines() if "/confirm/" in line)
+    page.goto(urlsplit(link.strip()).path)
+    assert not User.objects.get(pk=wren.pk).email_confirmed  # opening the link is not enough
+    page.click("button:has-text('Confirm')")
+    assert User.objects.get(pk=wren.pk).email_confirmed

@@ -30,6 +30,7 @@ _ROW_FIELDS = ("id", "level", "parent_id", "fragment", "author_id", "removal")
 _TOPIC_PAGE_FIELDS = (
     *(f.name for f in Topic._meta.concrete_fields if f.name != "row_html"),
     "author__username",
+    "author__display_name",
     "category__name",
     "category__slug",
     "category__parent__name",
