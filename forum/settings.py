@@ -330,8 +330,8 @@ FORUM_LIMITS = {
     "render_burst_window": timedelta(seconds=5),
     "renders_per_window": 12,
     "render_window": timedelta(minutes=1),
-    # Changes of display name or avatar per member: each rewrites all of the
-    # member's posts in the background.
+    # Changes of display name per member (avatars have their upload limit): each
+    # rewrites all of the member's posts in the background.
     "byline_changes_per_window": 10,
     "byline_change_window": timedelta(days=1),
     # Sign-ups from one address.

@@ -491,6 +491,38 @@ def test_ban_and_unban_actions(staff, other_member, member):
     assert not User.objects.get(pk=member.pk).is_active
 
 
+def test_moderators_take_down_a_members_name_bio_and_avatar(staff, member, settings, tmp_path):
+    from django_tasks_db.models import DBTaskResult
+
+    from . import images
+
+    settings.MEDIA_ROOT = tmp_path
+    services.profile_update(user=member, display_name="Rude Name", bio="Rude bio")
+    services.avatar_set(user=member, upload=images.upload(images.png()))
+    queued = DBTaskResult.objects.count()
+
+    response = staff.post(
+        reverse("admin:threads_user_changelist"),
+        {"action": "reset_profile", "_selected_action": [member.pk]},
+    )
+
+    assert "Took down the profile of 1 user." in _messages(response)
+    member.refresh_from_db()
+    assert (member.display_name, member.bio, member.bio_html, member.avatar) == ("", "", "", "")
+    assert DBTaskResult.objects.count() > queued  # the bylines are rebuilt
+
+
+def test_only_moderators_take_down_profiles(member, other_member):
+    services.profile_update(user=other_member, display_name="Bob", bio="")
+
+    with pytest.raises(services.Refused):
+        services.profile_reset(user=other_member, moderator=member)
+    with pytest.raises(services.Refused):
+        services.avatar_remove(user=other_member, moderator=member)
+    other_member.refresh_from_db()
+    assert other_member.display_name == "Bob"
+
+
 def test_moderators_cannot_ban_themselves(staff):
     response = staff.post(
         reverse("admin:threads_user_changelist"),

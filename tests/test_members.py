@@ -79,9 +79,16 @@ def test_a_bio_is_bounded_like_a_post(member):
     assert too_complex.value.error_dict["bio"][0].code == "too_complex"
 
 
-def test_a_suspended_member_cannot_change_their_profile(banned):
+def test_a_suspended_member_cannot_change_their_profile_or_avatar(banned, settings, tmp_path):
+    from . import images
+
+    settings.MEDIA_ROOT = tmp_path
     with pytest.raises(services.Refused):
         _set_name(banned, "Innocent")
+    with pytest.raises(services.Refused):
+        services.avatar_set(user=banned, upload=images.upload(images.png()))
+    banned.refresh_from_db()
+    assert (banned.display_name, banned.avatar) == ("", "")
 
 
 def test_only_a_new_display_name_queues_a_rebuild_of_the_bylines(member):

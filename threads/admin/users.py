@@ -32,8 +32,17 @@ def _with_confirmation(fields) -> list[str]:
 class ForumUserAdmin(ServiceRefusals, UserAdmin):
     form = ForumUserChangeForm
     add_form = ForumUserCreationForm
-    list_display = ["username", "email", "email_confirmed", "date_joined", "is_active", "is_staff"]
-    actions = ["ban", "unban"]
+    list_display = [
+        "username",
+        "display_name",
+        "email",
+        "email_confirmed",
+        "date_joined",
+        "is_active",
+        "is_staff",
+    ]
+    search_fields = ["username", "display_name", "email"]
+    actions = ["ban", "unban", "reset_profile"]
     # Django's, with the address's confirmation (read-only) beside it.
     fieldsets = [
         (name, {**options, "fields": _with_confirmation(options["fields"])})
@@ -42,7 +51,20 @@ class ForumUserAdmin(ServiceRefusals, UserAdmin):
 
     # What a moderator who is not a superuser sees of a member: enough to ban them.
     moderator_fieldsets = [
-        (None, {"fields": ["username", "email", "email_confirmed", "is_active", "date_joined"]})
+        (
+            None,
+            {
+                "fields": [
+                    "username",
+                    "display_name",
+                    "bio",
+                    "email",
+                    "email_confirmed",
+                    "is_active",
+                    "date_joined",
+                ]
+            },
+        )
     ]
 
     def get_fieldsets(self, request, obj=None):
@@ -54,7 +76,7 @@ class ForumUserAdmin(ServiceRefusals, UserAdmin):
         if obj is None:
             return super().get_readonly_fields(request, obj)
         if not request.user.is_superuser:
-            return ["username", "email", "email_confirmed", "date_joined"]
+            return ["username", "display_name", "bio", "email", "email_confirmed", "date_joined"]
         # A username is an identity: it is written into every post and every export. Only
         # following the link mailed to an address confirms it.
         return [
@@ -102,3 +124,14 @@ class ForumUserAdmin(ServiceRefusals, UserAdmin):
             lambda u: services.user_set_active(user=u, moderator=request.user, active=True),
             "Activated",
         )
+
+    @admin.action(
+        description="Take down the display name, bio and avatar of selected members",
+        permissions=["change"],
+    )
+    def reset_profile(self, request, queryset) -> None:
+        def reset(user: User) -> None:
+            services.profile_reset(user=user, moderator=request.user)
+            services.avatar_remove(user=user, moderator=request.user)
+
+        each_selected(request, queryset, reset, "Took down the profile of")

@@ -39,7 +39,7 @@ from .categories import (
 from .errors import AlreadyPosted, BadLink, NotFound, RateLimited, Refused
 from .interchange import ImportSummary, conversation_import
 from .mail import MailKind, mail_queue, mail_refusal, mail_send, message_id
-from .members import member_ignore, member_unignore, profile_update
+from .members import member_ignore, member_unignore, profile_reset, profile_update
 from .posts import (
     post_delete,
     post_edit,
@@ -102,6 +102,7 @@ __all__ = [
     "post_reply",
     "post_restore",
     "posts_rerender",
+    "profile_reset",
     "profile_update",
     "topic_create",
     "topic_delete",

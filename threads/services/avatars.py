@@ -18,9 +18,9 @@ from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
 
-from .. import avatars
+from .. import avatars, permissions
 from ..models import User
-from . import bylines, limits
+from . import bylines, limits, writes
 
 # How long a replaced avatar's files stay: longer than any page or fragment showing them.
 KEEP_REPLACED = timedelta(days=1)
@@ -30,9 +30,11 @@ def avatar_set(*, user: User, upload: UploadedFile) -> User:
     """Show this image as the member's avatar, from their next post on and, within
     a minute (the background rebuild), on every post they wrote.
 
+    A suspended member cannot (their avatar shows on every post they wrote).
     Counted first (checking an image costs a worker), then checked and re-encoded
     (`avatars.process`, raising ValidationError), stored, and set in a transaction.
     """
+    writes.refuse_if(permissions.posting_refusal(user))
     config = settings.FORUM_LIMITS
     with transaction.atomic():
         limits.count_event(
@@ -55,8 +57,13 @@ def avatar_set(*, user: User, upload: UploadedFile) -> User:
     return user
 
 
-def avatar_remove(*, user: User) -> User:
-    """Go back to the generated avatar (initials on a colour of the handle)."""
+def avatar_remove(*, user: User, moderator: User | None = None) -> User:
+    """Go back to the generated avatar (initials on a colour of the handle).
+
+    The member themselves, or a `moderator` taking down an avatar they should not show.
+    """
+    if moderator is not None:
+        writes.refuse_if(permissions.moderation_refusal(moderator))
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
         _replace(locked, "")

@@ -62,7 +62,7 @@ def profile_update(*, user: User, display_name: str, bio: str) -> User:
                 str(user.pk),
                 limit=settings.FORUM_LIMITS["byline_changes_per_window"],
                 window=settings.FORUM_LIMITS["byline_change_window"],
-                what="You have changed your name or avatar many times today.",
+                what="You have changed your display name many times today.",
             )
             changes["display_name"] = display_name
             bylines.bylines_changed(user=user)
@@ -70,6 +70,21 @@ def profile_update(*, user: User, display_name: str, bio: str) -> User:
             User.objects.filter(pk=user.pk).update(**changes)
     for field, value in changes.items():
         setattr(user, field, value)
+    return user
+
+
+def profile_reset(*, user: User, moderator: User) -> User:
+    """A moderator takes down what a member shows of themselves: display name and bio.
+
+    (Their avatar: `avatar_remove` with the moderator.)
+    """
+    writes.refuse_if(permissions.moderation_refusal(moderator))
+    with transaction.atomic():
+        current = User.objects.select_for_update().get(pk=user.pk)
+        if current.display_name:
+            bylines.bylines_changed(user=user)
+        User.objects.filter(pk=user.pk).update(display_name="", bio="", bio_html="")
+    user.display_name = user.bio = user.bio_html = ""
     return user
 
 
