@@ -27,16 +27,7 @@ def clean_display_name(text: str) -> str:
 
 
 def clean_bio(text: str) -> str:
-    bio = writes.normalize_body(text)
-    if len(bio) > BIO_MAX_LENGTH:
-        raise ValidationError(
-            f"The text about you can be at most {BIO_MAX_LENGTH:,} characters long; "
-            f"this one has {len(bio):,}.",
-            code="too_long",
-        )
-    if "\x00" in bio:
-        raise ValidationError("The text contains a NUL character.", code="null_characters")
-    return bio
+    return writes.clean_text(text, what="The text about you", max_length=BIO_MAX_LENGTH, empty=None)
 
 
 def profile_update(*, user: User, display_name: str, bio: str) -> User:

@@ -44,19 +44,28 @@ def normalize_body(text: str) -> str:
     return conversation.without_blank_edges(conversation.LINE_BREAK.split(text))
 
 
-def clean_body(text: str) -> str:
+def clean_text(text: str, *, what: str, max_length: int, empty: str | None) -> str:
+    """Markdown text (a post, a bio), normalized; empty is the message `empty`, or allowed."""
     body = normalize_body(text)
-    if not body:
-        raise ValidationError("The post is empty: write something first.", code="empty")
-    if len(body) > BODY_MAX_LENGTH:
+    if not body and empty is not None:
+        raise ValidationError(empty, code="empty")
+    if len(body) > max_length:
         raise ValidationError(
-            f"A post can be at most {BODY_MAX_LENGTH:,} characters long; "
-            f"this one has {len(body):,}.",
+            f"{what} can be at most {max_length:,} characters long; this one has {len(body):,}.",
             code="too_long",
         )
     if "\x00" in body:
         raise ValidationError("The text contains a NUL character.", code="null_characters")
     return body
+
+
+def clean_body(text: str) -> str:
+    return clean_text(
+        text,
+        what="A post",
+        max_length=BODY_MAX_LENGTH,
+        empty="The post is empty: write something first.",
+    )
 
 
 # Characters that show nothing or reorder the text around them (Unicode format
