@@ -16,12 +16,17 @@ Hostile input is normal input, and it must end in a clear 4xx, never a 500:
   With a query string, Django cannot even build the request in such a
   charset, so the WSGI and ASGI entry points refuse those first
   (`wsgi_checks`, `asgi_checks`).
+* A body bigger than any form of the forum takes (`FORUM_MAX_REQUEST_BYTES`,
+  from its declared length) is refused with a 413 before anything reads it:
+  Django reads a form's whole body, and keeps files of any size on disk,
+  before a view could say no.
 * The admin's actions look up the objects selected by their ids: ids that are
   not ids of that model (`abc`, 2**70) are a bad request, not a ValueError.
 """
 
 import codecs
 
+from django.conf import settings
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import ValidationError
 from django.db import connection
@@ -94,6 +99,19 @@ def _valid_ids(model, values: list[str]) -> bool:
     return True
 
 
+class HttpResponseTooBig(HttpResponse):
+    status_code = 413
+
+
+def too_big(request: HttpRequest) -> bool:
+    """Whether the request's declared body is bigger than any form of the forum takes."""
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return False  # Django reads such a body as empty
+    return declared > settings.FORUM_MAX_REQUEST_BYTES
+
+
 def _refusal(response_class, template: str) -> HttpResponse:
     """The forum's error page, rendered as Django's own error views render it.
 
@@ -112,6 +130,8 @@ class RequestChecksMiddleware:
         # request.POST again (DEBUG's error page does) and fail the same way.
         if "\x00" in request.path_info:
             return _refusal(HttpResponseNotFound, "404.html")
+        if too_big(request):
+            return _refusal(HttpResponseTooBig, "413.html")
         if charset_problem(request) or nul_problem(request):
             return _refusal(HttpResponseBadRequest, "400.html")
         return self.get_response(request)

@@ -358,3 +358,6 @@ FORUM_LIMITS = {
     # then); a file of 10,000 messages is about 2 MB.
     "import_max_bytes": 5 * 1024 * 1024,
 }
+# No request body is bigger than the biggest form (an import) with room to spare:
+# bigger ones are refused before they are read (forum.request_checks).
+FORUM_MAX_REQUEST_BYTES = FORUM_LIMITS["import_max_bytes"] + 1024 * 1024

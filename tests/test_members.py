@@ -332,3 +332,56 @@ def test_the_profile_says_whether_the_reader_ignores_the_member(member, other_me
 
     assert selectors.member(username="BOB", viewer=member).is_ignored
     assert not selectors.member(username="bob", viewer=other_member).is_ignored
+
+
+# --- What reviewers found ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("\uff20moderator", "cannot start with @"),  # a fullwidth @
+        ("BOB", "another member's handle"),
+        ("a" + "\u0301" * 200, "at most 50 characters"),
+        ("\u200b\u200b", "needs a visible letter"),
+    ],
+)
+def test_a_display_name_cannot_pass_for_a_handle_or_hide(member, other_member, name, message):
+    with pytest.raises(ValidationError) as refused:
+        _set_name(member, name)
+
+    assert message in " ".join(refused.value.message_dict["display_name"])
+
+
+def test_ones_own_handle_is_a_fine_display_name(member):
+    assert _set_name(member, "Alice").display_name == "Alice"
+    assert _set_name(member, "alice").display_name == "alice"
+
+
+def test_a_bio_as_long_as_the_box_allows_is_taken_with_its_line_ends(member_client, member):
+    """Browsers send each line end as two characters; the limit counts one."""
+    bio = "\r\n".join(["x" * 94] * 21)  # 1,994 characters as typed
+
+    response = member_client.post(reverse("threads:settings"), {"display_name": "", "bio": bio})
+
+    assert response.status_code == 302
+    member.refresh_from_db()
+    assert len(member.bio) == 1994
+
+
+def test_the_display_name_box_takes_what_the_rules_allow(member_client):
+    html = _html(member_client.get(reverse("threads:settings")))
+
+    assert 'maxlength="50"' in html
+
+
+def test_a_moderators_profile_offers_no_ignore_button(member_client, moderator, other_member):
+    assert "Ignore @mod" not in _html(member_client.get(moderator.get_absolute_url()))
+    assert "Ignore @bob" in _html(member_client.get(other_member.get_absolute_url()))
+
+
+def test_the_password_page_keeps_the_settings_menu(member_client):
+    html = _html(member_client.get(reverse("password_change")))
+
+    assert 'class="settings-nav"' in html
+    assert 'aria-current="page">Password' in html

@@ -465,7 +465,7 @@ def test_fragment_has_byline_time_and_links(topic, other_member):
 
     fragment = reply.fragment
 
-    assert '<span class="author">bob</span>' in fragment
+    assert '<span class="author">@bob</span>' in fragment
     assert '<time datetime="2025-03-04T05:06:07Z">4 Mar 2025, 05:06 UTC</time>' in fragment
     assert "<p>A <em>reply</em></p>" in fragment
     assert f'href="#p{reply.pk}"' in fragment

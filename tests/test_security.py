@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from threads import conversation, rendering, services
@@ -853,3 +854,27 @@ def test_a_form_in_a_charset_that_can_be_read_is_read(member_client, content_typ
 
     assert response.status_code == 302
     assert Topic.objects.get().title == title
+
+
+# --- Bodies too big for any form ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["/accounts/login/", "/settings/", "/admin/threads/topic/import/"])
+def test_a_body_bigger_than_any_form_is_refused_before_it_is_read(client, member, url, settings):
+    """Django keeps an uploaded file of any size on disk before a view could refuse it."""
+    client.force_login(member)
+    huge = SimpleUploadedFile("huge.bin", b"x" * (settings.FORUM_MAX_REQUEST_BYTES + 1))
+
+    response = client.post(url, {"f": huge, "csrfmiddlewaretoken": "x"})
+
+    assert response.status_code == 413
+    assert "too big to send" in response.content.decode()
+
+
+def test_a_body_as_big_as_an_import_is_read(client, moderator, settings):
+    client.force_login(moderator)
+    body = b"x" * (settings.FORUM_LIMITS["import_max_bytes"] - 1000)
+
+    response = client.post("/accounts/login/", {"f": SimpleUploadedFile("a.bin", body)})
+
+    assert response.status_code != 413

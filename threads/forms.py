@@ -13,7 +13,7 @@ class BodyField(forms.CharField):
 
     widget = forms.Textarea(attrs={"rows": 8})
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, max_length: int = BODY_MAX_LENGTH, **kwargs) -> None:
         kwargs.setdefault("label", "Message")
         kwargs.setdefault(
             "help_text",
@@ -22,7 +22,7 @@ class BodyField(forms.CharField):
         kwargs.setdefault(
             "error_messages", {"required": "The message is empty: write something first."}
         )
-        super().__init__(max_length=BODY_MAX_LENGTH, strip=False, **kwargs)
+        super().__init__(max_length=max_length, strip=False, **kwargs)
 
     def to_python(self, value):
         return services.normalize_body(super().to_python(value))
@@ -99,27 +99,25 @@ class EditForm(forms.Form):
 class ProfileForm(forms.Form):
     """What a member shows of themselves: a display name beside their @handle, and a bio."""
 
+    # Counted by the service, once hidden characters are dropped, with its own message.
     display_name = forms.CharField(
         required=False,
-        # Generous: hidden characters are dropped before the service counts.
-        max_length=4 * DISPLAY_NAME_MAX_LENGTH,
         help_text=(
             f"Up to {DISPLAY_NAME_MAX_LENGTH} characters, shown beside your @handle. "
             "Leave it empty to show only your handle."
         ),
-        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "name", "maxlength": DISPLAY_NAME_MAX_LENGTH}
+        ),
     )
-    bio = forms.CharField(
+    # Counted once line ends are normalized (browsers send each as two characters).
+    bio = BodyField(
         label="About you",
         required=False,
-        strip=False,
         max_length=BIO_MAX_LENGTH,
         help_text=f"Markdown, up to {BIO_MAX_LENGTH:,} characters, shown on your profile.",
         widget=forms.Textarea(attrs={"rows": 5}),
     )
-
-    def clean_bio(self) -> str:
-        return services.normalize_body(self.cleaned_data["bio"])
 
 
 class SignupForm(UserCreationForm):

@@ -105,6 +105,17 @@ def moderation_refusal(user, place: Topic | Category | None = None) -> str | Non
     return "Only moderators can do that."
 
 
+def ignore_refusal(member, ignored) -> str | None:
+    """Whether `member` may ignore `ignored` (fold their posts)."""
+    if not member.is_authenticated:
+        return "Log in to ignore a member."
+    if member.pk == ignored.pk:
+        return "You cannot ignore yourself."
+    if is_moderator(ignored) or ignored.is_superuser:
+        return "Moderators cannot be ignored: what they post may concern you."
+    return None
+
+
 def login_name(request, credentials: dict) -> str:
     """The name failed logins are counted under: usernames ignore case at login."""
     return str(credentials.get("username", "")).lower()

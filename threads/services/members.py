@@ -1,5 +1,6 @@
 """Members' own settings: their display name and bio, and the members they ignore."""
 
+import unicodedata
 from functools import partial
 
 from django.conf import settings
@@ -10,7 +11,6 @@ from django.utils import timezone
 from .. import permissions
 from ..models import BIO_MAX_LENGTH, DISPLAY_NAME_MAX_LENGTH, Ignore, User
 from . import bylines, limits, writes
-from .errors import Refused
 
 
 def clean_display_name(text: str) -> str:
@@ -18,12 +18,22 @@ def clean_display_name(text: str) -> str:
     name = writes.clean_line(
         text, what="A display name", max_length=DISPLAY_NAME_MAX_LENGTH, empty=None
     )
-    if name.startswith("@"):
+    if unicodedata.normalize("NFKC", name).startswith("@"):
         raise ValidationError(
             "A display name cannot start with @: your @handle is shown beside it.",
             code="looks_like_handle",
         )
     return name
+
+
+def _refuse_others_handle(name: str, user: User) -> None:
+    """A display name is never another member's handle, however it is written."""
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    if folded and User.objects.named(folded).exclude(pk=user.pk).exists():
+        raise ValidationError(
+            {"display_name": "That is another member's handle: choose another name."},
+            code="another_members_handle",
+        )
 
 
 def clean_bio(text: str) -> str:
@@ -40,6 +50,8 @@ def profile_update(*, user: User, display_name: str, bio: str) -> User:
     """
     writes.refuse_if(permissions.posting_refusal(user))
     display_name = _for_field("display_name", clean_display_name, display_name)
+    if display_name != user.display_name:
+        _refuse_others_handle(display_name, user)
     bio = _for_field("bio", clean_bio, bio)
     changes = {}
     if bio != user.bio:
@@ -89,12 +101,7 @@ def _for_field(field: str, clean, value: str) -> str:
 
 def member_ignore(*, member: User, ignored: User) -> None:
     """Fold the posts of `ignored` for `member`. Moderators cannot be ignored."""
-    if not member.is_authenticated:
-        raise Refused("Log in to ignore a member.")
-    if member.pk == ignored.pk:
-        raise Refused("You cannot ignore yourself.")
-    if permissions.is_moderator(ignored) or ignored.is_superuser:
-        raise Refused("Moderators cannot be ignored: what they post may concern you.")
+    writes.refuse_if(permissions.ignore_refusal(member, ignored))
     try:
         with transaction.atomic():
             Ignore.objects.get_or_create(

@@ -89,7 +89,7 @@ def clean_line(text: str, *, what: str, max_length: int, empty: str | None) -> s
     """
     line = visible(text).strip()
     if not any(c not in _JOINERS and c not in _BLANK_LETTERS and not c.isspace() for c in line):
-        if empty is None and not line:
+        if empty is None and not text.strip():
             return ""
         raise ValidationError(empty or f"{what} needs a visible letter.", code="empty")
     if len(line) > max_length:

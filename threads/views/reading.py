@@ -93,4 +93,8 @@ def profile(request: HttpRequest, username: str) -> HttpResponse:
         before=request.GET.get("before"),
         after=request.GET.get("after"),
     )
-    return render(request, "threads/profile.html", {"profile": member_profile})
+    context = {
+        "profile": member_profile,
+        "ignore_refusal": permissions.ignore_refusal(request.user, member_profile.member),
+    }
+    return render(request, "threads/profile.html", context)
