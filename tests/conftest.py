@@ -268,6 +268,7 @@ def run_tasks():
     tasks, which would end the test's transaction: this runs its steps, each
     task claimed and run by the worker's `run_task`, within the test.
     """
+    from django.db import transaction
     from django_tasks_db.management.commands.db_worker import Worker
     from django_tasks_db.models import DBTaskResult
 
@@ -284,10 +285,13 @@ def run_tasks():
 
     def run() -> int:
         ran = 0
-        while (result := DBTaskResult.objects.ready().get_locked()) is not None:
-            result.claim(worker.worker_id)
+        while True:
+            with transaction.atomic():  # as the worker claims a task
+                result = DBTaskResult.objects.ready().get_locked()
+                if result is None:
+                    return ran
+                result.claim(worker.worker_id)
             worker.run_task(result)
             ran += 1
-        return ran
 
     return run

@@ -78,7 +78,7 @@ def test_a_refused_upload_shows_why_on_the_form(member_client, member, data, nam
 
 def test_a_body_far_over_the_limit_is_refused_before_it_is_read(member_client, member):
     """No temporary file of it is kept: the body is refused from its declared length."""
-    data = b"\x89PNG" + b"x" * (3 * avatars.MAX_BYTES)
+    data = b"\x89PNG" + b"x" * (avatars.MAX_BYTES + 512 * 1024)  # under the global limit
 
     response = member_client.post(URL, {"image": images.upload(data, "huge.png")})
 
