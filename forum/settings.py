@@ -318,14 +318,15 @@ FORUM_LIMITS = {
     # renderer busy.
     "previews_per_window": 30,
     "preview_window": timedelta(minutes=10),
-    # Renders per member (posts, edits and previews, stored or refused): each
-    # may cost a render worker up to a second.
-    # Tries at changing one's password (each checks the old one, a slow hash).
+    # Tries at changing one's password or e-mail address (each checks the
+    # password, a slow hash).
     "password_changes_per_window": 5,
     "password_change_window": timedelta(minutes=15),
     # Avatar uploads per member (checking and re-encoding an image costs up to half a second).
     "avatar_uploads_per_window": 10,
     "avatar_upload_window": timedelta(hours=1),
+    # Renders per member (posts, edits and previews, stored or refused): each
+    # may cost a render worker up to a second.
     "renders_per_burst": 3,
     "render_burst_window": timedelta(seconds=5),
     "renders_per_window": 12,

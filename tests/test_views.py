@@ -1126,7 +1126,7 @@ def test_password_change_tries_are_counted_before_any_password_is_checked(
 
     assert response.status_code == 429
     assert int(response["Retry-After"]) > 800
-    assert "Too many tries at changing your password." in _html(response)
+    assert "Too many tries with your password" in _html(response)
     assert checks == []
 
 

@@ -232,7 +232,7 @@ def password_change_count(*, user: User) -> None:
             str(user.pk),
             limit=forum_limits["password_changes_per_window"],
             window=forum_limits["password_change_window"],
-            what="Too many tries at changing your password.",
+            what="Too many tries with your password (to change it, or your e-mail address).",
         )
 
 
