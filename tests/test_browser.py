@@ -147,11 +147,11 @@ def test_a_subtree_collapses_and_expands(open_page, javascript):
     assert not page.get_by_text("A grandchild").is_visible()
     assert label.is_visible()
     assert label.inner_text().strip() == "· folded, with 1 reply"
-    assert expanded_states(page) == {"ann": True, "bo": False}  # cy is folded away
+    assert expanded_states(page) == {"@ann": True, "@bo": False}  # cy is folded away
     summary.click()
     assert page.get_by_text("A grandchild").is_visible()
     assert not label.is_visible()
-    assert expanded_states(page) == {"ann": True, "bo": True, "cy": True}
+    assert expanded_states(page) == {"@ann": True, "@bo": True, "@cy": True}
 
 
 def expanded_states(page) -> dict[str, bool]:
@@ -274,7 +274,7 @@ def test_keys_move_between_posts_and_fold_them(page):
     assert focused() == f"p{second.pk}"
     page.keyboard.press("k")
     assert focused() == f"p{first.pk}"
-    assert expanded_states(page) == {"ann": True, "bo": False, "di": True}
+    assert expanded_states(page) == {"@ann": True, "@bo": False, "@di": True}
     assert page.locator(".keys-hint").is_visible()
     page.goto("/")  # no posts, so no keys to tell about
     assert not page.locator(".keys-hint").is_visible()

@@ -154,7 +154,7 @@ def test_a_rebuild_goes_in_batches_with_pauses_between_them(prolific, member, mo
         return done, last
 
     monkeypatch.setattr(bylines, "_rebuild_batch", spy)
-    monkeypatch.setattr(bylines.time, "sleep", pauses.append)
+    monkeypatch.setattr(bylines, "sleep", pauses.append)
     _set_name(member, "Alice Liddell")
 
     rebuilt = services.bylines_rebuild(user_id=member.pk, batch=3, pause=0.25)

@@ -13,9 +13,9 @@ fragment showing the latest byline.
 """
 
 import logging
-import time
 from dataclasses import asdict, dataclass
 from datetime import timedelta
+from time import perf_counter, sleep
 
 from django.db import DatabaseError, transaction
 from django.utils import timezone
@@ -91,12 +91,12 @@ def bylines_rebuild(*, user_id: int, batch: int = BATCH, pause: float = PAUSE) -
     rebuilt = Rebuilt()
     after = 0
     while True:
-        began = time.perf_counter()
+        began = perf_counter()
         done, after = _rebuild_batch(user_id=user_id, after=after, size=batch)
-        rebuilt = rebuilt.plus(done, time.perf_counter() - began)
+        rebuilt = rebuilt.plus(done, perf_counter() - began)
         if done < batch:
             return rebuilt
-        time.sleep(pause)
+        sleep(pause)
 
 
 _FRAGMENT_FIELDS = ("id", "topic_id", "parent_id", "body_html", "created", "edited", "removal")
