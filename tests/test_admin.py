@@ -6,7 +6,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from threads import services
-from threads.models import Category, Post, Topic, User
+from threads.models import Category, Mail, Post, Topic, User
 
 from .factories import ModeratorFactory, ReplyFactory, TopicFactory, UserFactory
 from .helpers import form_data, opening_post, tree_shape
@@ -1508,3 +1508,37 @@ def test_category_moderators_cannot_move_posts_elsewhere(keeper_client, places, 
         response.content.decode()
     )
     assert Post.objects.get(pk=post.pk).topic_id == places["cats"].pk
+
+
+# --- The outbox -------------------------------------------------------------------------------
+
+
+def test_administrators_see_the_outbox_without_the_mails_text(client, member):
+    from threads.services import MailKind, mail_queue
+
+    confirmation = MailKind.CONFIRMATION
+    sent = mail_queue(
+        to="a@example.org", subject="Delivered one", body="secret link", kind=confirmation
+    )
+    Mail.objects.filter(pk=sent.pk).update(sent=sent.created)
+    stuck = mail_queue(to="b@example.org", subject="Stuck one", body="x", kind=confirmation)
+    Mail.objects.filter(pk=stuck.pk).update(claimed=stuck.created)
+    client.force_login(User.objects.create_superuser("root", "root@example.org", "pw"))
+    url = reverse("admin:threads_mail_changelist")
+
+    everything = client.get(url).content.decode()
+    only_stuck = client.get(url, {"state": "stuck"}).content.decode()
+    page = client.get(reverse("admin:threads_mail_change", args=[sent.pk]))
+
+    assert "Delivered one" in everything
+    assert "Stuck one" in everything
+    assert "Stuck one" in only_stuck
+    assert "Delivered one" not in only_stuck
+    assert page.status_code == 200
+    assert "secret link" not in page.content.decode()
+    assert client.post(reverse("admin:threads_mail_delete", args=[sent.pk])).status_code == 403
+
+
+def test_moderators_do_not_see_the_outbox(moderator_client):
+    assert moderator_client.get(reverse("admin:threads_mail_changelist")).status_code == 403
+    assert "threads/mail/" not in moderator_client.get(reverse("admin:index")).content.decode()
