@@ -255,6 +255,32 @@ def test_times_read_relative_and_keep_the_exact_time(page):
     assert time.get_attribute("datetime").endswith("Z")
 
 
+def test_n_goes_to_the_next_new_post_and_the_link_to_the_first(page, log_in):
+    reader = regular_member(username="eve")
+    topic = TopicFactory(author=UserFactory(username="ann"), body="Opening post")
+    log_in(page, reader)
+    page.goto(topic.get_absolute_url())  # everything seen
+    first = ReplyFactory(parent=opening_post(topic), author=UserFactory(username="bo"))
+    ReplyFactory(parent=first, author=reader)  # her own: never new
+    second = ReplyFactory(topic=topic, author=UserFactory(username="di"))
+    page.goto(topic.get_absolute_url())
+
+    def focused() -> str:
+        return page.evaluate("document.activeElement.closest('li.post').id")
+
+    assert page.locator("li.post.new").count() == 2
+    page.keyboard.press("n")
+    assert focused() == f"p{first.pk}"
+    page.keyboard.press("n")
+    assert focused() == f"p{second.pk}"
+    page.keyboard.press("n")  # no more: stays
+    assert focused() == f"p{second.pk}"
+    page.click(".new-posts a")
+    assert page.evaluate("location.hash") == f"#p{first.pk}"
+    page.reload()
+    assert page.locator("li.post.new").count() == 0
+
+
 def test_keys_move_between_posts_and_fold_them(page):
     topic = TopicFactory(author=UserFactory(username="ann"), body="Opening post")
     first = ReplyFactory(parent=opening_post(topic), author=UserFactory(username="bo"))

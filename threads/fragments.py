@@ -67,14 +67,21 @@ class ThreadHTML:
     slots: dict[int, int]  # post id: byte offset just after the post's fragment
     opens: dict[int, int]  # post id: byte offset of the `open` attribute of its <details>
 
-    def with_tools(self, tools: Mapping[int, str], folded: Iterable[int] = ()) -> list[bytes]:
+    def with_tools(
+        self, tools: Mapping[int, str], folded: Iterable[int] = (), new: Iterable[int] = ()
+    ) -> list[bytes]:
         """The thread with this reader's controls (edit, moderate) under their posts,
-        and the posts in `folded` (of members they ignore) folded.
+        the posts in `folded` (of members they ignore) folded, and those in `new`
+        (new to them) marked with the class `new`.
 
         In pieces, for the response to join once.
         """
         edits = [(self.slots[i], 0, tools[i].encode()) for i in tools if i in self.slots]
         edits += [(self.opens[i], len(_OPEN), _IGNORED) for i in folded if i in self.opens]
+        # The class attribute of the post's <li> ends just before `" id="p{id}"><details`.
+        edits += [
+            (self.opens[i] - len(f'" id="p{i}"><details'), 0, _NEW) for i in new if i in self.opens
+        ]
         parts, start = [], 0
         for offset, skip, piece in sorted(edits):
             parts += (self.html[start:offset], piece)
@@ -86,6 +93,7 @@ class ThreadHTML:
 # What folds a post of a member the reader ignores: its <details> is not open.
 _OPEN = b" open"
 _IGNORED = b' class="is-ignored"'
+_NEW = b" new"
 
 
 def thread_html(

@@ -1,6 +1,7 @@
 """The forum's data and its constraints. Every write goes through threads.services."""
 
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, Group, UserManager
@@ -16,6 +17,8 @@ TITLE_MAX_LENGTH = 200
 BODY_MAX_LENGTH = 50_000
 DISPLAY_NAME_MAX_LENGTH = 50
 BIO_MAX_LENGTH = 2_000
+# Read marks older than this count as read (threads.selectors.unread).
+READ_MARKS_KEPT = timedelta(days=90)
 
 # A handle as ConversationJS writes it: `- @handle [timestamp]: text`.
 # Not only dots: /u/../ would be another address.
@@ -75,6 +78,8 @@ class User(AbstractUser):
     pending_email = models.EmailField(
         "new e-mail address, not yet confirmed", blank=True, editable=False
     )
+    # "Mark all as read": no post before this is new to the member.
+    read_before = models.DateTimeField(null=True, blank=True, editable=False)
     # Members whose posts are folded for this one.
     ignored = models.ManyToManyField(
         "self", symmetrical=False, through="Ignore", related_name="ignored_by", blank=True
@@ -301,6 +306,46 @@ class Post(MPTTModel):
     @property
     def is_removed(self) -> bool:
         return self.removal != self.Removal.VISIBLE
+
+
+class TopicRead(models.Model):
+    """How far a member has read a topic: one row per member and topic, not per post.
+
+    A post is new to the member when its id is above `seen_post_id` and it was
+    written after their read horizon (threads.selectors.unread): marks older
+    than READ_MARKS_KEPT count as read, so old rows can go (`manage.py
+    prune_read_marks`).
+    """
+
+    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="+")
+    # The highest post id the member has been shown, and the topic's posts then.
+    seen_post_id = models.BigIntegerField()
+    seen_posts = models.PositiveIntegerField()
+    seen = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["member", "topic"], name="topic_read_once")]
+        indexes = [models.Index(fields=["seen"], name="topic_read_seen_idx")]
+
+    def __str__(self):
+        return f"{self.member_id} read {self.topic_id} to post {self.seen_post_id}"
+
+
+class CategoryRead(models.Model):
+    """A category a member marked as read: nothing in it before `before` is new to them."""
+
+    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="+")
+    before = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["member", "category"], name="category_read_once")
+        ]
+
+    def __str__(self):
+        return f"{self.member_id} read {self.category_id} before {self.before:%Y-%m-%d %H:%M}"
 
 
 class Ignore(models.Model):

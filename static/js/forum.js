@@ -98,13 +98,22 @@
   document.addEventListener("keydown", function (event) {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     if (event.target.closest("input, textarea, select, [contenteditable]")) return;
-    if (event.key !== "j" && event.key !== "k") return;
+    if (event.key !== "j" && event.key !== "k" && event.key !== "n") return;
     const summaries = visibleSummaries();
     if (!summaries.length) return;
     const current = summaries.indexOf(document.activeElement);
-    let next = event.key === "j" ? current + 1 : current - 1;
-    if (current === -1) next = event.key === "j" ? 0 : summaries.length - 1;
-    next = Math.max(0, Math.min(summaries.length - 1, next));
+    let next;
+    if (event.key === "n") {
+      // The next post new to the reader (li.post.new), after the one in focus.
+      next = summaries.findIndex(
+        (summary, index) => index > current && summary.closest("li.post").classList.contains("new"),
+      );
+      if (next === -1) return;
+    } else {
+      next = event.key === "j" ? current + 1 : current - 1;
+      if (current === -1) next = event.key === "j" ? 0 : summaries.length - 1;
+      next = Math.max(0, Math.min(summaries.length - 1, next));
+    }
     summaries[next].focus();
     summaries[next].scrollIntoView({ block: "nearest" });
     event.preventDefault();

@@ -14,7 +14,7 @@ from django.db.models import Q, QuerySet, Subquery
 from django.utils.safestring import SafeString, mark_safe
 
 from ..models import Category, Post, Topic, User
-from . import access, members
+from . import access, members, unread
 
 TOPICS_PER_PAGE = 30
 # A category row shows its latest topic's title and link only.
@@ -56,10 +56,21 @@ class TopicList:
     html: SafeString
 
 
-def _topic_rows(topics: QuerySet[Topic], count: int, page: int | str | None) -> TopicList:
-    rows = topics.order_by("-is_pinned", "-last_activity", "-id").values_list("row_html", flat=True)
+_ROW_MARKS = ("reply_count", "created", "last_activity", "seen_post_id", "seen_posts")
+
+
+def _topic_rows(topics: QuerySet[Topic], count: int, page: int | str | None, viewer) -> TopicList:
+    """A page of topic rows, each with how many posts are new to a member (same queries)."""
+    topics = topics.order_by("-is_pinned", "-last_activity", "-id")
+    if not viewer.is_authenticated:
+        rows = topics.values_list("row_html", flat=True)
+        page_of_rows = _CountedPaginator(rows, TOPICS_PER_PAGE, count).get_page(page)
+        return TopicList(page=page_of_rows, html=mark_safe("".join(page_of_rows)))
+    rows = unread.with_seen(topics, viewer).values_list("row_html", *_ROW_MARKS, "category_read")
     page_of_rows = _CountedPaginator(rows, TOPICS_PER_PAGE, count).get_page(page)
-    return TopicList(page=page_of_rows, html=mark_safe("".join(page_of_rows)))
+    start = unread.horizon(viewer)
+    html = "".join(unread.marked_row(row[0], unread.Marks(*row[1:]), start) for row in page_of_rows)
+    return TopicList(page=page_of_rows, html=mark_safe(html))
 
 
 @dataclass(frozen=True)
@@ -80,7 +91,8 @@ def category_index(*, viewer, page: int | str | None) -> Index:
     )
     count = sum(category.topic_count for category in categories)
     return Index(
-        categories=categories, topics=_topic_rows(access.visible_topics(viewer), count, page)
+        categories=categories,
+        topics=_topic_rows(access.visible_topics(viewer), count, page, viewer),
     )
 
 
@@ -107,7 +119,9 @@ def category_page(*, viewer, slug: str, page: int | str | None) -> CategoryPage:
     if category is None:
         raise Category.DoesNotExist(f"No category {slug!r} that this reader sees.")
     subcategories = [row for row in rows if row.parent_id == category.pk]
-    topics = _topic_rows(Topic.objects.filter(category=category), category.topic_count, page)
+    topics = _topic_rows(
+        Topic.objects.filter(category=category), category.topic_count, page, viewer
+    )
     return CategoryPage(category=category, subcategories=subcategories, topics=topics)
 
 

@@ -6,6 +6,7 @@ through the cache; each reader's own controls are added per request.
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
@@ -14,7 +15,7 @@ from django.urls import reverse
 
 from .. import fragments, permissions, rendering
 from ..models import Ignore, Post, Topic
-from . import access
+from . import access, unread
 
 # A topic page holds whole top-level posts with all their replies, at most this
 # many posts in all (a top-level post with more replies gets a page of its own).
@@ -50,6 +51,10 @@ class Thread:
     page: Page | None = None
     post: Post | None = None
     context_html: list[bytes] | None = None
+    # On a topic's page: the posts new to the reader, in page order, and the
+    # highest post id on the page (how far the reader has now been shown).
+    new_posts: tuple[int, ...] = ()
+    last_post_id: int = 0
 
 
 def _id_url(viewname: str) -> str:
@@ -112,7 +117,7 @@ def _thread_rows(posts: QuerySet) -> list[tuple]:
     """The rows of a thread, each with the number of replies under its post (from lft, rght)."""
     replies = ExpressionWrapper((F("rght") - F("lft") - 1) / 2, output_field=IntegerField())
     posts = posts.annotate(replies=replies).order_by("tree_id", "lft")
-    return list(posts.values_list(*_ROW_FIELDS, "replies"))
+    return list(posts.values_list(*_ROW_FIELDS, "replies", "created"))
 
 
 def _owners(rows: list[tuple]) -> Owners:
@@ -163,6 +168,8 @@ def topic_thread(*, topic_id: int, page: int | str | None, viewer) -> Thread:
     reader; only each reader's own controls are added per request.
     """
     topics = _with_ignores(access.topics_with_rights(viewer), viewer)
+    if viewer.is_authenticated:
+        topics = unread.with_seen(topics, viewer)
     topic = (
         topics.select_related("author", "category__parent")
         .only(*_TOPIC_PAGE_FIELDS)
@@ -171,7 +178,7 @@ def topic_thread(*, topic_id: int, page: int | str | None, viewer) -> Thread:
     pages = Paginator(_pages(topic) or [(0, 0)], 1).get_page(page)
     first, last = pages[0]
 
-    def build() -> tuple[fragments.ThreadHTML, Owners]:
+    def build() -> tuple[fragments.ThreadHTML, Owners, list[tuple[int, datetime]]]:
         rows = _thread_rows(
             Post.objects.filter(
                 topic=topic, tree_id__gte=first, tree_id__lte=last, level__lte=THREAD_DEPTH + 1
@@ -183,12 +190,35 @@ def topic_thread(*, topic_id: int, page: int | str | None, viewer) -> Thread:
             max_depth=THREAD_DEPTH,
             first_class="opening-post" if pages.number == 1 else "",
         )
-        return html, _owners(rows)
+        return html, _owners(rows), [(row[0], row[7]) for row in rows]
 
-    key = f"threads:{topic.pk}:{topic.revision}:{rendering.RENDER_VERSION}:{first}-{last}"
-    html, owners = _cached(key, build)
+    key = f"threads:{topic.pk}:{topic.revision}:{rendering.RENDER_VERSION}:{first}-{last}:marks"
+    html, owners, stamps = _cached(key, build)
     tools, folded = _tools(owners, viewer, topic), _folded(owners, viewer, topic)
-    return Thread(topic=topic, html=html.with_tools(tools, folded), page=pages)
+    new = _new_posts(stamps, viewer, topic, owners)
+    return Thread(
+        topic=topic,
+        html=html.with_tools(tools, folded, new),
+        page=pages,
+        new_posts=new,
+        last_post_id=max((post_id for post_id, _ in stamps), default=0),
+    )
+
+
+def _new_posts(
+    stamps: list[tuple[int, datetime]], viewer, topic: Topic, owners: Owners
+) -> tuple[int, ...]:
+    """The posts of the page new to the reader, but for their own (threads.selectors.unread)."""
+    if not viewer.is_authenticated:
+        return ()
+    seen = topic.seen_post_id or 0
+    start = unread.since(unread.marks_of(topic), unread.horizon(viewer))
+    own = {post_id for post_id, _ in owners.get(viewer.pk, ())}
+    return tuple(
+        post_id
+        for post_id, created in stamps
+        if post_id > seen and created > start and post_id not in own
+    )
 
 
 def post_thread(*, post_id: int, viewer) -> Thread:

@@ -58,6 +58,7 @@ from .topics import (
     topic_set_locked,
     topic_set_pinned,
 )
+from .unread import all_read, read_marks_prune, topic_seen
 from .writes import default_category, normalize_body
 
 __all__ = [
@@ -71,6 +72,7 @@ __all__ = [
     "RateLimited",
     "Refused",
     "address_key",
+    "all_read",
     "avatar_remove",
     "avatar_set",
     "bylines_rebuild",
@@ -104,10 +106,12 @@ __all__ = [
     "posts_rerender",
     "profile_reset",
     "profile_update",
+    "read_marks_prune",
     "topic_create",
     "topic_delete",
     "topic_move",
     "topic_retitle",
+    "topic_seen",
     "topic_set_locked",
     "topic_set_pinned",
     "trees_repair",

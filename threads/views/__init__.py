@@ -4,7 +4,7 @@ One module per area; the URL configuration uses the names below.
 """
 
 from .accounts import PasswordChangeView, PasswordResetView, csrf_failure, signup
-from .members import ignore, settings_profile
+from .members import all_read, ignore, settings_profile
 from .reading import (
     category,
     index,
@@ -21,6 +21,7 @@ from .writing import post_delete, post_edit, reply, topic_create
 __all__ = [
     "PasswordChangeView",
     "PasswordResetView",
+    "all_read",
     "category",
     "csrf_failure",
     "email_confirm",

@@ -65,3 +65,18 @@ def ignore(request: HttpRequest, username: str) -> HttpResponse:
     except services.Refused as refused:
         messages.error(request, refused.message)
     return redirect(member.get_absolute_url())
+
+
+@login_required
+@require_POST
+@missing_is_404
+def all_read(request: HttpRequest, slug: str | None = None) -> HttpResponse:
+    """Mark everything, or everything in a category, as read."""
+    if slug is None:
+        services.all_read(member=request.user)
+        messages.success(request, "Everything is marked as read.")
+        return redirect("threads:index")
+    category = selectors.visible_categories(request.user).get(slug=slug)
+    services.all_read(member=request.user, category=category)
+    messages.success(request, f"{category.name} is marked as read.")
+    return redirect(category.get_absolute_url())

@@ -5,7 +5,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import urlencode
 from django.views.decorators.http import require_safe
 
-from .. import permissions, selectors
+from .. import permissions, selectors, services
 from .common import missing_is_404, render_with_parts
 
 
@@ -36,6 +36,7 @@ def topic_detail(request: HttpRequest, pk: int, slug: str = "") -> HttpResponse:
     thread = selectors.topic_thread(topic_id=pk, page=request.GET.get("page"), viewer=request.user)
     if slug != thread.topic.slug:
         return redirect(thread.topic.get_absolute_url() + _page_query(request), permanent=True)
+    services.topic_seen(member=request.user, topic=thread.topic, post_id=thread.last_post_id)
     return render_with_parts(
         request,
         "threads/topic_detail.html",
@@ -44,6 +45,7 @@ def topic_detail(request: HttpRequest, pk: int, slug: str = "") -> HttpResponse:
             "page": thread.page,
             "reply_refusal": permissions.reply_refusal(request.user, thread.topic),
             "is_moderator": permissions.moderates(request.user, thread.topic),
+            "new_posts": thread.new_posts,
         },
         {"thread_html": thread.html},
     )

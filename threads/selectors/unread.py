@@ -1,0 +1,80 @@
+"""What is new to a member: read marks, one row per member and topic (TopicRead).
+
+A post is new to a member when it is above the highest post id they were shown
+in its topic and was written after their read horizon: the later of
+READ_MARKS_KEPT ago, when they joined, when they marked everything as read,
+and when they marked its category as read. So marks older than the horizon
+need not be kept, and a newcomer does not find the whole forum new.
+"""
+
+from datetime import datetime
+from typing import NamedTuple
+
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.utils import timezone
+
+from ..models import READ_MARKS_KEPT, CategoryRead, TopicRead
+
+
+def horizon(viewer) -> datetime:
+    """Before this, nothing is new to the member (whatever their marks say)."""
+    moments = [timezone.now() - READ_MARKS_KEPT, viewer.date_joined]
+    if viewer.read_before is not None:
+        moments.append(viewer.read_before)
+    return max(moments)
+
+
+def with_seen(topics: QuerySet, viewer) -> QuerySet:
+    """Topics annotated with the member's marks: `seen_post_id`, `seen_posts`, `category_read`.
+
+    Subqueries of the topics' own query: no query more.
+    """
+    marks = TopicRead.objects.filter(member_id=viewer.pk, topic=OuterRef("pk"))
+    category = CategoryRead.objects.filter(member_id=viewer.pk, category=OuterRef("category_id"))
+    return topics.annotate(
+        seen_post_id=Subquery(marks.values("seen_post_id")[:1]),
+        seen_posts=Subquery(marks.values("seen_posts")[:1]),
+        category_read=Subquery(category.values("before")[:1]),
+    )
+
+
+class Marks(NamedTuple):
+    """What decides how many of a topic's posts are new to a member (`with_seen`)."""
+
+    reply_count: int
+    created: datetime
+    last_activity: datetime
+    seen_post_id: int | None
+    seen_posts: int | None
+    category_read: datetime | None
+
+
+def since(marks: Marks, start: datetime) -> datetime:
+    """Posts of the topic written before this are not new to the member (`start`: `horizon`)."""
+    return max(start, marks.category_read) if marks.category_read else start
+
+
+def new_count(marks: Marks, start: datetime) -> int | None:
+    """How many of the topic's posts are new to the member: 0, a number, or None for
+    "new, but how many is not known" (an old topic they never opened, active since).
+    """
+    start = since(marks, start)
+    if marks.last_activity <= start:
+        return 0
+    if marks.seen_post_id is None:
+        return marks.reply_count + 1 if marks.created > start else None
+    return max(0, marks.reply_count + 1 - marks.seen_posts)
+
+
+def marked_row(row_html: str, marks: Marks, start: datetime) -> str:
+    """A topic's shared list row with what is new to this member, beside its title."""
+    count = new_count(marks, start)
+    if count == 0:
+        return row_html
+    label = "new" if count is None else f"{count} new"
+    return row_html.replace("</a>", f'</a> <span class="badge new-count">{label}</span>', 1)
+
+
+def marks_of(topic) -> Marks:
+    """The marks of a topic read `with_seen`."""
+    return Marks(*(getattr(topic, field) for field in Marks._fields))
