@@ -23,6 +23,15 @@ def _time_element(moment: datetime) -> str:
     return f'<time datetime="{iso_utc(moment)}">{label}</time>'
 
 
+def _byline(author) -> dict:
+    """What a post's byline and a topic's row show of their author."""
+    return {
+        "author_name": author.username,
+        "display_name": author.display_name,
+        "avatar": mark_safe(avatars.avatar_html(author)),
+    }
+
+
 def post_fragment(post) -> str:
     """The post as every reader sees it in a thread: byline, body and links.
 
@@ -33,9 +42,7 @@ def post_fragment(post) -> str:
         "threads/post_fragment.html",
         {
             "post": post,
-            "author_name": post.author.username,
-            "display_name": post.author.display_name,
-            "avatar": mark_safe(avatars.avatar_html(post.author)),
+            **_byline(post.author),
             "created": mark_safe(_time_element(post.created)),
             "edited": mark_safe(_time_element(post.edited)) if post.edited else "",
         },
@@ -48,9 +55,7 @@ def topic_row(topic) -> str:
         "threads/topic_row.html",
         {
             "topic": topic,
-            "author_name": topic.author.username,
-            "display_name": topic.author.display_name,
-            "avatar": mark_safe(avatars.avatar_html(topic.author)),
+            **_byline(topic.author),
             "last_activity": mark_safe(_time_element(topic.last_activity)),
         },
     ).strip()

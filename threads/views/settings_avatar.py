@@ -7,7 +7,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.utils.safestring import mark_safe
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
@@ -35,21 +34,16 @@ def _refuse_big_bodies(view):
         except ValueError:
             declared = 0
         if request.method == "POST" and declared > avatars.MAX_BYTES + _FORM_OVERHEAD:
-            context = _context(request, AvatarForm.too_big())
             return form_page(
-                request, "threads/settings_avatar.html", context, status=413, retry_after=None
+                request,
+                "threads/settings_avatar.html",
+                {"form": AvatarForm.too_big()},
+                status=413,
+                retry_after=None,
             )
         return protected(request)
 
     return wrapper
-
-
-def _context(request: HttpRequest, form: AvatarForm) -> dict:
-    return {
-        "form": form,
-        "current": mark_safe(avatars.avatar_html(request.user, "large")),
-        "generated": mark_safe(avatars.generated_html(request.user, "large")),
-    }
 
 
 @login_required
@@ -81,7 +75,7 @@ def settings_avatar(request: HttpRequest) -> HttpResponse:
     return form_page(
         request,
         "threads/settings_avatar.html",
-        _context(request, form),
+        {"form": form},
         status=status,
         retry_after=retry_after,
     )
