@@ -1,4 +1,4 @@
-"""The forum's data and its constraints. Every write goes through threads.services."""
+"""The forum's members, categories, topics and posts, and what they keep about them."""
 
 import secrets
 from datetime import timedelta
@@ -84,6 +84,25 @@ class User(AbstractUser):
     ignored = models.ManyToManyField(
         "self", symmetrical=False, through="Ignore", related_name="ignored_by", blank=True
     )
+
+    class Mailing(models.TextChoices):
+        """What the member is mailed of their notifications."""
+
+        NONE = "none", "No e-mail"
+        IMMEDIATE = "immediate", "A mail soon after (about 10 minutes, leaving out what I read)"
+        DIGEST = "digest", "A daily digest"
+
+    mailing = models.CharField(
+        "e-mail about notifications",
+        max_length=10,
+        choices=Mailing.choices,
+        default=Mailing.IMMEDIATE,
+    )
+    # Starting or replying to a topic watches it (every new post notifies).
+    watch_own_topics = models.BooleanField("watch the topics I start or reply to", default=True)
+    # Unread notifications, counted as they are written (the header shows it
+    # on every page without a query); the sum of their `count`s.
+    unread_notifications = models.PositiveIntegerField(default=0, editable=False)
 
     objects = ForumUserManager()
 
@@ -379,6 +398,18 @@ class Mail(models.Model):
     to = models.EmailField(max_length=254)
     subject = models.CharField(max_length=200)
     body = models.TextField()
+    # The same text as HTML, for mails that have it (notifications).
+    html = models.TextField(blank=True)
+    # More headers: threading (In-Reply-To, References) and List-Unsubscribe.
+    headers = models.JSONField(default=dict, blank=True)
+    # For a mail about a topic: its member and topic, so that a mail waiting to
+    # be sent to someone who may no longer see the topic is not sent.
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    topic = models.ForeignKey(
+        "Topic", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     created = models.DateTimeField()
     # A worker is sending it (set when claimed, so that no other worker sends it too).
     claimed = models.DateTimeField(null=True, blank=True)
