@@ -197,6 +197,8 @@ def scan(document: str) -> _Scanner:
 def _body_attribute_allowed(tag: str, name: str, value: str) -> bool:
     if tag == "a" and name == "rel":
         return value == "nofollow ugc"  # added by the linkify filter, after the allowlist
+    if tag == "a" and name == "class":
+        return value == "mention"  # added by the mentions filter, after the allowlist
     return rendering._allowed_attribute(tag, name, value)
 
 

@@ -16,13 +16,14 @@ import re
 import threading
 import time
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from functools import partial
 
 import bleach
 import markdown
 import pebble
+from bleach import html5lib_shim
 from bleach.linkifier import LinkifyFilter, build_url_re
 from django.utils.html import escape
 from markdown import inlinepatterns, preprocessors, treeprocessors
@@ -31,7 +32,7 @@ from .complexity import MAX_TABLE_ROWS, TooComplex, check_complexity
 
 # Bump when the Markdown rules, the allowlist or the fragment template change,
 # then run `manage.py rerender_posts`.
-RENDER_VERSION = 4  # 4: bylines show avatars and display names
+RENDER_VERSION = 5  # 5: @mentions of members are links to their profiles
 
 # No <h1>: a post's headings never outrank the page's own title (see _DemoteHeadings).
 ALLOWED_TAGS = frozenset(
@@ -184,6 +185,92 @@ class _NestedLists(preprocessors.Preprocessor):
         return nest_lists(lines)
 
 
+# --- Mentions -------------------------------------------------------------------------
+
+# `@handle`, not inside a word or an address (bob@example.com): a handle's
+# characters (threads.models.handle_validator), of which a last . + or - may
+# end the sentence rather than the handle.
+_MENTION = re.compile(r"(?<![\w@/.+-])@([A-Za-z0-9_.+-]+)")
+_HANDLE_END = ".+-"
+# Handles looked up per post at most: the lookup is one query, whatever the text.
+MAX_MENTION_LOOKUPS = 50
+
+
+def _readings(handle: str) -> Iterable[str]:
+    """A typed handle, then without each trailing . + or -, longest first."""
+    while handle:
+        yield handle
+        if handle[-1] not in _HANDLE_END:
+            return
+        handle = handle[:-1]
+
+
+def mention_candidates(source: str) -> set[str]:
+    """The handles (lower case) a text may mention, for the writer to look up before rendering.
+
+    A cheap scan of the source, without Markdown: it finds too many (mentions
+    in code are not links), never too few; at most MAX_MENTION_LOOKUPS handles.
+    """
+    found: set[str] = set()
+    for match in _MENTION.finditer(source):
+        for reading in _readings(match.group(1).lower()):
+            found.add(reading)
+            if len(found) >= MAX_MENTION_LOOKUPS:
+                return found
+    return found
+
+
+def mention_links(html: str) -> list[str]:
+    """The addresses of the mention links in a rendered text, each once, in order."""
+    return list(dict.fromkeys(_MENTION_LINK.findall(html)))
+
+
+_MENTION_LINK = re.compile(r'<a class="mention" href="([^"]*)">')
+
+
+class _Mentions(html5lib_shim.Filter):
+    """Links each `@handle` of an existing member to their profile.
+
+    Runs after sanitizing (bleach applies filters to the clean stream), so its
+    links are the only ones that can carry class="mention": the sanitizer
+    takes that attribute off any link typed in a post. Not inside links, code
+    or preformatted text.
+    """
+
+    def __init__(self, source, renderer: "_Renderer") -> None:
+        super().__init__(source)
+        self.links = renderer.mentions
+
+    def __iter__(self):
+        inside = 0
+        for token in super().__iter__():
+            kind = token["type"]
+            if kind in ("StartTag", "EndTag") and token["name"] in ("a", "code", "pre"):
+                inside += 1 if kind == "StartTag" else -1
+            elif kind == "Characters" and not inside and self.links and "@" in token["data"]:
+                yield from self._linked(token["data"])
+                continue
+            yield token
+
+    def _linked(self, text: str):
+        start = 0
+        for match in _MENTION.finditer(text):
+            typed = match.group(1)
+            handle = next((h for h in _readings(typed) if h.lower() in self.links), None)
+            if handle is None:
+                continue
+            begin, end = match.start(), match.start() + 1 + len(handle)
+            if begin > start:
+                yield {"type": "Characters", "data": text[start:begin]}
+            attributes = {(None, "class"): "mention", (None, "href"): self.links[handle.lower()]}
+            yield {"type": "StartTag", "name": "a", "data": attributes}
+            yield {"type": "Characters", "data": text[begin:end]}
+            yield {"type": "EndTag", "name": "a"}
+            start = end
+        if start < len(text):
+            yield {"type": "Characters", "data": text[start:]}
+
+
 class _Renderer(threading.local):
     """Markdown and Cleaner instances keep state, so each thread gets its own."""
 
@@ -216,9 +303,13 @@ class _Renderer(threading.local):
                     callbacks=[_nofollow_ugc],
                     skip_tags={"pre", "code"},
                     url_re=build_url_re(protocols=["http", "https"]),
-                )
+                ),
+                partial(_Mentions, renderer=self),
             ],
         )
+        # The members a text may mention, for the render under way: handle
+        # (lower case) to the address of their profile.
+        self.mentions: Mapping[str, str] = {}
 
 
 _renderer = _Renderer()
@@ -240,13 +331,14 @@ class Busy(Exception):
     """Every render worker stayed busy while a request waited: nothing was rendered."""
 
 
-def _render(source: str) -> str:
+def _render(source: str, mentions: Mapping[str, str] | None = None) -> str:
     """Markdown to sanitized HTML, in this process. Runs in a render worker."""
     try:
         _renderer.markdown.reset()
         html = _renderer.markdown.convert(source)
         if html.count("<tr>") > MAX_TABLE_ROWS:
             raise TooComplex(f"tables of more than {MAX_TABLE_ROWS:,} rows")
+        _renderer.mentions = mentions or {}
         return _renderer.cleaner.clean(html)
     except TooComplex:
         raise
@@ -273,7 +365,7 @@ class _Workers:
         self._pool: pebble.ProcessPool | None = None
         self._pid = 0
 
-    def schedule(self, source: str):
+    def schedule(self, source: str, mentions: Mapping[str, str]):
         with self._lock:
             if self._pool is None or self._pid != os.getpid() or not self._pool.active:
                 context = multiprocessing.get_context("forkserver")
@@ -281,7 +373,7 @@ class _Workers:
                 self._pool = pebble.ProcessPool(max_workers=self.size, context=context)
                 self._pid = os.getpid()
             pool = self._pool
-        return pool.schedule(_render, args=(source,), timeout=RENDER_SECONDS)
+        return pool.schedule(_render, args=(source, mentions), timeout=RENDER_SECONDS)
 
 
 # The requests' workers, and one of its own for long batches (an import through the
@@ -311,8 +403,12 @@ def _result(future, index: int) -> str | TooComplex:
         return TooComplex("formatting it failed", index)
 
 
-def markdown_to_html(source: str) -> str:
+def markdown_to_html(source: str, *, mentions: Mapping[str, str] | None = None) -> str:
     """Markdown source to sanitized HTML, safe to insert into any page.
+
+    `mentions` maps the handles (lower case) of members the text may mention
+    to their profiles' addresses (see `mention_candidates`): each `@handle`
+    of one of them becomes a link there.
 
     Raises TooComplex for a text that costs too much to format: refused by
     `check_complexity`, or still rendering after RENDER_SECONDS. Raises Busy
@@ -320,7 +416,7 @@ def markdown_to_html(source: str) -> str:
     for a render at most about RENDER_QUEUE_SECONDS + RENDER_SECONDS.
     """
     check_complexity(source)
-    future = _workers.schedule(source)
+    future = _workers.schedule(source, dict(mentions or {}))
     if not _started(future, RENDER_QUEUE_SECONDS):
         future.cancel()
         raise Busy
@@ -331,9 +427,14 @@ def markdown_to_html(source: str) -> str:
 
 
 def markdown_to_html_each(
-    sources: Sequence[str], *, stop_at_refusal: bool = False
+    sources: Sequence[str],
+    *,
+    mentions: Mapping[str, str] | None = None,
+    stop_at_refusal: bool = False,
 ) -> list[str | TooComplex]:
     """Render many texts in the batch worker, each as long as it takes to get a turn.
+
+    `mentions` (as for `markdown_to_html`) serves every text.
 
     Each result is the HTML, or the TooComplex refusal of that text (with its
     `index`). With `stop_at_refusal`, the results end at the first refusal,
@@ -348,7 +449,10 @@ def markdown_to_html_each(
             if stop_at_refusal:
                 return [TooComplex(error.detail, index)]
             checked.append(TooComplex(error.detail, index))
-    futures = [_batch_workers.schedule(item) if isinstance(item, str) else None for item in checked]
+    links = dict(mentions or {})
+    futures = [
+        _batch_workers.schedule(item, links) if isinstance(item, str) else None for item in checked
+    ]
     results: list[str | TooComplex] = []
     for index, (item, future) in enumerate(zip(checked, futures, strict=True)):
         result = item if future is None else _result(future, index)

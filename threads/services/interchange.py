@@ -172,7 +172,9 @@ def _handle(handle: str) -> str:
 
 def _render_messages(filename: str, messages: list[tuple[conversation.Message, str]]) -> list[str]:
     """The HTML of a topic's messages; one too complex to format is refused at its line."""
-    htmls = rendering.markdown_to_html_each([body for _, body in messages], stop_at_refusal=True)
+    bodies = [body for _, body in messages]
+    mentions = writes.mentions_in(*bodies).links
+    htmls = rendering.markdown_to_html_each(bodies, mentions=mentions, stop_at_refusal=True)
     if htmls and isinstance(refused := htmls[-1], rendering.TooComplex):
         raise conversation.ConversationError(
             filename, refused.message, messages[refused.index][0].line

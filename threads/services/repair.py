@@ -130,7 +130,8 @@ def posts_rerender(*, everything: bool = False, batch_size: int = 500) -> int:
         batch = dict(pending.filter(pk__gt=last_pk).values_list("pk", "body")[:batch_size])
         if not batch:
             return done
-        htmls = rendering.markdown_to_html_each(list(batch.values()))
+        mentions = writes.mentions_in(*batch.values())
+        htmls = rendering.markdown_to_html_each(list(batch.values()), mentions=mentions.links)
         rendered = {
             pk: (
                 body,

@@ -4,6 +4,7 @@ rewriting posts, and renewing a topic after any change to what its pages show.
 Topic and post services both use these, so neither imports the other.
 """
 
+import dataclasses
 import unicodedata
 from datetime import datetime
 
@@ -22,7 +23,8 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Lower
+from django.urls import reverse
 from django.utils.text import slugify
 
 from .. import conversation, fragments, rendering
@@ -111,15 +113,66 @@ def clean_title(text: str) -> str:
     )
 
 
-def render(body: str, *, author: User) -> str:
+# Members notified of a mention at most, per post (the first mentioned).
+MENTIONS_NOTIFIED = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class Mentions:
+    """The members a text may mention: what its render links, and who they are."""
+
+    # Handle (lower case) to the address of the member's profile, for the renderer.
+    links: dict[str, str] = dataclasses.field(default_factory=dict)
+    # That address to the member's id.
+    members: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def notified(self, html: str, *, besides: str = "") -> list[int]:
+        """The members a rendered text mentions (links, not code), the first MENTIONS_NOTIFIED.
+
+        Not those the HTML `besides` mentions too (an edit's text before it).
+        """
+        before = set(rendering.mention_links(besides))
+        hrefs = [href for href in rendering.mention_links(html) if href not in before]
+        return [self.members[href] for href in hrefs if href in self.members][:MENTIONS_NOTIFIED]
+
+
+# Handles looked up per query (a batch of texts may name many).
+_LOOKUP_BATCH = 500
+
+
+def mentions_in(*bodies: str) -> Mentions:
+    """Who the texts may mention: one query when they have an @handle, none otherwise.
+
+    A post names at most `rendering.MAX_MENTION_LOOKUPS` handles; a batch of
+    texts (an import, a re-render) one query per `_LOOKUP_BATCH` handles.
+    """
+    candidates = sorted(set().union(*(rendering.mention_candidates(body) for body in bodies)))
+    links, members = {}, {}
+    for start in range(0, len(candidates), _LOOKUP_BATCH):
+        batch = candidates[start : start + _LOOKUP_BATCH]
+        found = (
+            User.objects.annotate(handle=Lower("username"))
+            .filter(handle__in=batch)
+            .values_list("pk", "username")
+        )
+        for pk, username in found:
+            href = reverse("threads:profile", args=[username])
+            links[username.lower()], members[href] = href, pk
+    return Mentions(links, members)
+
+
+def render(body: str, *, author: User, mentions: Mentions | None = None) -> str:
     """The body's HTML, or a form error when it costs too much to format.
 
     Every render a member asks for is counted first, refused or not
     (`limits.count_render`): rendering is the costly part of a write.
+    Mentions of members become links (`mentions`, else looked up here).
     """
     limits.count_render(author)
+    if mentions is None:
+        mentions = mentions_in(body)
     try:
-        return rendering.markdown_to_html(body)
+        return rendering.markdown_to_html(body, mentions=mentions.links)
     except rendering.TooComplex as error:
         raise ValidationError(error.message, code="too_complex") from None
     except rendering.Busy:
