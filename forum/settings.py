@@ -133,8 +133,9 @@ AUTH_USER_MODEL = "threads.User"
 AUTHENTICATION_BACKENDS = [
     # Counts failed logins and refuses locked-out ones before any password is checked.
     "axes.backends.AxesStandaloneBackend",
-    # Deactivated (banned) members stay signed in and are told why they cannot post.
-    "django.contrib.auth.backends.AllowAllUsersModelBackend",
+    # Deactivated (banned) members stay signed in and are told why they cannot post;
+    # the member is read with their count of unread notifications.
+    "threads.auth.MemberBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -5,7 +5,14 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, Use
 from django.template import loader
 
 from . import avatars, selectors, services
-from .models import BIO_MAX_LENGTH, BODY_MAX_LENGTH, DISPLAY_NAME_MAX_LENGTH, TITLE_MAX_LENGTH, User
+from .models import (
+    BIO_MAX_LENGTH,
+    BODY_MAX_LENGTH,
+    DISPLAY_NAME_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+    Level,
+    User,
+)
 
 
 class BodyField(forms.CharField):
@@ -118,6 +125,27 @@ class ProfileForm(forms.Form):
         help_text=f"Markdown, up to {BIO_MAX_LENGTH:,} characters, shown on your profile.",
         widget=forms.Textarea(attrs={"rows": 5}),
     )
+
+
+class NotificationSettingsForm(forms.Form):
+    """What a member is mailed of their notifications, and what they watch on their own."""
+
+    mailing = forms.ChoiceField(
+        label="E-mail about notifications",
+        choices=User.Mailing.choices,
+        widget=forms.RadioSelect,
+        help_text="Only to a confirmed address, and never about what you cannot see.",
+    )
+    watch_own_topics = forms.BooleanField(
+        label="Watch the topics I start or reply to (every new post notifies me)",
+        required=False,
+    )
+
+
+class WatchForm(forms.Form):
+    """A member's level for one topic or category."""
+
+    level = forms.ChoiceField(choices=Level.choices)
 
 
 class SignupForm(UserCreationForm):

@@ -21,6 +21,7 @@ from .core import (
 )
 from .notifications import (
     CategoryWatch,
+    Inbox,
     Level,
     Notification,
     PendingMail,
@@ -39,6 +40,7 @@ __all__ = [
     "CategoryWatch",
     "ForumUserManager",
     "Ignore",
+    "Inbox",
     "Level",
     "Mail",
     "Notification",

@@ -100,9 +100,6 @@ class User(AbstractUser):
     )
     # Starting or replying to a topic watches it (every new post notifies).
     watch_own_topics = models.BooleanField("watch the topics I start or reply to", default=True)
-    # Unread notifications, counted as they are written (the header shows it
-    # on every page without a query); the sum of their `count`s.
-    unread_notifications = models.PositiveIntegerField(default=0, editable=False)
 
     objects = ForumUserManager()
 
@@ -119,6 +116,12 @@ class User(AbstractUser):
                 name="user_bio_max_length",
             ),
         ]
+
+    @property
+    def unread_notifications(self) -> int:
+        """How many posts the member's unread notifications tell of (threads.models.Inbox)."""
+        inbox = getattr(self, "inbox", None)
+        return inbox.unread if inbox is not None else 0
 
     @property
     def shown_name(self) -> str:

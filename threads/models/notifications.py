@@ -9,7 +9,7 @@ from .core import Category, Post, Topic
 class Level(models.TextChoices):
     """How closely a member follows a topic or a category."""
 
-    WATCHING = "watching", "Watching: every new post"
+    WATCHING = "watching", "Watching: notified of every post"
     NORMAL = "normal", "Normal: replies to me and mentions"
     MUTED = "muted", "Muted: nothing, not even mentions"
 
@@ -94,6 +94,25 @@ class Notification(models.Model):
 
     def __str__(self):
         return f"{self.member_id}: {self.count} {self.reason} in topic {self.topic_id}"
+
+
+class Inbox(models.Model):
+    """How many posts a member's unread notifications tell of: the count in every page's header.
+
+    Counted as notifications are written, in their transaction, and counted
+    again from them when some are read. A row of its own rather than a
+    field of the member's, so that notifying a member never waits for (or
+    deadlocks with) a write that holds their row, such as their own reply;
+    it is read with the member on every request (threads.auth).
+    """
+
+    member = models.OneToOneField(
+        settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE, related_name="inbox"
+    )
+    unread = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.member_id}: {self.unread} unread"
 
 
 class PendingMail(models.Model):

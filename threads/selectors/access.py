@@ -13,6 +13,8 @@ they moderate. Global moderators see and moderate everything; staff members
 of a category's moderator groups moderate it and its subcategories.
 """
 
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
 from django.db.models import BooleanField, CharField, QuerySet, Value
 from django.db.models.expressions import RawSQL
 
@@ -33,11 +35,11 @@ _MEMBERSHIP = User.groups.through._meta.db_table
 _LINEAGE = "a.tree_id = c.tree_id AND a.lft <= c.lft AND a.rght >= c.rght"
 
 
-def _in_groups(through: str) -> str:
-    """SQL: the member (the parameter) is in one of category a's groups of `through`."""
+def _in_groups(through: str, member: str = "%s") -> str:
+    """SQL: the member (the parameter, or a column) is in a group of category a's `through`."""
     return (
         f'EXISTS (SELECT 1 FROM "{through}" g JOIN "{_MEMBERSHIP}" m ON m.group_id = g.group_id'
-        " WHERE g.category_id = a.id AND m.user_id = %s)"
+        f" WHERE g.category_id = a.id AND m.user_id = {member})"
     )
 
 
@@ -150,6 +152,13 @@ def visible_topics(viewer) -> QuerySet[Topic]:
     return Topic.objects.exclude(category_id__in=_categories_where(_not(_sees(viewer))))
 
 
+def about_visible_topics(rows: QuerySet, viewer) -> QuerySet:
+    """Rows of a model with a `topic` (notifications), only those about topics the reader sees."""
+    if permissions.is_moderator(viewer):
+        return rows
+    return rows.exclude(topic__category_id__in=_categories_where(_not(_sees(viewer))))
+
+
 def visible_posts(viewer) -> QuerySet[Post]:
     """The posts this reader may see (removed ones included: they show as placeholders)."""
     if permissions.is_moderator(viewer):
@@ -173,6 +182,44 @@ def with_rights(topics: QuerySet[Topic], viewer) -> QuerySet[Topic]:
         moderated=_flag(viewer, _TOPIC_CATEGORY),
         reply_rule=_rule("who_replies", _TOPIC_CATEGORY),
     )
+
+
+_PERMISSION = Permission._meta.db_table
+_CONTENT_TYPE = ContentType._meta.db_table
+_MEMBER_PERMISSIONS = User.user_permissions.through._meta.db_table
+_GROUP_PERMISSIONS = Group.permissions.through._meta.db_table
+# The global moderators' right (threads.permissions.is_moderator), as SQL over `u`.
+_MAY_MODERATE = (
+    f'EXISTS (SELECT 1 FROM "{_PERMISSION}" p JOIN "{_CONTENT_TYPE}" t ON t.id = p.content_type_id'
+    " WHERE t.app_label = 'threads' AND p.codename = 'moderate' AND ("
+    f' EXISTS (SELECT 1 FROM "{_MEMBER_PERMISSIONS}" up'
+    " WHERE up.user_id = u.id AND up.permission_id = p.id)"
+    f' OR EXISTS (SELECT 1 FROM "{_GROUP_PERMISSIONS}" gp JOIN "{_MEMBERSHIP}" gm'
+    " ON gm.group_id = gp.group_id WHERE gm.user_id = u.id AND gp.permission_id = p.id)))"
+)
+
+
+def members_seeing(category_id: int) -> tuple[str, list]:
+    """SQL over a member row `u`: they may see the topics of this category.
+
+    The rules of `_sees` (for one reader) for many members at once: who may
+    be notified of a post. Active members only.
+    """
+    refused = (
+        f'NOT EXISTS (SELECT 1 FROM "{_CATEGORY}" a WHERE {_LINEAGE}'
+        f" AND a.who_sees = %s AND NOT {_in_groups(_SEERS, 'u.id')})"
+    )
+    staff = "u.is_active AND u.is_staff"
+    moderates = (
+        f"({staff} AND (u.is_superuser OR {_MAY_MODERATE}"
+        f' OR EXISTS (SELECT 1 FROM "{_CATEGORY}" a WHERE {_LINEAGE}'
+        f" AND {_in_groups(_MODERATORS, 'u.id')})))"
+    )
+    sql = (
+        f'u.is_active AND EXISTS (SELECT 1 FROM "{_CATEGORY}" c'
+        f" WHERE c.id = %s AND ({refused} OR {moderates}))"
+    )
+    return sql, [category_id, Seers.GROUPS]
 
 
 def moderated_categories(viewer) -> QuerySet[Category]:

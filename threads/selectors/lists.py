@@ -15,6 +15,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from ..models import Category, Post, Topic, User
 from . import access, members, unread
+from . import notifications as levels
 
 TOPICS_PER_PAGE = 30
 # A category row shows its latest topic's title and link only.
@@ -108,9 +109,11 @@ def category_page(*, viewer, slug: str, page: int | str | None) -> CategoryPage:
 
     The category and the subcategories this reader sees are read in one query.
     """
+    categories = access.visible_categories(viewer)
+    if viewer.is_authenticated:
+        categories = levels.category_levels(categories, viewer)
     rows = list(
-        access.visible_categories(viewer)
-        .filter(Q(slug=slug) | Q(parent__slug=slug))
+        categories.filter(Q(slug=slug) | Q(parent__slug=slug))
         .select_related("parent", "last_topic")
         .defer(*_LATEST_TOPIC_UNSHOWN)
         .order_by("lft")

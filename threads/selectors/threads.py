@@ -16,6 +16,7 @@ from django.urls import reverse
 from .. import fragments, permissions, rendering
 from ..models import Ignore, Post, Topic
 from . import access, unread
+from . import notifications as levels
 
 # A topic page holds whole top-level posts with all their replies, at most this
 # many posts in all (a top-level post with more replies gets a page of its own).
@@ -169,7 +170,9 @@ def topic_thread(*, topic_id: int, page: int | str | None, viewer) -> Thread:
     """
     topics = _with_ignores(access.topics_with_rights(viewer), viewer)
     if viewer.is_authenticated:
-        topics = unread.with_seen(topics, viewer)
+        topics = levels.notified(
+            levels.with_levels(unread.with_seen(topics, viewer), viewer), viewer
+        )
     topic = (
         topics.select_related("author", "category__parent")
         .only(*_TOPIC_PAGE_FIELDS)

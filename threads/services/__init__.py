@@ -8,9 +8,10 @@ lock, and then writes inside one transaction, holding the locks of
 `services.locks`.
 
 One module per area. Imports run one way: `errors` ← `locks` ← `limits` ←
-`writes` ← `bylines` ← the areas (`categories`, `topics`, `posts`, `accounts`,
-`members`, `avatars`, `interchange`, `repair`), which never import each other;
-`mail` (the outbox) needs only `errors`, and the areas that send mail use it.
+`writes` ← `bylines` ← `notifications` ← the areas (`categories`, `topics`,
+`posts`, `accounts`, `members`, `avatars`, `interchange`, `repair`, `unread`),
+which never import each other; `mail` (the outbox) needs only `errors`, and
+`notification_mails` only `mail`; the areas that send mail use them.
 Services may use selectors, never the reverse.
 """
 
@@ -40,6 +41,12 @@ from .errors import AlreadyPosted, BadLink, NotFound, RateLimited, Refused
 from .interchange import ImportSummary, conversation_import
 from .mail import MailKind, mail_queue, mail_refusal, mail_send, message_id
 from .members import member_ignore, member_unignore, profile_reset, profile_update
+from .notifications import (
+    notification_read,
+    notification_settings_set,
+    notifications_all_read,
+    watch_set,
+)
 from .posts import (
     post_delete,
     post_edit,
@@ -94,6 +101,9 @@ __all__ = [
     "member_unignore",
     "message_id",
     "normalize_body",
+    "notification_read",
+    "notification_settings_set",
+    "notifications_all_read",
     "password_change_count",
     "password_reset_send",
     "post_delete",
@@ -117,4 +127,5 @@ __all__ = [
     "trees_repair",
     "user_create",
     "user_set_active",
+    "watch_set",
 ]

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from .. import permissions, selectors
 from ..models import Post, Topic, User
-from . import limits, locks, writes
+from . import limits, locks, notifications, writes
 from .errors import NotFound, Refused
 
 
@@ -27,7 +27,8 @@ def post_reply(
     writes.refuse_if(permissions.posting_refusal(author))
     limits.refuse_duplicate(author, body, topic=topic, parent=parent)
     limits.check_posting_limits(author)
-    body_html = writes.render(body, author=author)
+    mentions = writes.mentions_in(body)
+    body_html = writes.render(body, author=author, mentions=mentions)
     created = created or timezone.now()
     with transaction.atomic():
         locks.lock_author(author)
@@ -58,6 +59,10 @@ def post_reply(
             last_activity=max(topic.last_activity, created),
         )
         writes.category_counted(topic, posts=1)
+        notifications.own_topic_watched(member=author, topic=topic)
+        notifications.post_notified(
+            post=post, topic=topic, parent=parent, mentioned=mentions.notified(body_html)
+        )
     return post
 
 
@@ -79,7 +84,10 @@ def post_edit(*, post: Post, editor: User, body: str, title: str | None = None) 
     if body == stored.body and (title is None or title == stored.topic.title):
         return stored
     limits.check_edit_limits(editor)
-    body_html = writes.render(body, author=editor) if body != stored.body else None
+    mentions = writes.mentions_in(body)
+    body_html = (
+        writes.render(body, author=editor, mentions=mentions) if body != stored.body else None
+    )
     with transaction.atomic():
         locks.lock_author(editor)
         limits.check_edit_limits(editor, body_html)
@@ -95,7 +103,12 @@ def post_edit(*, post: Post, editor: User, body: str, title: str | None = None) 
         if body != post.body:
             if body_html is None:
                 raise Refused("This post was changed meanwhile: look at it again, then edit it.")
+            # Members mentioned by the edit, not by the text before it, are notified.
+            mentioned = mentions.notified(body_html, besides=post.body_html)
             post = writes.rewrite(post, body=body, body_html=body_html, edited=timezone.now())
+            notifications.post_notified(
+                post=post, topic=post.topic, parent=None, mentioned=mentioned, watchers=False
+            )
         elif retitled:
             post = writes.rewrite(post, edited=timezone.now())
     return post
@@ -126,6 +139,7 @@ def post_delete(*, post: Post, user: User) -> Post:
     with transaction.atomic():
         post = locks.locked_post(post.pk, viewer=user)
         writes.refuse_if(permissions.delete_refusal(user, post))
+        notifications.notifications_withdrawn(post=post)
         return writes.rewrite(post, removal=Post.Removal.AUTHOR)
 
 
@@ -140,6 +154,7 @@ def post_remove(*, post: Post, moderator: User, reason: str) -> Post:
     """Hide a post from readers, keeping its place in the thread."""
     with transaction.atomic():
         post = _moderated_post(post, moderator)
+        notifications.notifications_withdrawn(post=post)
         return writes.rewrite(post, removal=Post.Removal.MODERATOR, removal_reason=reason.strip())
 
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from .. import permissions, selectors
 from ..models import Category, Post, Topic, User
-from . import limits, locks, writes
+from . import limits, locks, notifications, writes
 from .errors import NotFound
 
 
@@ -36,7 +36,8 @@ def topic_create(
     writes.refuse_if(permissions.start_refusal(author, category))
     limits.refuse_duplicate(author, body, topic=None, parent=None, title=title)
     limits.check_posting_limits(author)
-    body_html = writes.render(body, author=author)
+    mentions = writes.mentions_in(body)
+    body_html = writes.render(body, author=author, mentions=mentions)
     created = created or timezone.now()
     with transaction.atomic():
         locks.lock_author(author)
@@ -50,11 +51,15 @@ def topic_create(
             created=created,
             last_activity=created,
         )
-        writes.insert_post(
+        post = writes.insert_post(
             topic=topic, parent=None, author=author, body=body, body_html=body_html, created=created
         )
         writes.topic_changed(topic)
         writes.category_counted(topic, topics=1, posts=1)
+        notifications.own_topic_watched(member=author, topic=topic)
+        notifications.post_notified(
+            post=post, topic=topic, parent=None, mentioned=mentions.notified(body_html)
+        )
     return topic
 
 

@@ -4,10 +4,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from ..models import READ_MARKS_KEPT, Category, CategoryRead, Topic, TopicRead, User
+from . import notifications
 
 
 def topic_seen(*, member: User, topic: Topic, post_id: int) -> None:
-    """The member was shown the topic up to `post_id`.
+    """The member was shown the topic up to `post_id`: so were its notifications.
 
     One statement, whoever else writes the row meanwhile: marks only ever go
     forward (a reader back on an older page does not make posts new again).
@@ -16,6 +17,7 @@ def topic_seen(*, member: User, topic: Topic, post_id: int) -> None:
     """
     if not member.is_authenticated:
         return
+    notifications.notifications_seen(member=member, topic=topic, post_id=post_id)
     posts = topic.reply_count + 1
     seen_post_id, seen_posts = getattr(topic, "seen_post_id", None), getattr(topic, "seen_posts", 0)
     if seen_post_id is not None and seen_post_id >= post_id and seen_posts >= posts:

@@ -5,6 +5,14 @@ One module per area; the URL configuration uses the names below.
 
 from .accounts import PasswordChangeView, PasswordResetView, csrf_failure, signup
 from .members import all_read, ignore, settings_profile
+from .notifications import (
+    category_watch,
+    inbox,
+    notification_read,
+    notifications_all_read,
+    settings_notifications,
+    topic_watch,
+)
 from .reading import (
     category,
     index,
@@ -23,10 +31,14 @@ __all__ = [
     "PasswordResetView",
     "all_read",
     "category",
+    "category_watch",
     "csrf_failure",
     "email_confirm",
     "ignore",
+    "inbox",
     "index",
+    "notification_read",
+    "notifications_all_read",
     "post_delete",
     "post_edit",
     "post_permalink",
@@ -35,9 +47,11 @@ __all__ = [
     "reply",
     "settings_avatar",
     "settings_email",
+    "settings_notifications",
     "settings_profile",
     "signup",
     "topic_create",
     "topic_detail",
     "topic_download",
+    "topic_watch",
 ]

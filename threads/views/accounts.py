@@ -41,7 +41,7 @@ def signup(request: HttpRequest) -> HttpResponse:
             form.add_error(None, limited.message)
             status, retry_after = limited.status_code, limited.retry_after
         else:
-            login(request, user, backend="django.contrib.auth.backends.AllowAllUsersModelBackend")
+            login(request, user, backend="threads.auth.MemberBackend")
             return redirect("threads:index")
     return form_page(
         request, "registration/signup.html", {"form": form}, status=status, retry_after=retry_after

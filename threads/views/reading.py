@@ -6,6 +6,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_safe
 
 from .. import permissions, selectors, services
+from ..models import Level
 from .common import missing_is_404, render_with_parts
 
 
@@ -26,6 +27,7 @@ def category(request: HttpRequest, slug: str) -> HttpResponse:
         "topics": place.topics,
         "page": place.topics.page,
         "start_refusal": permissions.start_refusal(request.user, place.category),
+        "levels": Level.choices,
     }
     return render(request, "threads/category.html", context)
 
@@ -46,6 +48,7 @@ def topic_detail(request: HttpRequest, pk: int, slug: str = "") -> HttpResponse:
             "reply_refusal": permissions.reply_refusal(request.user, thread.topic),
             "is_moderator": permissions.moderates(request.user, thread.topic),
             "new_posts": thread.new_posts,
+            "levels": Level.choices,
         },
         {"thread_html": thread.html},
     )

@@ -1,0 +1,115 @@
+"""A member's notifications, and their watch levels as the pages show them.
+
+The inbox pages by keyset (entries updated before one entry), newest first,
+two queries whatever its length; entries about topics the member may no
+longer see are left out by the access filter.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Exists, OuterRef, Q, QuerySet, Value
+from django.db.models.expressions import RawSQL
+from django.utils.dateparse import parse_datetime
+
+from ..models import Category, CategoryWatch, Level, Notification, Topic, TopicWatch
+from . import access
+
+NOTIFICATIONS_PER_PAGE = 30
+
+_CATEGORY = Category._meta.db_table
+_TOPIC_WATCH = TopicWatch._meta.db_table
+_CATEGORY_WATCH = CategoryWatch._meta.db_table
+_LINEAGE = "a.tree_id = c.tree_id AND a.lft <= c.lft AND a.rght >= c.rght"
+
+
+def category_level_sql(member: str, category: str) -> str:
+    """SQL: the level of the nearest watch of `member` on category `category` or an ancestor.
+
+    Both are SQL (a column, or %s for a parameter); NULL without any.
+    """
+    return (
+        f'(SELECT w.level FROM "{_CATEGORY_WATCH}" w JOIN "{_CATEGORY}" a ON a.id = w.category_id'
+        f' JOIN "{_CATEGORY}" c ON c.id = {category} WHERE w.member_id = {member}'
+        f" AND {_LINEAGE} ORDER BY a.level DESC LIMIT 1)"
+    )
+
+
+def topic_level_sql(member: str, topic: str, category: str) -> str:
+    """SQL: a member's level for a topic: theirs for it, else its category's, else normal."""
+    own = (
+        f'(SELECT w.level FROM "{_TOPIC_WATCH}" w'
+        f" WHERE w.member_id = {member} AND w.topic_id = {topic})"
+    )
+    return f"COALESCE({own}, {category_level_sql(member, category)}, '{Level.NORMAL}')"
+
+
+def with_levels(topics: QuerySet[Topic], viewer) -> QuerySet[Topic]:
+    """Topics annotated with the member's `watch_level` for each (a subquery, no query more)."""
+    table = Topic._meta.db_table
+    sql = topic_level_sql("%s", f'"{table}"."id"', f'"{table}"."category_id"')
+    return topics.annotate(watch_level=RawSQL(sql, [viewer.pk, viewer.pk]))
+
+
+def notified(topics: QuerySet[Topic], viewer) -> QuerySet[Topic]:
+    """Topics annotated with `unread_notified`: whether the member has unread notifications of it.
+
+    Only for a member with unread notifications (their count comes with them).
+    """
+    if not viewer.unread_notifications:
+        return topics.annotate(unread_notified=Value(False))
+    unread = Notification.objects.filter(member=viewer, topic=OuterRef("pk"), read__isnull=True)
+    return topics.annotate(unread_notified=Exists(unread))
+
+
+def category_levels(categories: QuerySet[Category], viewer) -> QuerySet[Category]:
+    """Categories annotated with the member's `watch_level` for each (normal without a watch)."""
+    sql = category_level_sql("%s", f'"{_CATEGORY}"."id"')
+    return categories.annotate(
+        watch_level=RawSQL(f"COALESCE({sql}, '{Level.NORMAL}')", [viewer.pk])
+    )
+
+
+@dataclass(frozen=True)
+class Inbox:
+    """A page of a member's notifications; `older` is the cursor of the next page, or None."""
+
+    entries: list[Notification]
+    older: str | None
+    first: bool
+
+
+def _cursor(entry: Notification) -> str:
+    return f"{entry.updated.isoformat()}_{entry.pk}"
+
+
+def _parsed(cursor: str | None) -> tuple[datetime, int] | None:
+    """The (updated, id) a cursor names, or None for one that names nothing."""
+    moment, _, pk = (cursor or "").rpartition("_")
+    try:
+        updated = parse_datetime(moment)
+    except ValueError:
+        return None
+    if updated is None or updated.tzinfo is None or not pk.isdigit() or len(pk) > 18:
+        return None
+    return updated, int(pk)
+
+
+def inbox(*, member, before: str | None = None) -> Inbox:
+    """The member's notifications, newest first, a page from the `before` cursor: one query."""
+    entries = access.about_visible_topics(Notification.objects.filter(member=member), member)
+    start = _parsed(before)
+    if start is not None:
+        updated, pk = start
+        entries = entries.filter(Q(updated__lt=updated) | Q(updated=updated, pk__lt=pk))
+    rows = list(
+        entries.select_related("topic", "actor")
+        .only(
+            "reason", "count", "updated", "read", "first_post_id", "topic__title",
+            "topic__slug", "actor__username", "actor__display_name",
+        )
+        .order_by("-updated", "-id")[: NOTIFICATIONS_PER_PAGE + 1]
+    )  # fmt: skip
+    more = len(rows) > NOTIFICATIONS_PER_PAGE
+    rows = rows[:NOTIFICATIONS_PER_PAGE]
+    return Inbox(entries=rows, older=_cursor(rows[-1]) if more else None, first=start is None)

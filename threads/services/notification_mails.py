@@ -1,0 +1,2 @@
+def mails_scheduled(*, immediate: bool, digest: bool) -> None:
+    pass

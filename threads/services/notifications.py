@@ -1,0 +1,272 @@
+"""Notifications: whom a new post concerns, their inbox, and what members watch.
+
+`post_notified` runs in the transaction of every new post (a reply, a topic's
+opening post), after the post is written. It finds in one query the members
+the post concerns, and may notify: the author of the post replied to, the
+members it mentions (the first `writes.MENTIONS_NOTIFIED`), and those who
+watch its topic or its category. Each of them gets one notification, for the
+first reason that holds (reply, mention, watching), unless they mute the
+topic, ignore the author, may not see the topic, are not active, or wrote
+the post. Then three statements, whatever their number:
+
+1. Their inbox entries (`Notification`), one per member: a new one, or the
+   unread entry of that topic and reason counts one post more.
+2. Their inboxes' counts (`Inbox`), one more each. Rows are written in the
+   order of the members' ids, so two posts notifying the same members lock
+   their counts in the same order and never deadlock.
+3. The posts waiting to be mailed (`PendingMail`), for members who get mail;
+   `notification_mails` sends them later, from the worker.
+"""
+
+from collections.abc import Sequence
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from ..models import (
+    Category,
+    CategoryWatch,
+    Ignore,
+    Inbox,
+    Level,
+    Notification,
+    PendingMail,
+    Post,
+    Reason,
+    Topic,
+    TopicWatch,
+    User,
+)
+from ..selectors import access
+from ..selectors import notifications as levels
+from .notification_mails import mails_scheduled
+
+_USER = User._meta.db_table
+_CATEGORY = Category._meta.db_table
+_TOPIC_WATCH = TopicWatch._meta.db_table
+_CATEGORY_WATCH = CategoryWatch._meta.db_table
+_IGNORE = Ignore._meta.db_table
+_NOTIFICATION = Notification._meta.db_table
+_INBOX = Inbox._meta.db_table
+# `a` is the topic's category `c` or one of its ancestors.
+_LINEAGE = "a.tree_id = c.tree_id AND a.lft <= c.lft AND a.rght >= c.rght"
+# A member's level for the topic: theirs for it, else the nearest category's, else normal.
+_LEVEL = levels.topic_level_sql("u.id", "%s", "%s")
+_WATCHERS = (
+    f'SELECT w.member_id FROM "{_TOPIC_WATCH}" w WHERE w.topic_id = %s AND w.level = %s'
+    f' UNION SELECT w.member_id FROM "{_CATEGORY_WATCH}" w'
+    f' JOIN "{_CATEGORY}" a ON a.id = w.category_id JOIN "{_CATEGORY}" c ON c.id = %s'
+    f" WHERE {_LINEAGE} AND w.level = %s"
+)
+# Rows per statement when many members are notified (well under any database's
+# limit on parameters).
+_CHUNK = 500
+
+
+def _concerned(post: Post, topic: Topic, direct: Sequence[int], watchers: bool) -> list[tuple]:
+    """(id, level, mailing, may be mailed) of the members the post may notify: one query."""
+    sees, sees_params = access.members_seeing(topic.category_id)
+    named = [f"u.id IN ({', '.join(['%s'] * len(direct))})"] if direct else []
+    candidates = " OR ".join([*named, *([f"u.id IN ({_WATCHERS})"] if watchers else [])])
+    sql = (
+        f"SELECT u.id, {_LEVEL}, u.mailing, u.email_confirmed AND u.email <> ''"
+        f' FROM "{_USER}" u WHERE u.id <> %s AND ({candidates})'
+        f' AND NOT EXISTS (SELECT 1 FROM "{_IGNORE}" i'
+        " WHERE i.member_id = u.id AND i.ignored_id = %s)"
+        f" AND {sees}"
+    )
+    params = [topic.pk, topic.category_id, post.author_id, *direct]
+    if watchers:
+        params += [topic.pk, Level.WATCHING, topic.category_id, Level.WATCHING]
+    params += [post.author_id, *sees_params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _reason(member_id: int, level: str, replied_to: int | None, mentioned: set[int]):
+    if level == Level.MUTED:
+        return None
+    if member_id == replied_to:
+        return Reason.REPLY
+    if member_id in mentioned:
+        return Reason.MENTION
+    return Reason.WATCHING if level == Level.WATCHING else None
+
+
+def post_notified(
+    *,
+    post: Post,
+    topic: Topic,
+    parent: Post | None,
+    mentioned: Sequence[int] = (),
+    watchers: bool = True,
+) -> int:
+    """Notify the members a new post concerns (see the module); returns how many.
+
+    In the transaction that wrote the post, which holds its topic's lock.
+    Without `watchers`, only the members it replies to and mentions (an edit
+    that mentions more members notifies them, and nobody else again).
+    """
+    replied_to = parent.author_id if parent is not None else None
+    direct = list(dict.fromkeys([*([replied_to] if replied_to else []), *mentioned]))
+    notified = []
+    if not direct and not watchers:
+        return 0
+    for member_id, level, mailing, mailable in _concerned(post, topic, direct, watchers):
+        reason = _reason(member_id, level, replied_to, set(mentioned))
+        if reason is not None:
+            notified.append((member_id, reason, mailing if mailable else User.Mailing.NONE))
+    if not notified:
+        return 0
+    notified.sort()
+    now = timezone.now()
+    for start in range(0, len(notified), _CHUNK):
+        chunk = notified[start : start + _CHUNK]
+        _entries_added(post, topic, [(member_id, reason) for member_id, reason, _ in chunk], now)
+        _counts_added([member_id for member_id, _, _ in chunk])
+    mailed = [
+        (member_id, reason, how) for member_id, reason, how in notified if how != User.Mailing.NONE
+    ]
+    if mailed:
+        PendingMail.objects.bulk_create(
+            PendingMail(member_id=member_id, post=post, reason=reason, created=now)
+            for member_id, reason, _ in mailed
+        )
+        ways = {how for _, _, how in mailed}
+        mails_scheduled(
+            immediate=User.Mailing.IMMEDIATE in ways, digest=User.Mailing.DIGEST in ways
+        )
+    return len(notified)
+
+
+def _entries_added(post: Post, topic: Topic, notified: list[tuple[int, str]], now) -> None:
+    """One statement: a new unread entry per member, or one more post in their unread one."""
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s, 1, %s, %s)"] * len(notified))
+    params = []
+    for member_id, reason in notified:
+        params += [member_id, topic.pk, reason, post.pk, post.pk, post.author_id, now, now]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'INSERT INTO "{_NOTIFICATION}" (member_id, topic_id, reason, first_post_id,'
+            " last_post_id, actor_id, count, created, updated) VALUES " + values + ""
+            ' ON CONFLICT (member_id, topic_id, reason) WHERE "read" IS NULL DO UPDATE SET'
+            f' count = "{_NOTIFICATION}".count + 1, last_post_id = excluded.last_post_id,'
+            " actor_id = excluded.actor_id, updated = excluded.updated",
+            params,
+        )
+
+
+def _counts_added(member_ids: list[int]) -> None:
+    """One statement: one more unread post in each member's inbox (ids in ascending order)."""
+    values = ", ".join(["(%s, 1)"] * len(member_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'INSERT INTO "{_INBOX}" (member_id, unread) VALUES {values}'
+            f' ON CONFLICT (member_id) DO UPDATE SET unread = "{_INBOX}".unread + 1',
+            member_ids,
+        )
+
+
+def _taken(statement: str, params: list, member: User | None = None) -> None:
+    """Run an UPDATE or DELETE of unread entries that RETURNs their `member_id, count`,
+    and take those posts off the members' counts (a subtraction: writes that add to
+    a count meanwhile are not lost). `member`, when one of them, shows the new count.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(statement + " RETURNING member_id, count", params)
+        taken: dict[int, int] = {}
+        for member_id, count in cursor.fetchall():
+            taken[member_id] = taken.get(member_id, 0) + count
+        for member_id, count in sorted(taken.items()):
+            cursor.execute(
+                f'UPDATE "{_INBOX}" SET unread = CASE WHEN unread > %s THEN unread - %s ELSE 0 END'
+                " WHERE member_id = %s RETURNING unread",
+                [count, count, member_id],
+            )
+            row = cursor.fetchone()
+            if member is not None and member.pk == member_id and row is not None:
+                member.inbox = Inbox(member=member, unread=row[0])  # for the rest of the request
+
+
+_MARK_READ = f'UPDATE "{_NOTIFICATION}" SET "read" = %s WHERE "read" IS NULL AND member_id = %s'
+
+
+def notifications_seen(*, member: User, topic: Topic, post_id: int) -> None:
+    """The member read the topic up to `post_id`: its entries about no later post are read.
+
+    No query unless the member has unread notifications of the topic (as the
+    topic was read with: `selectors.notifications.notified`).
+    """
+    if not member.is_authenticated or not getattr(topic, "unread_notified", True):
+        return
+    with transaction.atomic():
+        _taken(
+            _MARK_READ + " AND topic_id = %s AND last_post_id <= %s",
+            [timezone.now(), member.pk, topic.pk, post_id],
+            member,
+        )
+
+
+def notification_read(*, member: User, notification_id: int) -> None:
+    """Mark one of the member's notifications as read (nothing when it is not theirs)."""
+    with transaction.atomic():
+        _taken(_MARK_READ + " AND id = %s", [timezone.now(), member.pk, notification_id], member)
+
+
+def notifications_all_read(*, member: User) -> None:
+    """Mark all of the member's notifications as read."""
+    with transaction.atomic():
+        _taken(_MARK_READ, [timezone.now(), member.pk], member)
+
+
+def notifications_withdrawn(*, post: Post) -> None:
+    """A post was taken away: the unread entries that told only of it go, and its mail.
+
+    Entries that also tell of later posts stay, pointing there. In the
+    transaction that takes the post away.
+    """
+    _taken(
+        f'DELETE FROM "{_NOTIFICATION}" WHERE "read" IS NULL'
+        " AND first_post_id = %s AND last_post_id = %s",
+        [post.pk, post.pk],
+    )
+    PendingMail.objects.filter(post=post).delete()
+
+
+def watch_set(
+    *, member: User, level: str, topic: Topic | None = None, category: Category | None = None
+) -> None:
+    """Set the member's level for a topic or a category (Level: watching, normal, muted)."""
+    if level not in Level.values:
+        raise ValueError(f"Not a watch level: {level!r}")
+    if (topic is None) == (category is None):
+        raise ValueError("Watch a topic or a category.")
+    with transaction.atomic():
+        if topic is not None:
+            TopicWatch.objects.update_or_create(
+                member=member, topic=topic, defaults={"level": level}
+            )
+        else:
+            CategoryWatch.objects.update_or_create(
+                member=member, category=category, defaults={"level": level}
+            )
+
+
+def notification_settings_set(*, member: User, mailing: str, watch_own_topics: bool) -> None:
+    """What the member is mailed of notifications, and whether their own topics are watched."""
+    if mailing not in User.Mailing.values:
+        raise ValueError(f"Not a way of mailing: {mailing!r}")
+    User.objects.filter(pk=member.pk).update(mailing=mailing, watch_own_topics=watch_own_topics)
+    member.mailing, member.watch_own_topics = mailing, watch_own_topics
+
+
+def own_topic_watched(*, member: User, topic: Topic) -> None:
+    """A member who started or replied to a topic watches it, if they chose so (one statement).
+
+    A level they set for the topic themselves stays.
+    """
+    if member.watch_own_topics:
+        TopicWatch.objects.bulk_create(
+            [TopicWatch(member=member, topic=topic, level=Level.WATCHING)], ignore_conflicts=True
+        )
