@@ -723,3 +723,52 @@ def test_a_batch_stops_at_its_first_refusal_when_asked():
     assert (
         rendering.markdown_to_html_each(["*a*", "[" * 50_000], stop_at_refusal=True)[0].index == 1
     )
+
+
+# --- Mentions -----------------------------------------------------------------------------
+
+MENTIONABLE = {"alice": "/u/alice/", "bob.x": "/u/bob.x/"}
+
+
+@pytest.mark.parametrize(
+    ("source", "html"),
+    [
+        ("hi @alice.", '<p>hi <a class="mention" href="/u/alice/">@alice</a>.</p>'),
+        ("@Alice!", '<p><a class="mention" href="/u/alice/">@Alice</a>!</p>'),
+        (
+            "@bob.x. and @bob.xy",
+            '<p><a class="mention" href="/u/bob.x/">@bob.x</a>. and @bob.xy</p>',
+        ),
+        ("(@alice)", '<p>(<a class="mention" href="/u/alice/">@alice</a>)</p>'),
+        ("@nobody", "<p>@nobody</p>"),
+        ("mail bob@alice.com", "<p>mail bob@alice.com</p>"),
+        ("`@alice`", "<p><code>@alice</code></p>"),
+        ("    @alice", "<pre><code>@alice\n</code></pre>"),
+        ("[@alice](https://e.org)", '<p><a href="https://e.org" rel="nofollow ugc">@alice</a></p>'),
+        (
+            "https://e.org/@alice",
+            '<p><a href="https://e.org/@alice" rel="nofollow ugc">https://e.org/@alice</a></p>',
+        ),
+    ],
+)
+def test_a_mention_of_a_member_links_to_them_outside_code_and_links(source, html):
+    assert rendering._render(source, MENTIONABLE) == html
+
+
+def test_a_typed_mention_link_is_an_ordinary_link():
+    html = rendering._render('<a class="mention" href="https://spam.example">x</a>', MENTIONABLE)
+
+    assert 'class="mention"' not in html
+    assert rendering.mention_links(html) == []
+
+
+def test_the_mentions_of_a_text_are_found_before_rendering_at_most_fifty():
+    assert rendering.mention_candidates("@Alice. and @b-") == {"alice.", "alice", "b-", "b"}
+    many = " ".join(f"@m{n}" for n in range(500))
+    assert len(rendering.mention_candidates(many)) == rendering.MAX_MENTION_LOOKUPS
+
+
+def test_the_mention_links_of_a_rendered_text_in_order_each_once():
+    html = rendering._render("@bob.x @alice @bob.x", MENTIONABLE)
+
+    assert rendering.mention_links(html) == ["/u/bob.x/", "/u/alice/"]

@@ -676,6 +676,19 @@ def test_new_accounts_have_few_links(topic, other_member, regular, limits):
     services.post_reply(author=other_member, topic=topic, body="just https://a.example.org")
 
 
+def test_mentions_are_not_links_that_count_against_new_accounts(
+    topic, other_member, regular, limits
+):
+    body = f"@{regular.username} and @{topic.author.username}, see https://a.example.org"
+    post = services.post_reply(author=other_member, topic=topic, body=body)
+
+    assert post.body_html.count('<a class="mention" ') == 2
+    _age_posts(other_member, timedelta(seconds=31))
+    faked = '<a class="mention" href="https://b.example.org">b</a> https://c.example.org'
+    with pytest.raises(services.RateLimited, match="at most 2 links"):
+        services.post_reply(author=other_member, topic=topic, body=f"https://a.example.org {faked}")
+
+
 def test_moderators_have_no_limits(topic, moderator, limits):
     for number in range(3):
         services.post_reply(author=moderator, topic=topic, body=f"note {number}")
