@@ -367,6 +367,7 @@ def pages(moderator):
             body=f"Reply at depth {depth}. I see your point, but consider the other side.",
         )
     ReplyFactory(topic=deep, author=bob, body="A second top-level reply, short.")
+    TopicFactory(author=bob, title="Who keeps tapes?", body="@alice, you do, don't you?")
     return {"deep": deep, "member": alice}
 
 
@@ -377,6 +378,8 @@ PAGES = {
     "settings": lambda d, page: page.goto("/settings/"),
     "avatar-settings": lambda d, page: page.goto("/settings/avatar/"),
     "email-settings": lambda d, page: page.goto("/settings/email/"),
+    "notification-settings": lambda d, page: page.goto("/settings/notifications/"),
+    "notifications": lambda d, page: page.goto("/notifications/"),
     "profile": lambda d, page: page.goto("/u/bob/"),
     "form-error": lambda d, page: (
         page.goto(f"/p/{opening_post(d['deep']).pk}/reply/"),
@@ -529,3 +532,68 @@ def test_a_new_member_confirms_their_address_and_shows_a_name_and_avatar_on_ever
     assert not User.objects.get(pk=wren.pk).email_confirmed  # opening the link is not enough
     page.click("button:has-text('Confirm')")
     assert User.objects.get(pk=wren.pk).email_confirmed
+
+
+# --- Notifications ------------------------------------------------------------------------
+
+
+def _reply_through_the_page(page, post: Post, text: str) -> None:
+    page.goto(f"/p/{post.pk}/reply/")
+    page.fill("#id_body", text)
+    page.click("button:has-text('Post reply')")
+
+
+def test_the_header_counts_what_is_new_and_the_inbox_leads_to_it(open_page, log_in):
+    alice, bob = regular_member(username="alice"), regular_member(username="bob")
+    carol = regular_member(username="carol")
+    topic = TopicFactory(author=alice, title="Backups at home", body="How do you back up?")
+    page = open_page()
+    log_in(page, bob)
+    _reply_through_the_page(page, opening_post(topic), "restic, and @carol uses tapes")
+    reply = Post.objects.order_by("pk").last()
+    assert page.locator(f"#p{reply.pk} a.mention").inner_text() == "@carol"
+
+    for member, said in ((alice, "@bob replied to you"), (carol, "@bob mentioned you")):
+        page = open_page()
+        log_in(page, member)
+        page.goto("/")
+        count = page.locator(".site-nav .inbox-link")
+        assert count.get_attribute("aria-label") == "Notifications: 1 unread"
+        assert count.locator(".inbox-count").inner_text() == "1"
+        count.click()
+        entry = page.locator("li.notification.unread")
+        assert " ".join(entry.locator(".notification-link").inner_text().split()) == (
+            f"{said} in Backups at home"
+        )
+        entry.locator(".notification-link").click()
+        assert page.evaluate("location.hash") == f"#p{reply.pk}"
+        assert page.locator(f"li.post.new#p{reply.pk}").count() == 1
+        assert page.locator(".site-nav .inbox-count").count() == 0  # read by reading it
+        page.goto("/notifications/")
+        assert page.locator("li.notification.unread").count() == 0
+
+
+def test_a_member_chooses_their_mail_and_mutes_a_topic(open_page, log_in):
+    alice = regular_member(username="alice")
+    topic = TopicFactory(author=regular_member(username="bob"), title="Loud topic")
+    page = open_page()
+    log_in(page, alice)
+
+    page.goto("/settings/")
+    page.click(".settings-nav >> text=Notifications")
+    page.check("input[name=mailing][value=digest]")
+    page.uncheck("#id_watch_own_topics")
+    page.click("button:has-text('Save')")
+    assert "Saved." in page.inner_text(".messages")
+    assert page.is_checked("input[name=mailing][value=digest]")
+    alice.refresh_from_db()
+    assert (alice.mailing, alice.watch_own_topics) == ("digest", False)
+
+    page.goto(topic.get_absolute_url())
+    page.select_option("#watch-level", "muted")
+    page.click(".watch-form button")
+    assert "You muted this topic" in page.inner_text(".messages")
+    assert page.input_value("#watch-level") == "muted"
+    ReplyFactory(parent=opening_post(topic), author=regular_member(), body="@alice!")
+    page.reload()
+    assert page.locator(".site-nav .inbox-count").count() == 0

@@ -63,6 +63,26 @@ def test_only_what_came_since_is_new_and_the_link_leads_to_it(client, reader, ta
     assert f'<a href="#p{later.pk}">1 new post</a>' in html
 
 
+def test_a_posts_own_page_marks_what_is_new_below_it_and_then_nothing(
+    client, reader, talk, other_member, django_assert_num_queries
+):
+    client.get(talk.get_absolute_url())
+    start = opening_post(talk)
+    later = ReplyFactory(parent=start, author=other_member, body="And borg.")
+    url = reverse("threads:post_thread", args=[start.pk])
+
+    # The session, the member, the post with its topic and marks, its replies, and
+    # the mark written (a top-level post has no ancestors to read).
+    with django_assert_num_queries(5):
+        first = _html(client.get(url))
+    again = _html(client.get(url))
+
+    assert _new(first) == [later.pk]
+    assert f'<a href="#p{later.pk}">1 new post</a>' in first
+    assert _new(again) == []
+    assert _new(_html(client.get(talk.get_absolute_url()))) == []
+
+
 def test_ones_own_posts_are_never_new(client, reader, talk):
     mine = ReplyFactory(topic=talk, author=reader, body="I use tapes.")
 

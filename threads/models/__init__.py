@@ -24,7 +24,6 @@ from .notifications import (
     Inbox,
     Level,
     Notification,
-    PendingMail,
     Reason,
     TopicWatch,
 )
@@ -44,7 +43,6 @@ __all__ = [
     "Level",
     "Mail",
     "Notification",
-    "PendingMail",
     "Post",
     "RateEvent",
     "Reason",

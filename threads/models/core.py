@@ -119,7 +119,7 @@ class User(AbstractUser):
 
     @property
     def unread_notifications(self) -> int:
-        """How many posts the member's unread notifications tell of (threads.models.Inbox)."""
+        """How many unread notifications (inbox entries) the member has (threads.models.Inbox)."""
         inbox = getattr(self, "inbox", None)
         return inbox.unread if inbox is not None else 0
 

@@ -60,25 +60,36 @@ class Notification(models.Model):
     """An entry of a member's inbox: the unread posts of one topic for one reason.
 
     While it is unread, later posts of the same topic and reason are added to
-    it (`count`, `last_post`) rather than written as entries of their own, so
-    that a busy topic is one line ("3 new replies in …"), and a reply writes
-    one row per member notified whatever else is unread.
+    it (`count`, `last_post`, `updated`) rather than written as entries of
+    their own, so that a busy topic is one line ("3 new replies in …"), and a
+    reply writes one row per member notified whatever else is unread.
+
+    It is also what waits to be mailed: `mail_since` is when its first post
+    not yet mailed came (None: nothing to mail, or the member gets no mail),
+    and `mailed_post_id` the last post mailed. The worker mails due entries
+    (threads.services.notification_mails).
     """
 
-    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # Indexes are few, and none covers what adding a post to an entry changes
+    # (so PostgreSQL updates it in place): every reply writes a row per member
+    # it notifies. The member's entries are found through the inbox index.
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="+")
     reason = models.CharField(max_length=10, choices=Reason.choices)
-    # The first post the entry tells about (where its link goes) and the latest.
-    first_post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="+")
-    last_post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="+")
-    # Who wrote the latest post.
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    # The first post the entry tells about (where its link goes), and the latest
+    # (whose author it names). Posts go only with their topic, and the entry with it.
+    first_post_id = models.BigIntegerField()
+    last_post = models.ForeignKey(
+        Post, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
     )
     count = models.PositiveIntegerField(default=1)
     created = models.DateTimeField()
     updated = models.DateTimeField()
     read = models.DateTimeField(null=True, blank=True)
+    mail_since = models.DateTimeField(null=True, blank=True)
+    mailed_post_id = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -89,7 +100,13 @@ class Notification(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["member", "-updated", "-id"], name="notification_inbox_idx"),
+            # Newest first: in the order entries began.
+            models.Index(fields=["member", "-id"], name="notification_inbox_idx"),
+            models.Index(
+                fields=["mail_since"],
+                condition=models.Q(mail_since__isnull=False),
+                name="notification_mail_due_idx",
+            ),
         ]
 
     def __str__(self):
@@ -97,7 +114,7 @@ class Notification(models.Model):
 
 
 class Inbox(models.Model):
-    """How many posts a member's unread notifications tell of: the count in every page's header.
+    """How many unread notifications (inbox entries) a member has: the count in every header.
 
     Counted as notifications are written, in their transaction, and counted
     again from them when some are read. A row of its own rather than a
@@ -113,24 +130,3 @@ class Inbox(models.Model):
 
     def __str__(self):
         return f"{self.member_id}: {self.unread} unread"
-
-
-class PendingMail(models.Model):
-    """A post a member is to be mailed about, until the worker mails it (or finds it read).
-
-    Written beside the notification, only for members who get mail.
-    """
-
-    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="+")
-    reason = models.CharField(max_length=10, choices=Reason.choices)
-    created = models.DateTimeField()
-
-    class Meta:
-        indexes = [
-            models.Index(fields=["member", "created"], name="pending_mail_member_idx"),
-            models.Index(fields=["created"], name="pending_mail_created_idx"),
-        ]
-
-    def __str__(self):
-        return f"post {self.post_id} to {self.member_id} ({self.reason})"

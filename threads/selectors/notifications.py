@@ -1,16 +1,14 @@
 """A member's notifications, and their watch levels as the pages show them.
 
-The inbox pages by keyset (entries updated before one entry), newest first,
+The inbox pages by keyset (the entries before one entry), newest first,
 two queries whatever its length; entries about topics the member may no
 longer see are left out by the access filter.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Value
+from django.db.models import Exists, OuterRef, QuerySet, Value
 from django.db.models.expressions import RawSQL
-from django.utils.dateparse import parse_datetime
 
 from ..models import Category, CategoryWatch, Level, Notification, Topic, TopicWatch
 from . import access
@@ -62,6 +60,16 @@ def notified(topics: QuerySet[Topic], viewer) -> QuerySet[Topic]:
     return topics.annotate(unread_notified=Exists(unread))
 
 
+def notified_of_topic(posts: QuerySet, viewer) -> QuerySet:
+    """Posts annotated with `topic_unread_notified`, as `notified` annotates topics."""
+    if not viewer.unread_notifications:
+        return posts.annotate(topic_unread_notified=Value(False))
+    unread = Notification.objects.filter(
+        member=viewer, topic=OuterRef("topic_id"), read__isnull=True
+    )
+    return posts.annotate(topic_unread_notified=Exists(unread))
+
+
 def category_levels(categories: QuerySet[Category], viewer) -> QuerySet[Category]:
     """Categories annotated with the member's `watch_level` for each (normal without a watch)."""
     sql = category_level_sql("%s", f'"{_CATEGORY}"."id"')
@@ -72,44 +80,32 @@ def category_levels(categories: QuerySet[Category], viewer) -> QuerySet[Category
 
 @dataclass(frozen=True)
 class Inbox:
-    """A page of a member's notifications; `older` is the cursor of the next page, or None."""
+    """A page of a member's notifications; `older` is the entry to page on from, or None."""
 
     entries: list[Notification]
-    older: str | None
+    older: int | None
     first: bool
 
 
-def _cursor(entry: Notification) -> str:
-    return f"{entry.updated.isoformat()}_{entry.pk}"
-
-
-def _parsed(cursor: str | None) -> tuple[datetime, int] | None:
-    """The (updated, id) a cursor names, or None for one that names nothing."""
-    moment, _, pk = (cursor or "").rpartition("_")
-    try:
-        updated = parse_datetime(moment)
-    except ValueError:
-        return None
-    if updated is None or updated.tzinfo is None or not pk.isdigit() or len(pk) > 18:
-        return None
-    return updated, int(pk)
-
-
 def inbox(*, member, before: str | None = None) -> Inbox:
-    """The member's notifications, newest first, a page from the `before` cursor: one query."""
+    """The member's notifications, newest first (as they began), a page before the entry
+    `before` (the first page for none, or for what names none): one query."""
     entries = access.about_visible_topics(Notification.objects.filter(member=member), member)
-    start = _parsed(before)
+    start = (
+        int(before)
+        if before and before.isascii() and before.isdigit() and len(before) <= 18
+        else None
+    )
     if start is not None:
-        updated, pk = start
-        entries = entries.filter(Q(updated__lt=updated) | Q(updated=updated, pk__lt=pk))
+        entries = entries.filter(pk__lt=start)
     rows = list(
-        entries.select_related("topic", "actor")
+        entries.select_related("topic", "last_post__author")
         .only(
             "reason", "count", "updated", "read", "first_post_id", "topic__title",
-            "topic__slug", "actor__username", "actor__display_name",
+            "topic__slug", "last_post__author__username", "last_post__author__display_name",
         )
-        .order_by("-updated", "-id")[: NOTIFICATIONS_PER_PAGE + 1]
+        .order_by("-id")[: NOTIFICATIONS_PER_PAGE + 1]
     )  # fmt: skip
     more = len(rows) > NOTIFICATIONS_PER_PAGE
     rows = rows[:NOTIFICATIONS_PER_PAGE]
-    return Inbox(entries=rows, older=_cursor(rows[-1]) if more else None, first=start is None)
+    return Inbox(entries=rows, older=rows[-1].pk if more else None, first=start is None)

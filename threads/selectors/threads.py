@@ -225,14 +225,24 @@ def _new_posts(
 
 
 def post_thread(*, post_id: int, viewer) -> Thread:
-    """A post's own page: its ancestors as context, then the post and all its replies."""
-    post = access.one_post(_with_ignores(access.posts_with_rights(viewer), viewer), post_id)
+    """A post's own page: its ancestors as context, then the post and all its replies.
+
+    For a member, with what is new to them among the replies, as on a topic page.
+    """
+    posts = _with_ignores(access.posts_with_rights(viewer), viewer)
+    if viewer.is_authenticated:
+        posts = levels.notified_of_topic(unread.with_seen_of_topic(posts, viewer), viewer)
+    post = access.one_post(posts, post_id)
+    for mark in (*unread.MARKS, "unread_notified"):
+        setattr(post.topic, mark, getattr(post, f"topic_{mark}", None))
     context = list(post.get_ancestors().values_list(*_ROW_FIELDS))
     rows = _thread_rows(
         post.get_descendants(include_self=True).filter(level__lte=post.level + THREAD_DEPTH + 1)
     )
     owners = _owners(context + rows)
     tools, folded = _tools(owners, viewer, post.topic), _folded(owners, viewer, post)
+    stamps = [(row[0], row[7]) for row in rows]
+    new = _new_posts(stamps, viewer, post.topic, owners)
     flat_context = [(row[0], 0, row[2], row[3]) for row in context]
     context_html = fragments.thread_html(flat_context, base_level=0, max_depth=0)
     html = fragments.thread_html(rows, base_level=post.level, max_depth=THREAD_DEPTH)
@@ -240,7 +250,9 @@ def post_thread(*, post_id: int, viewer) -> Thread:
         topic=post.topic,
         post=post,
         context_html=context_html.with_tools(tools, folded),
-        html=html.with_tools(tools, folded),
+        html=html.with_tools(tools, folded, new),
+        new_posts=new,
+        last_post_id=max((post_id for post_id, _ in stamps), default=0),
     )
 
 

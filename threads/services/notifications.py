@@ -7,17 +7,16 @@ members it mentions (the first `writes.MENTIONS_NOTIFIED`), and those who
 watch its topic or its category. Each of them gets one notification, for the
 first reason that holds (reply, mention, watching), unless they mute the
 topic, ignore the author, may not see the topic, are not active, or wrote
-the post. Then three statements, whatever their number:
+the post. Then two statements, whatever their number (per 500 members):
 
 1. Their inbox entries (`Notification`), one per member: a new one, or the
-   unread entry of that topic and reason counts one post more.
-2. Their inboxes' counts (`Inbox`), one more each. Rows are written in the
-   order of the members' ids, so two posts notifying the same members lock
-   their counts in the same order and never deadlock.
-3. The posts waiting to be mailed (`PendingMail`), for members who get mail;
-   `notification_mails` sends them later, from the worker.
-
-(Per 500 members: past that, each of the three is one statement per 500.)
+   unread entry of that topic and reason counts one post more. For members
+   who get mail, the entry is marked as waiting to be mailed (`mail_since`);
+   `notification_mails` mails it later, from the worker.
+2. The counts of those whose entry is new (`Inbox`: unread entries, the
+   number in the header), one more each. Rows are written in the order of
+   the members' ids, so two posts notifying the same members lock their
+   counts in the same order and never deadlock.
 """
 
 from collections.abc import Sequence
@@ -32,7 +31,6 @@ from ..models import (
     Inbox,
     Level,
     Notification,
-    PendingMail,
     Post,
     Reason,
     Topic,
@@ -50,15 +48,13 @@ _CATEGORY_WATCH = CategoryWatch._meta.db_table
 _IGNORE = Ignore._meta.db_table
 _NOTIFICATION = Notification._meta.db_table
 _INBOX = Inbox._meta.db_table
-_PENDING_MAIL = PendingMail._meta.db_table
 _NO_MAIL = User.Mailing.NONE
 # `a` is the topic's category `c` or one of its ancestors.
 _LINEAGE = "a.tree_id = c.tree_id AND a.lft <= c.lft AND a.rght >= c.rght"
-# A member's level for the topic: theirs for it, else the nearest category's, else normal.
-_LEVEL = levels.topic_level_sql("u.id", "%s", "%s")
+# Members who watch the topic, or its category or an ancestor of it.
 _WATCHERS = (
-    f'SELECT w.member_id FROM "{_TOPIC_WATCH}" w WHERE w.topic_id = %s AND w.level = %s'
-    f' UNION SELECT w.member_id FROM "{_CATEGORY_WATCH}" w'
+    f'SELECT w.member_id AS id FROM "{_TOPIC_WATCH}" w WHERE w.topic_id = %s AND w.level = %s'
+    f' UNION SELECT w.member_id AS id FROM "{_CATEGORY_WATCH}" w'
     f' JOIN "{_CATEGORY}" a ON a.id = w.category_id JOIN "{_CATEGORY}" c ON c.id = %s'
     f" WHERE {_LINEAGE} AND w.level = %s"
 )
@@ -68,21 +64,29 @@ _CHUNK = 500
 
 
 def _concerned(post: Post, topic: Topic, direct: Sequence[int], watchers: bool) -> list[tuple]:
-    """(id, level, mailing, may be mailed) of the members the post may notify: one query."""
+    """(id, level, mailing, may be mailed) of the members the post may notify: one query.
+
+    It starts from the few candidates (the watchers, the members named), never
+    from all members, and reads each one's level for the topic: their own
+    for it, else the nearest category's, else normal.
+    """
     sees, sees_params = access.members_seeing(topic.category_id)
-    named = [f"u.id IN ({', '.join(['%s'] * len(direct))})"] if direct else []
-    candidates = " OR ".join([*named, *([f"u.id IN ({_WATCHERS})"] if watchers else [])])
+    named = [f'SELECT u.id FROM "{_USER}" u WHERE u.id IN ({", ".join(["%s"] * len(direct))})']
+    candidates = " UNION ".join([*(named if direct else []), *([_WATCHERS] if watchers else [])])
+    category_level = levels.category_level_sql("u.id", "%s")
     sql = (
-        f"SELECT u.id, {_LEVEL}, u.mailing, u.email_confirmed AND u.email <> ''"
-        f' FROM "{_USER}" u WHERE u.id <> %s AND ({candidates})'
-        f' AND NOT EXISTS (SELECT 1 FROM "{_IGNORE}" i'
+        f"SELECT u.id, COALESCE(t.level, {category_level}, '{Level.NORMAL}'), u.mailing,"
+        f" u.email_confirmed AND u.email <> '' FROM ({candidates}) k"
+        f' JOIN "{_USER}" u ON u.id = k.id'
+        f' LEFT JOIN "{_TOPIC_WATCH}" t ON t.member_id = u.id AND t.topic_id = %s'
+        f' WHERE u.id <> %s AND NOT EXISTS (SELECT 1 FROM "{_IGNORE}" i'
         " WHERE i.member_id = u.id AND i.ignored_id = %s)"
         f" AND {sees}"
     )
-    params = [topic.pk, topic.category_id, post.author_id, *direct]
+    params = [*direct] if direct else []
     if watchers:
         params += [topic.pk, Level.WATCHING, topic.category_id, Level.WATCHING]
-    params += [post.author_id, *sees_params]
+    params = [topic.category_id, *params, topic.pk, post.author_id, post.author_id, *sees_params]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
@@ -124,14 +128,13 @@ def post_notified(
     if not notified:
         return 0
     notified.sort()
-    now = timezone.now()
+    # Adapted once for all rows (SQLite stores text).
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
     for start in range(0, len(notified), _CHUNK):
         chunk = notified[start : start + _CHUNK]
-        _entries_added(post, topic, [(member_id, reason) for member_id, reason, _ in chunk], now)
-        _counts_added([member_id for member_id, _, _ in chunk])
-        mailed = [(member_id, reason) for member_id, reason, how in chunk if how != _NO_MAIL]
-        if mailed:
-            _mails_pending(post, mailed, now)
+        rows = [(member_id, reason, how != _NO_MAIL) for member_id, reason, how in chunk]
+        if new := _entries_added(post, topic, rows, now):
+            _counts_added(new)
     ways = {how for _, _, how in notified}
     if ways - {_NO_MAIL}:
         mails_scheduled(
@@ -140,36 +143,44 @@ def post_notified(
     return len(notified)
 
 
-def _entries_added(post: Post, topic: Topic, notified: list[tuple[int, str]], now) -> None:
-    """One statement: a new unread entry per member, or one more post in their unread one."""
-    values = ", ".join(["(%s, %s, %s, %s, %s, %s, 1, %s, %s)"] * len(notified))
-    params = []
-    for member_id, reason in notified:
-        params += [member_id, topic.pk, reason, post.pk, post.pk, post.author_id, now, now]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f'INSERT INTO "{_NOTIFICATION}" (member_id, topic_id, reason, first_post_id,'
-            " last_post_id, actor_id, count, created, updated) VALUES " + values + ""
-            ' ON CONFLICT (member_id, topic_id, reason) WHERE "read" IS NULL DO UPDATE SET'
-            f' count = "{_NOTIFICATION}".count + 1, last_post_id = excluded.last_post_id,'
-            " actor_id = excluded.actor_id, updated = excluded.updated",
-            params,
-        )
+def _rows(columns: int, rows: int) -> str:
+    """SQL: a table of `rows` rows of `columns` parameters, its columns column1, column2…
+
+    (Both SQLite and PostgreSQL name a VALUES list's columns so.) What every
+    row shares is a parameter of the SELECT, given once.
+    """
+    row = "(" + ", ".join(["%s"] * columns) + ")"
+    return f"(VALUES {', '.join([row] * rows)}) v"
 
 
-def _mails_pending(post: Post, mailed: list[tuple[int, str]], now) -> None:
-    """One statement: the post waits to be mailed to these members."""
-    values = ", ".join(["(%s, %s, %s, %s)"] * len(mailed))
-    params = [value for member_id, reason in mailed for value in (member_id, post.pk, reason, now)]
+def _entries_added(
+    post: Post, topic: Topic, notified: list[tuple[int, str, bool]], now
+) -> list[int]:
+    """One statement: a new unread entry per (member, reason, mailed), or one more post
+    in their unread one; an entry of a mailed member waits to be mailed from now on,
+    unless it waited already. Returns the members whose entry is new, in ascending order.
+    """
+    params = [topic.pk, post.pk, post.pk, now, now, now]
+    params += [value for row in notified for value in row]
     with connection.cursor() as cursor:
         cursor.execute(
-            f'INSERT INTO "{_PENDING_MAIL}" (member_id, post_id, reason, created) VALUES {values}',
+            f'INSERT INTO "{_NOTIFICATION}" (member_id, reason, topic_id, first_post_id,'
+            " last_post_id, count, created, updated, mailed_post_id, mail_since)"
+            " SELECT v.column1, v.column2, %s, %s, %s, 1, %s, %s, 0,"
+            f" CASE WHEN v.column3 THEN %s END FROM {_rows(3, len(notified))}"
+            # (WHERE true: SQLite reads ON CONFLICT after a SELECT only so.)
+            ' WHERE true ON CONFLICT (member_id, topic_id, reason) WHERE "read" IS NULL'
+            f' DO UPDATE SET count = "{_NOTIFICATION}".count + 1,'
+            " last_post_id = excluded.last_post_id, updated = excluded.updated,"
+            f' mail_since = COALESCE("{_NOTIFICATION}".mail_since, excluded.mail_since)'
+            " RETURNING member_id, count",
             params,
         )
+        return sorted({member_id for member_id, count in cursor.fetchall() if count == 1})
 
 
 def _counts_added(member_ids: list[int]) -> None:
-    """One statement: one more unread post in each member's inbox (ids in ascending order)."""
+    """One statement: one more unread entry in each member's inbox (ids in ascending order)."""
     values = ", ".join(["(%s, 1)"] * len(member_ids))
     with connection.cursor() as cursor:
         cursor.execute(
@@ -180,15 +191,15 @@ def _counts_added(member_ids: list[int]) -> None:
 
 
 def _taken(statement: str, params: list, member: User | None = None) -> None:
-    """Run an UPDATE or DELETE of unread entries that RETURNs their `member_id, count`,
-    and take those posts off the members' counts (a subtraction: writes that add to
-    a count meanwhile are not lost). `member`, when one of them, shows the new count.
+    """Run an UPDATE or DELETE of unread entries that RETURNs their `member_id`, and take
+    them off the members' counts (a subtraction: entries that a reply adds to a count
+    meanwhile are not lost). `member`, when one of them, shows their new count.
     """
     with connection.cursor() as cursor:
-        cursor.execute(statement + " RETURNING member_id, count", params)
+        cursor.execute(statement + " RETURNING member_id", params)
         taken: dict[int, int] = {}
-        for member_id, count in cursor.fetchall():
-            taken[member_id] = taken.get(member_id, 0) + count
+        for (member_id,) in cursor.fetchall():
+            taken[member_id] = taken.get(member_id, 0) + 1
         for member_id, count in sorted(taken.items()):
             cursor.execute(
                 f'UPDATE "{_INBOX}" SET unread = CASE WHEN unread > %s THEN unread - %s ELSE 0 END'
@@ -232,17 +243,16 @@ def notifications_all_read(*, member: User) -> None:
 
 
 def notifications_withdrawn(*, post: Post) -> None:
-    """A post was taken away: the unread entries that told only of it go, and its mail.
+    """A post was taken away: the unread entries that told only of it go.
 
-    Entries that also tell of later posts stay, pointing there. In the
-    transaction that takes the post away.
+    Entries that also tell of later posts stay, pointing there; the worker
+    mails no removed post. In the transaction that takes the post away.
     """
     _taken(
         f'DELETE FROM "{_NOTIFICATION}" WHERE "read" IS NULL'
-        " AND first_post_id = %s AND last_post_id = %s",
-        [post.pk, post.pk],
+        " AND topic_id = %s AND first_post_id = %s AND last_post_id = %s",
+        [post.topic_id, post.pk, post.pk],
     )
-    PendingMail.objects.filter(post=post).delete()
 
 
 def watch_set(

@@ -78,13 +78,14 @@ def post_permalink(request: HttpRequest, pk: int) -> HttpResponse:
 @missing_is_404
 def post_thread(request: HttpRequest, pk: int) -> HttpResponse:
     thread = selectors.post_thread(post_id=pk, viewer=request.user)
+    services.topic_seen(member=request.user, topic=thread.topic, post_id=thread.last_post_id)
     parts = {"thread_html": thread.html}
     if thread.post.level:
         parts = {"context_html": thread.context_html, **parts}
     return render_with_parts(
         request,
         "threads/post_thread.html",
-        {"topic": thread.topic, "post": thread.post},
+        {"topic": thread.topic, "post": thread.post, "new_posts": thread.new_posts},
         parts,
     )
 
