@@ -93,11 +93,8 @@ def mailed_topic(topic: Topic, posts: list[tuple[Post, str]]) -> MailedTopic:
 
 
 def _byline(author: User) -> str:
-    return (
-        f"{author.display_name} (@{author.username})"
-        if author.display_name
-        else (f"@{author.username}")
-    )
+    handle = f"@{author.username}"
+    return f"{author.display_name} ({handle})" if author.display_name else handle
 
 
 def _footer(member: User, unsubscribe: str) -> dict:

@@ -56,7 +56,10 @@ _FAILURE_LENGTH = Mail._meta.get_field("failure").max_length
 # The topics of a digest (ids, comma-separated), for the check when it is sent.
 TOPICS_HEADER = "X-Forum-Topics"
 # Headers a mail may not set: the outbox writes them itself.
-_OWN_HEADERS = {"from", "to", "subject", "message-id", "date", "content-type"}
+_OWN_HEADERS = {
+    *("from", "to", "cc", "bcc", "subject", "message-id", "date"),
+    *("mime-version", "content-type", "content-transfer-encoding"),
+}
 
 
 class MailKind(enum.Enum):
@@ -113,8 +116,10 @@ def mail_queue(
     for name, value in headers.items():
         if not name.isascii() or not name.replace("-", "").isalnum():
             raise ValidationError(f"{name!r} is not a header name.")
-        if name.lower() in _OWN_HEADERS or {"\r", "\n"} & set(value):
-            raise ValidationError(f"A mail cannot set the header {name}, or not to that.")
+        if name.lower() in _OWN_HEADERS:
+            raise ValidationError(f"The outbox writes the header {name} itself.")
+        if {"\r", "\n"} & set(value):
+            raise ValidationError(f"The header {name} must be one line.")
     if reason := mail_refusal(kind=kind, to=to):
         raise Refused(reason)
     subject = " ".join(subject.split())
