@@ -35,6 +35,7 @@ from .factories import (
     UserFactory,
     in_groups,
 )
+from .helpers import opening_post
 
 FROM = "Forum <forum@forum.example>"
 SITE = "https://forum.example"
@@ -75,10 +76,15 @@ def _pending(member: User, post: Post, *, ago=DELAY, reason=Reason.REPLY) -> Pen
     return PendingMail.objects.create(member=member, post=post, reason=reason, created=created)
 
 
-def _reply(author: User, topic, body: str, *, to=None, **pending) -> Post:
-    """A reply, and its row waiting to be mailed to `to` (by default the topic's author)."""
-    post = ReplyFactory(author=author, topic=topic, body=body)
-    _pending(to or topic.author, post, **pending)
+def _reply(author: User, topic, body: str, *, to=None, ago=DELAY, reason=None) -> Post:
+    """A reply to the opening post, and its row waiting to be mailed to `to` (by default the
+    topic's author), made `ago` old (so moving time on): the reply writes it for a member
+    it notifies (threads.services.notifications), the test for another."""
+    post = ReplyFactory(author=author, topic=topic, parent=opening_post(topic), body=body)
+    to = to or topic.author
+    fields = {"created": timezone.now() - ago, **({"reason": reason} if reason else {})}
+    if not PendingMail.objects.filter(member=to, post=post).update(**fields):
+        _pending(to, post, ago=ago, reason=reason or Reason.REPLY)
     return post
 
 
@@ -137,7 +143,7 @@ def test_two_replies_in_a_topic_are_one_mail_with_text_and_html(
     assert f"{SITE}{alices_topic.get_absolute_url()}" in text
     assert "Not too much: &lt;script&gt; &amp; co." in html
     assert f'href="{SITE}/p/{second.pk}/"' in html
-    assert f'href="{SITE}/settings/"' in html
+    assert f'href="{SITE}/settings/notifications/"' in html
     assert not PendingMail.objects.exists()
     mail = Mail.objects.get()
     assert (mail.member, mail.topic, mail.sent is not None) == (alice, alices_topic, True)
@@ -178,6 +184,7 @@ def test_a_member_is_mailed_once_their_oldest_post_is_due_and_not_before(
     mail_settings, smtp_server, run_tasks, alice, bob, alices_topic
 ):
     fresh = _reply(bob, alices_topic, "Just now.", ago=timedelta(minutes=2))
+    DBTaskResult.objects.all().delete()  # the sweep the reply queued, as if it were lost
 
     _sweep(run_tasks)
 
@@ -571,7 +578,7 @@ def test_the_one_click_post_unsubscribes_without_a_session_or_csrf_token(alice, 
     )
 
     assert answer.status_code == 200
-    assert 'href="/settings/"' in answer.content.decode()
+    assert 'href="/settings/notifications/"' in answer.content.decode()
     alice.refresh_from_db()
     assert alice.mailing == Mailing.NONE
     assert not PendingMail.objects.exists()
@@ -687,3 +694,53 @@ def test_two_workers_mail_each_member_once(start_worker, smtp_server, worker_env
         assert "Three." in _text(message)
     assert not PendingMail.objects.exists()
     assert parseaddr(smtp_server.messages[0][2]["From"])[1] == "forum@forum.example"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_replies_reach_each_member_as_they_chose_through_the_worker(
+    start_worker, smtp_server, worker_env, settings
+):
+    """Bob's replies: alice (mail soon after) and carol (the digest) get the mail they chose,
+    through the worker and the SMTP server; dana, who muted the topic, and erin, who
+    watches a private category she may not see, get nothing."""
+    settings.FORUM_NOTIFICATION_MAIL_DELAY = timedelta(seconds=1)
+    confirmed = {"email_confirmed": True}
+    alice = UserFactory(username="alice", **confirmed)
+    bob = UserFactory(username="bob", **confirmed)
+    carol = UserFactory(username="carol", mailing=Mailing.DIGEST, **confirmed)
+    dana = UserFactory(username="dana", **confirmed)
+    erin = UserFactory(username="erin", **confirmed)
+    staff = GroupFactory(name="Staff")
+    in_groups(alice, staff)
+    in_groups(bob, staff)
+    room = CategoryFactory(name="Staff room", who_sees="groups", seer_groups=[staff])
+    topic = TopicFactory(author=alice, title="Tomatoes")
+    secret = TopicFactory(author=alice, title="Secret plans", category=room)
+    services.watch_set(member=carol, level="watching", topic=topic)
+    services.watch_set(member=erin, level="watching", category=room)
+    danas = ReplyFactory(author=dana, topic=topic, parent=opening_post(topic), body="Mine.")
+    services.watch_set(member=dana, level="muted", topic=topic)
+    start_worker(**{**worker_env, "FORUM_NOTIFICATION_MAIL_DELAY": "1"})
+
+    ReplyFactory(author=bob, topic=topic, parent=opening_post(topic), body="Sun, alice.")
+    ReplyFactory(author=bob, topic=topic, parent=danas, body="Water, dana.")
+    ReplyFactory(author=bob, topic=secret, parent=opening_post(secret), body="The plan.")
+
+    smtp_server.wait_for(2)
+    sweeps = DBTaskResult.objects.filter(task_path=digest_mails_task.module_path, status="READY")
+    assert sweeps.count() == 1  # the digest waits for its hour: it is now
+    sweeps.update(run_after=timezone.now())
+    smtp_server.wait_for(3)
+    time.sleep(1.5)  # more than the delay: nothing else arrives
+
+    received = sorted((to, message["Subject"]) for _, (to, *_), message in smtp_server.messages)
+    assert received == [
+        ("alice@example.org", "New replies in Secret plans"),
+        ("alice@example.org", "New replies in Tomatoes"),
+        ("carol@example.org", "Your forum digest: 3 new posts in 1 topic"),
+    ]
+    by_subject = {message["Subject"]: message for _, _, message in smtp_server.messages}
+    assert "Sun, alice." in _text(by_subject["New replies in Tomatoes"])
+    assert "Water, dana." in _text(by_subject["New replies in Tomatoes"])
+    assert "Water, dana." in _text(by_subject["Your forum digest: 3 new posts in 1 topic"])
+    assert not PendingMail.objects.exists()

@@ -101,7 +101,7 @@ def _footer(member: User, unsubscribe: str) -> dict:
     return {
         "member": member,
         "unsubscribe": unsubscribe,
-        "settings_link": site_url(reverse("threads:settings")),
+        "settings_link": site_url(reverse("threads:settings_notifications")),
     }
 
 
