@@ -744,3 +744,15 @@ def test_replies_reach_each_member_as_they_chose_through_the_worker(
     assert "Water, dana." in _text(by_subject["New replies in Tomatoes"])
     assert "Water, dana." in _text(by_subject["Your forum digest: 3 new posts in 1 topic"])
     assert not PendingMail.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_sweep_is_found_whatever_the_time_zone(settings):
+    settings.TIME_ZONE = "Pacific/Auckland"  # digest times are local, the queue's are not
+
+    mails_scheduled(immediate=True, digest=True)
+    mails_scheduled(immediate=True, digest=True)
+
+    assert len(_queued_sweeps()) == 1
+    (when,) = _queued_sweeps(digest_mails_task)
+    assert timezone.localtime(when).hour == settings.FORUM_NOTIFICATION_DIGEST_HOUR

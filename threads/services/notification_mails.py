@@ -48,7 +48,6 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django_tasks import TaskResultStatus, task
@@ -104,21 +103,27 @@ def mails_scheduled(*, immediate: bool, digest: bool) -> None:
     _sweeps_ensure(wanted)
 
 
+_TASKS = DBTaskResult._meta.db_table
+
+
 def _sweeps_ensure(wanted: dict) -> None:
     """Queue each sweep task of `wanted` for its time, unless one waits to run about then.
 
-    One query for all of them (the tasks waiting to run are few: the queue), and
-    an insert for each sweep queued.
+    One query for all of them (the tasks waiting to run are few: the queue; written
+    in SQL, as it runs in every reply, and the ORM would take longer to build it
+    than the database to answer), and an insert for each sweep queued.
     """
     if not wanted:
         return
-    tolerance = _tolerance()
-    near = Q()
+    tolerance, adapt = _tolerance(), connection.ops.adapt_datetimefield_value
+    near, params = [], [TaskResultStatus.READY]
     for sweep, when in wanted.items():
-        window = (when - tolerance, when + tolerance)
-        near |= Q(task_path=sweep.module_path, run_after__range=window)
-    waiting = DBTaskResult.objects.filter(near, status=TaskResultStatus.READY)
-    found = set(waiting.values_list("task_path", flat=True).distinct())
+        near.append("(task_path = %s AND run_after BETWEEN %s AND %s)")
+        params += [sweep.module_path, adapt(when - tolerance), adapt(when + tolerance)]
+    sql = f'SELECT DISTINCT task_path FROM "{_TASKS}" WHERE status = %s AND ({" OR ".join(near)})'
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = {path for (path,) in cursor.fetchall()}
     for sweep, when in wanted.items():
         if sweep.module_path not in found:
             sweep.using(run_after=when).enqueue()
