@@ -202,6 +202,19 @@ FORUM_MAIL_RETRY_DELAYS = [
 ]
 # How long the link that confirms an e-mail address works.
 FORUM_EMAIL_CONFIRMATION_AGE = timedelta(days=3)
+# Mail about notifications (threads/services/notification_mails.py), sent by the worker:
+# members who chose "immediately" get one mail per topic this long after the first
+# post it tells about (with every post of theirs waiting by then, less what they have
+# read on the site meanwhile); members who chose the digest get one mail a day, at
+# this hour of TIME_ZONE.
+FORUM_NOTIFICATION_MAIL_DELAY = timedelta(
+    seconds=int(os.environ.get("FORUM_NOTIFICATION_MAIL_DELAY", "600"))
+)
+FORUM_NOTIFICATION_DIGEST_HOUR = int(os.environ.get("FORUM_NOTIFICATION_DIGEST_HOUR", "7"))
+if not 0 <= FORUM_NOTIFICATION_DIGEST_HOUR <= 23:
+    raise ImproperlyConfigured("FORUM_NOTIFICATION_DIGEST_HOUR must be an hour from 0 to 23.")
+# How long the one-click unsubscribe link of a notification mail works.
+FORUM_UNSUBSCRIBE_LINK_AGE = timedelta(days=365)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -264,6 +277,17 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 BEHIND_PROXY = env_bool("DJANGO_BEHIND_PROXY")
+
+
+def _site_url() -> str:
+    """Where the forum is served, for the links in mail a worker writes (it has no request)."""
+    if url := os.environ.get("DJANGO_SITE_URL", "").rstrip("/"):
+        return url
+    host = next((h for h in ALLOWED_HOSTS if h != "*" and not h.startswith(".")), "localhost")
+    return f"{'https' if HTTPS else 'http'}://{host}{':8000' if DEBUG else ''}"
+
+
+FORUM_SITE_URL = _site_url()
 if BEHIND_PROXY:
     # A reverse proxy terminates TLS and says so in X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

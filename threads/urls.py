@@ -32,6 +32,7 @@ urlpatterns = [
     path("settings/email/confirm/<str:token>/", views.email_confirm, name="email_confirm"),
     path("settings/avatar/", views.settings_avatar, name="settings_avatar"),
     path("settings/notifications/", views.settings_notifications, name="settings_notifications"),
+    path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path(
         "help/formatting/",
         TemplateView.as_view(

@@ -10,8 +10,9 @@ lock, and then writes inside one transaction, holding the locks of
 One module per area. Imports run one way: `errors` ← `locks` ← `limits` ←
 `writes` ← `bylines` ← `notifications` ← the areas (`categories`, `topics`,
 `posts`, `accounts`, `members`, `avatars`, `interchange`, `repair`, `unread`),
-which never import each other; `mail` (the outbox) needs only `errors`, and
-`notification_mails` only `mail`; the areas that send mail use them.
+which never import each other; `mail` (the outbox) needs only `errors` (and
+the access filter of selectors), and `notification_mails` (the sweep of mail
+about notifications) only `errors` and `mail`; the areas that send mail use them.
 Services may use selectors, never the reverse.
 """
 
@@ -41,6 +42,13 @@ from .errors import AlreadyPosted, BadLink, NotFound, RateLimited, Refused
 from .interchange import ImportSummary, conversation_import
 from .mail import MailKind, mail_queue, mail_refusal, mail_send, message_id
 from .members import member_ignore, member_unignore, profile_reset, profile_update
+from .notification_mails import (
+    mailing_unsubscribe,
+    mails_scheduled,
+    notification_mails_sweep,
+    unsubscribe_read,
+    unsubscribe_token,
+)
 from .notifications import (
     notification_read,
     notification_settings_set,
@@ -97,10 +105,13 @@ __all__ = [
     "mail_queue",
     "mail_refusal",
     "mail_send",
+    "mailing_unsubscribe",
+    "mails_scheduled",
     "member_ignore",
     "member_unignore",
     "message_id",
     "normalize_body",
+    "notification_mails_sweep",
     "notification_read",
     "notification_settings_set",
     "notifications_all_read",
@@ -125,6 +136,8 @@ __all__ = [
     "topic_set_locked",
     "topic_set_pinned",
     "trees_repair",
+    "unsubscribe_read",
+    "unsubscribe_token",
     "user_create",
     "user_set_active",
     "watch_set",

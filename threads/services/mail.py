@@ -25,6 +25,12 @@ rows are the ones `claimed` long ago and neither `sent` nor `failure`d.
 
 Until an address is confirmed, nothing but confirmations and password
 resets is sent to it: `mail_queue` refuses other kinds of mail to it.
+
+A mail about topics (notifications: it names its `member`, and its `topic`
+or, for a digest, its topics in `TOPICS_HEADER`) is checked again when it is
+sent: it is not sent, and why is kept in `failure`, when its member is no
+longer active, chose no mail since, no longer has that confirmed address,
+or may no longer see one of its topics (`notice_refusal`).
 """
 
 import enum
@@ -34,18 +40,26 @@ from email.utils import format_datetime, parseaddr
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django_tasks import task
 
-from ..models import Mail, User
+from .. import selectors
+from ..models import Mail, Topic, User
 from .errors import Refused
 
 # The longest failure kept (the field's length).
 _FAILURE_LENGTH = Mail._meta.get_field("failure").max_length
+# The topics of a digest (ids, comma-separated), for the check when it is sent.
+TOPICS_HEADER = "X-Forum-Topics"
+# Headers a mail may not set: the outbox writes them itself.
+_OWN_HEADERS = {
+    *("from", "to", "cc", "bcc", "subject", "message-id", "date"),
+    *("mime-version", "content-type", "content-transfer-encoding"),
+}
 
 
 class MailKind(enum.Enum):
@@ -73,21 +87,55 @@ def mail_refusal(*, kind: MailKind, to: str) -> str | None:
     return "Nothing but confirmations and password resets goes to an unconfirmed address."
 
 
-def mail_queue(*, to: str, subject: str, body: str, kind: MailKind) -> Mail:
-    """Queue a plain-text mail to `to`, sent by a worker once the caller's transaction commits.
+def mail_queue(
+    *,
+    to: str,
+    subject: str,
+    body: str,
+    kind: MailKind,
+    html: str = "",
+    headers: dict[str, str] | None = None,
+    member: User | None = None,
+    topic: Topic | None = None,
+) -> Mail:
+    """Queue a mail to `to`, sent by a worker once the caller's transaction commits.
 
-    Raises ValidationError for an address that is not one, and Refused for
-    an unconfirmed address and a kind of mail it may not get (`mail_refusal`).
-    A subject is one line: line breaks in it become spaces.
+    `body` is its plain text; `html`, when given, the same as HTML (sent as
+    the alternative of a multipart/alternative message). `headers` are more
+    headers (threading, List-Unsubscribe), one line each. A mail about a
+    topic names its `member` and `topic`, and is checked again when it is
+    sent (`notice_refusal`).
+
+    Raises ValidationError for an address that is not one or a header that
+    is not one line, and Refused for an unconfirmed address and a kind of
+    mail it may not get (`mail_refusal`). A subject is one line: line breaks
+    in it become spaces.
     """
     validate_email(to)
+    headers = dict(headers or {})
+    for name, value in headers.items():
+        if not name.isascii() or not name.replace("-", "").isalnum():
+            raise ValidationError(f"{name!r} is not a header name.")
+        if name.lower() in _OWN_HEADERS:
+            raise ValidationError(f"The outbox writes the header {name} itself.")
+        if {"\r", "\n"} & set(value):
+            raise ValidationError(f"The header {name} must be one line.")
     if reason := mail_refusal(kind=kind, to=to):
         raise Refused(reason)
     subject = " ".join(subject.split())
     if len(subject) > Mail._meta.get_field("subject").max_length:
         raise ValidationError("The subject of a mail is too long.")
     with transaction.atomic():
-        mail = Mail.objects.create(to=to, subject=subject, body=body, created=timezone.now())
+        mail = Mail.objects.create(
+            to=to,
+            subject=subject,
+            body=body,
+            html=html,
+            headers=headers,
+            member=member,
+            topic=topic,
+            created=timezone.now(),
+        )
         mail_send_task.enqueue(mail_id=mail.pk)
     return mail
 
@@ -98,19 +146,69 @@ def message_id(mail: Mail) -> str:
     Its creation time is in it too, so that a database started again from
     scratch, whose ids begin at 1 again, never repeats an earlier one.
     """
-    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "localhost"
-    return f"<mail-{mail.pk}.{mail.created:%Y%m%d%H%M%S}@{domain}>"
+    return f"<mail-{mail.pk}.{mail.created:%Y%m%d%H%M%S}@{mail_domain()}>"
 
 
-def _message(mail: Mail) -> EmailMessage:
-    return EmailMessage(
+def mail_domain() -> str:
+    """The domain of the forum's mail (DEFAULT_FROM_EMAIL's), which names its message ids."""
+    return parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "localhost"
+
+
+def topic_thread_id(topic: Topic) -> str:
+    """The message id every mail about `topic` names as its parent (In-Reply-To, References),
+    so that a mail client shows them as one thread.
+
+    No mail has it as its own Message-ID. Its creation time is in it, as in
+    `message_id`, so that a topic that reuses a deleted one's id starts a
+    thread of its own.
+    """
+    return f"<topic-{topic.pk}.{topic.created:%Y%m%d%H%M%S}@{mail_domain()}>"
+
+
+def _message(mail: Mail) -> EmailMultiAlternatives:
+    message = EmailMultiAlternatives(
         subject=mail.subject,
         body=mail.body,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[mail.to],
-        headers={"Message-ID": message_id(mail), "Date": format_datetime(mail.created)},
+        headers={
+            **mail.headers,
+            "Message-ID": message_id(mail),
+            "Date": format_datetime(mail.created),
+        },
         connection=get_connection(fail_silently=False),
     )
+    if mail.html:
+        message.attach_alternative(mail.html, "text/html")
+    return message
+
+
+def notice_refusal(mail: Mail) -> str | None:
+    """Why a mail about topics may no longer be sent to its member, or None.
+
+    Its member must still be active, want mail about notifications, have the
+    address it goes to as their confirmed one, and see each of its topics
+    (the access filter: a topic moved to a private category, or a member
+    who left its group, leaves it out). A mail that names no member is not
+    one of these: None.
+    """
+    if mail.member_id is None:
+        return None
+    member = User.objects.filter(pk=mail.member_id).first()
+    if member is None or not member.is_active:
+        return "Not sent: no longer allowed, as the member is not active."
+    if member.mailing == User.Mailing.NONE:
+        return "Not sent: no longer allowed, as the member chose no e-mail since."
+    if not member.email_confirmed or member.email.casefold() != mail.to.casefold():
+        return "Not sent: no longer allowed, as the address is not the member's confirmed one."
+    topic_ids = {mail.topic_id} if mail.topic_id else set()
+    listed = mail.headers.get(TOPICS_HEADER, "")
+    topic_ids |= {int(each) for each in listed.split(",") if each.strip().isdigit()}
+    if topic_ids:
+        seen = selectors.visible_topics(member).filter(pk__in=topic_ids).count()
+        if seen < len(topic_ids):
+            return "Not sent: no longer allowed, as the member may no longer see its topic."
+    return None
 
 
 def _temporary(error: Exception) -> bool:
@@ -152,6 +250,9 @@ def mail_send(*, mail_id: int) -> None:
     if not claimed:
         return
     mail = Mail.objects.get(pk=mail_id)
+    if reason := notice_refusal(mail):
+        Mail.objects.filter(pk=mail_id).update(failure=reason[:_FAILURE_LENGTH])
+        return
     try:
         _message(mail).send()
     except OSError as error:  # smtplib's errors are OSErrors too

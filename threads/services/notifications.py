@@ -211,7 +211,11 @@ def _taken(statement: str, params: list, member: User | None = None) -> None:
                 member.inbox = Inbox(member=member, unread=row[0])  # for the rest of the request
 
 
-_MARK_READ = f'UPDATE "{_NOTIFICATION}" SET "read" = %s WHERE "read" IS NULL AND member_id = %s'
+# Read: the entry waits to be mailed no more either.
+_MARK_READ = (
+    f'UPDATE "{_NOTIFICATION}" SET "read" = %s, mail_since = NULL'
+    ' WHERE "read" IS NULL AND member_id = %s'
+)
 
 
 def notifications_seen(*, member: User, topic: Topic, post_id: int) -> None:

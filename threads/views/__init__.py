@@ -24,6 +24,7 @@ from .reading import (
 )
 from .settings_avatar import settings_avatar
 from .settings_email import email_confirm, settings_email
+from .unsubscribe import unsubscribe
 from .writing import post_delete, post_edit, reply, topic_create
 
 __all__ = [
@@ -54,4 +55,5 @@ __all__ = [
     "topic_detail",
     "topic_download",
     "topic_watch",
+    "unsubscribe",
 ]
