@@ -543,34 +543,87 @@ def _reply_through_the_page(page, post: Post, text: str) -> None:
     page.click("button:has-text('Post reply')")
 
 
-def test_the_header_counts_what_is_new_and_the_inbox_leads_to_it(open_page, log_in):
-    alice, bob = regular_member(username="alice"), regular_member(username="bob")
-    carol = regular_member(username="carol")
+def test_bob_answers_alice_and_mentions_carol_and_both_learn_of_it_as_they_chose(
+    open_page, log_in, start_worker, smtp_server, settings
+):
+    """The issue's walk through the pages: bob replies to alice and mentions carol; both see
+    the count, the inbox entry and the new marks, and get the mail they chose (alice soon
+    after, carol the digest) through the worker and the SMTP server; dana, who muted the
+    topic, and erin, who watches a private category she may not see, learn nothing."""
+    from django_tasks_db.models import DBTaskResult
+
+    # Long enough for bob's three replies to be one batch for alice.
+    settings.FORUM_NOTIFICATION_MAIL_DELAY = timedelta(seconds=5)
+    confirmed = {"email_confirmed": True}
+    alice = regular_member(username="alice", **confirmed)
+    bob = regular_member(username="bob", **confirmed)
+    carol = regular_member(username="carol", mailing=User.Mailing.DIGEST, **confirmed)
+    dana = regular_member(username="dana", **confirmed)
+    erin = regular_member(username="erin", **confirmed)
+    staff = Group.objects.create(name="Staff")
+    alice.groups.add(staff)
+    bob.groups.add(staff)
+    room = CategoryFactory(name="Staff room", who_sees="groups", seer_groups=[staff])
     topic = TopicFactory(author=alice, title="Backups at home", body="How do you back up?")
+    secret = TopicFactory(author=alice, title="Secret plans", category=room, body="Shh.")
+    danas = ReplyFactory(parent=opening_post(topic), author=dana, body="A disk in a drawer.")
+    services.watch_set(member=dana, topic=topic, level="muted")
+    services.watch_set(member=erin, category=room, level="watching")
+    services.notifications_all_read(member=alice)  # she had heard of dana's answer
+    start_worker(**smtp_server.environment, FORUM_NOTIFICATION_MAIL_DELAY="5")
+
     page = open_page()
     log_in(page, bob)
     _reply_through_the_page(page, opening_post(topic), "restic, and @carol uses tapes")
     reply = Post.objects.order_by("pk").last()
     assert page.locator(f"#p{reply.pk} a.mention").inner_text() == "@carol"
+    _reply_through_the_page(page, danas, "Drawers flood, @dana.")
+    _reply_through_the_page(page, opening_post(secret), "The plan: @erin must not know.")
 
-    for member, said in ((alice, "@bob replied to you"), (carol, "@bob mentioned you")):
+    smtp_server.wait_for(2)  # alice's (one per topic), the delay after
+    digests = DBTaskResult.objects.filter(status="READY", task_path__endswith="digest_mails_task")
+    digests.update(run_after=timezone.now())  # the digest's hour comes
+    smtp_server.wait_for(3)
+    time.sleep(2)  # nothing else comes
+    mails = sorted(
+        ((to, message["Subject"], message) for _, (to,), message in smtp_server.messages),
+        key=lambda mail: mail[:2],
+    )
+    assert [(to, subject) for to, subject, _ in mails] == [
+        ("alice@example.org", "New replies in Backups at home"),
+        ("alice@example.org", "New replies in Secret plans"),
+        ("carol@example.org", "Your forum digest: 1 new post in 1 topic"),
+    ]
+    text = mails[0][2].get_body(preferencelist=("plain",)).get_content()
+    assert "@bob replied to you" in text
+    assert "restic, and @carol uses tapes" in text
+    assert "Drawers flood, @dana." in text  # she watches the topic she started
+
+    # alice watches the topic she started: bob's answer to dana is news to her too.
+    for member, said, unread, left in (
+        (alice, "@bob replied to you", 3, 1),  # left: the reply in Secret plans
+        (carol, "@bob mentioned you", 1, 0),
+    ):
         page = open_page()
         log_in(page, member)
         page.goto("/")
-        count = page.locator(".site-nav .inbox-link")
-        assert count.get_attribute("aria-label") == "Notifications: 1 unread"
-        assert count.locator(".inbox-count").inner_text() == "1"
-        count.click()
-        entry = page.locator("li.notification.unread")
-        assert " ".join(entry.locator(".notification-link").inner_text().split()) == (
-            f"{said} in Backups at home"
-        )
+        inbox = page.locator(".site-nav .inbox-link")
+        assert inbox.get_attribute("aria-label") == f"Notifications: {unread} unread"
+        assert inbox.locator(".inbox-count").inner_text() == str(unread)
+        inbox.click()
+        entry = page.locator("li.notification.unread", has_text=f"{said} in Backups at home")
         entry.locator(".notification-link").click()
         assert page.evaluate("location.hash") == f"#p{reply.pk}"
         assert page.locator(f"li.post.new#p{reply.pk}").count() == 1
-        assert page.locator(".site-nav .inbox-count").count() == 0  # read by reading it
+        page.goto("/notifications/")  # reading the topic read its entries
+        assert page.locator("li.notification.unread").count() == left
+        assert page.locator(".site-nav .inbox-count").count() == (1 if left else 0)
+    for member in (dana, erin):
+        page = open_page()
+        log_in(page, member)
         page.goto("/notifications/")
-        assert page.locator("li.notification.unread").count() == 0
+        assert page.locator(".site-nav .inbox-count").count() == 0
+        assert page.locator("li.notification").count() == 0
 
 
 def test_a_member_chooses_their_mail_and_mutes_a_topic(open_page, log_in):
