@@ -12,6 +12,9 @@ back-and-forth chains, deeper than a page shows), then measures in one run:
 * the queries each page makes;
 * the time of a reply into the 10,000-post topic, on SQLite and, when
   PostgreSQL's server is installed, on a throwaway PostgreSQL cluster;
+* a reply as a member sends it: the POST of the reply form through the whole
+  handler (middleware, CSRF, session, the view, the service, the redirect)
+  into the 1,000-reply topic, on SQLite and PostgreSQL alike;
 * requests per second under gunicorn as `make serve` runs it (forum/gunicorn.conf.py:
   2 threaded workers), with wrk on loopback.
 
@@ -19,6 +22,7 @@ It prints a table and writes bench/results.json.
 """
 
 import argparse
+import io
 import json
 import os
 import random
@@ -42,14 +46,17 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.core.cache import cache  # noqa: E402
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections  # noqa: E402
-from django.middleware.csrf import _get_new_csrf_string  # noqa: E402
-from django.test import Client  # noqa: E402
+from django.middleware.csrf import _get_new_csrf_string, _mask_cipher_secret  # noqa: E402
+from django.test import Client, override_settings  # noqa: E402
 from django.test.client import RequestFactory  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django.utils import timezone  # noqa: E402
+from django.utils.http import urlencode  # noqa: E402
 
 from bench import urls as bench_urls  # noqa: E402
 from bench.text import message_text  # noqa: E402
@@ -58,6 +65,8 @@ from threads.models import Post, Topic, User  # noqa: E402
 
 SIZES = {"100": 100, "200": 200, "1k": 1_000, "10k": 10_000}
 MEMBER = "bench_member"
+# The member who replies through the form: an account older than a day, as most are.
+WRITER = "bench_writer"
 
 TARGETS = {
     "page_1k_anonymous_ms": 5.0,
@@ -68,6 +77,7 @@ TARGETS = {
     "queries_logged_in": 8,
     "reply_10k_sqlite_ms": 15.0,
     "reply_10k_postgresql_ms": 30.0,
+    "reply_post_1k_ms": 5.0,
     "rps_topic_200": 600,
     "rps_topic_list": 1000,
 }
@@ -111,6 +121,9 @@ def discussion(replies: int, seed: int) -> list[conversation.Message]:
 def build_data() -> dict[str, Topic]:
     call_command("migrate", verbosity=0)
     User.objects.create_user(username=MEMBER, password="bench")
+    User.objects.create_user(
+        username=WRITER, password="bench", date_joined=timezone.now() - timedelta(days=365)
+    )
     conversations = [
         conversation.Conversation(f"A topic of {label} replies", discussion(size, seed))
         for seed, (label, size) in enumerate(SIZES.items())
@@ -133,14 +146,41 @@ def build_data() -> dict[str, Topic]:
 class Server:
     """Requests through Django's WSGI handler, as gunicorn would make them."""
 
-    def __init__(self) -> None:
+    def __init__(self, member: str = MEMBER) -> None:
         self.handler = WSGIHandler()
         self.environ = RequestFactory()._base_environ(SERVER_NAME="127.0.0.1")
         client = Client()
-        client.force_login(User.objects.get(username=MEMBER))
+        client.force_login(User.objects.get(username=member))
         # A member's browser sends the session cookie and, after its first page, the CSRF cookie.
-        csrf = _get_new_csrf_string()
-        self.member_cookie = f"sessionid={client.cookies['sessionid'].value}; csrftoken={csrf}"
+        self.csrf = _get_new_csrf_string()
+        self.member_cookie = f"sessionid={client.cookies['sessionid'].value}; csrftoken={self.csrf}"
+
+    def post(self, path: str, fields: dict[str, str]) -> str:
+        """A form sent by the logged-in member, as a browser sends it; returns the redirect."""
+        data = urlencode({"csrfmiddlewaretoken": _mask_cipher_secret(self.csrf), **fields})
+        body = data.encode()
+        environ = {
+            **self.environ,
+            "PATH_INFO": path,
+            "REQUEST_METHOD": "POST",
+            "QUERY_STRING": "",
+            "CONTENT_TYPE": "application/x-www-form-urlencoded",
+            "CONTENT_LENGTH": str(len(body)),
+            "HTTP_COOKIE": self.member_cookie,
+            "HTTP_ORIGIN": "http://127.0.0.1",
+            "wsgi.input": io.BytesIO(body),
+        }
+        status, headers = [], []
+
+        def start_response(s, h):
+            status.append(s)
+            headers.extend(h)
+
+        response = self.handler(environ, start_response)
+        b"".join(response)
+        response.close()
+        assert status[0].startswith("302"), (path, status[0])
+        return dict(headers)["Location"]
 
     def get(self, path: str, *, logged_in: bool = False) -> bytes:
         environ = {**self.environ, "PATH_INFO": path.split("?")[0], "REQUEST_METHOD": "GET"}
@@ -245,6 +285,47 @@ def measure_replies(topic: Topic, count: int) -> dict:
     }
 
 
+# The limits as production has them, but that a benchmark replying many times a
+# second is never refused: every check still runs its queries, and never says no.
+_NEVER = 10**9
+BENCH_LIMITS = {
+    **getattr(settings, "PRODUCTION_LIMITS", settings.FORUM_LIMITS),
+    "post_interval": timedelta(0),
+    "renders_per_burst": _NEVER,
+    "renders_per_window": _NEVER,
+}
+
+
+def measure_reply_posts(topic: Topic, count: int) -> dict:
+    """Replies as a member sends them: the POST of the reply form, through the whole handler.
+
+    Middleware, CSRF, the session and the member, the view, the service, the
+    redirect to the new post, into the 1,000-reply topic, to random posts,
+    with the production limits' checks (`BENCH_LIMITS`).
+    """
+    ids = list(Post.objects.filter(topic=topic).values_list("pk", flat=True))
+    chance = random.Random(2)
+    times = []
+    with override_settings(FORUM_LIMITS=BENCH_LIMITS):
+        server = Server(WRITER)
+        for number in range(count + 5):
+            path = f"/p/{chance.choice(ids)}/reply/"
+            fields = {"body": f"A short reply, number {number}."}
+            start = time.perf_counter()
+            location = server.post(path, fields)
+            elapsed = time.perf_counter() - start
+            assert "#p" in location, location
+            if number >= 5:  # the first ones start the render workers
+                times.append(elapsed)
+    times.sort()
+    return {
+        "vendor": connection.vendor,
+        "posts_in_topic": len(ids),
+        "median_ms": statistics.median(times) * 1000,
+        "p95_ms": times[int(len(times) * 0.95) - 1] * 1000,
+    }
+
+
 # --- Other phases -------------------------------------------------------------------------------
 
 
@@ -310,7 +391,9 @@ def _wait_for(url: str) -> None:
 # --- Report ------------------------------------------------------------------------------
 
 
-def report(pages: dict, replies: list[dict], rps: dict | None, seconds: float) -> dict:
+def report(
+    pages: dict, replies: list[dict], reply_posts: list[dict], rps: dict | None, seconds: float
+) -> dict:
     one_k, ten_k = pages["1k"], pages["10k"]
     worst_logged_in_ratio = max(
         pages[label]["logged_in_ms"] / pages[label]["anonymous_ms"] for label in SIZES
@@ -326,6 +409,9 @@ def report(pages: dict, replies: list[dict], rps: dict | None, seconds: float) -
     }
     for reply in replies:
         figures[f"reply_10k_{reply['vendor']}_ms"] = reply["median_ms"]
+    for reply in reply_posts:
+        suffix = "" if reply["vendor"] == "sqlite" else f"_{reply['vendor']}"
+        figures[f"reply_post_1k{suffix}_ms"] = reply["median_ms"]
     if rps:
         figures["rps_topic_200"] = rps["topic_200"]
         figures["rps_topic_list"] = rps["topic_list"]
@@ -353,6 +439,13 @@ def report(pages: dict, replies: list[dict], rps: dict | None, seconds: float) -
             f"  {reply['vendor']:>10}: median {reply['median_ms']:.1f} ms, "
             f"p95 {reply['p95_ms']:.1f} ms ({reply['posts_in_topic']:,} posts in the topic)"
         )
+    print("\nA reply as a member sends it: the form's POST through the whole handler,")
+    print("into the 1,000-reply topic, to random posts")
+    for reply in reply_posts:
+        print(
+            f"  {reply['vendor']:>10}: median {reply['median_ms']:.2f} ms, "
+            f"p95 {reply['p95_ms']:.2f} ms ({reply['posts_in_topic']:,} posts in the topic)"
+        )
     if rps:
         print("\ngunicorn, 2 workers x 8 threads, wrk -t1 -c8 on loopback (requests/s)")
         for name, value in rps.items():
@@ -370,7 +463,14 @@ def report(pages: dict, replies: list[dict], rps: dict | None, seconds: float) -
         bound = "≥" if name.startswith("rps") else "≤"
         print(f"  {name:<26} {value:>10.2f}   {bound} {target:<8} {'ok' if ok else 'MISSED'}")
     print(f"\nThe whole run took {seconds:.0f} s.")
-    return {"figures": figures, "targets": TARGETS, "pages": pages, "replies": replies, "rps": rps}
+    return {
+        "figures": figures,
+        "targets": TARGETS,
+        "pages": pages,
+        "replies": replies,
+        "reply_posts": reply_posts,
+        "rps": rps,
+    }
 
 
 def main() -> None:
@@ -381,20 +481,24 @@ def main() -> None:
     options = parser.parse_args()
     began = time.perf_counter()
     replies_count = 20 if options.quick else 100
+    reply_posts_count = 60 if options.quick else 300
 
     topics = build_data()
     if options.phase == "postgresql":
         result = measure_replies(topics["10k"], replies_count)
-        Path(options.out).write_text(json.dumps(result))
+        posts = measure_reply_posts(topics["1k"], reply_posts_count)
+        Path(options.out).write_text(json.dumps({"service": result, "post": posts}))
         return
 
     print(f"Data: {Post.objects.count():,} posts in {Topic.objects.count()} topics")
     pages = measure_pages(topics, options.quick)
     rps = wrk_phase(topics, options.quick)
     replies = [measure_replies(topics["10k"], replies_count)]
+    reply_posts = [measure_reply_posts(topics["1k"], reply_posts_count)]
     if pg := postgresql_phase(options.quick):
-        replies.append(pg)
-    results = report(pages, replies, rps, time.perf_counter() - began)
+        replies.append(pg["service"])
+        reply_posts.append(pg["post"])
+    results = report(pages, replies, reply_posts, rps, time.perf_counter() - began)
     out = Path(options.out)
     if out.exists() and "scale" in (earlier := json.loads(out.read_text())):
         results["scale"] = earlier["scale"]  # bench/scale.py's figures, kept
