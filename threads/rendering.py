@@ -14,9 +14,9 @@ import multiprocessing
 import os
 import re
 import threading
-import time
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 from functools import partial
 
@@ -383,13 +383,15 @@ _batch_workers = _Workers(1)
 
 
 def _started(future, within: float) -> bool:
-    """Whether a worker took the render up within `within` seconds."""
-    deadline = time.monotonic() + within
-    while not (future.running() or future.done()):
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.005)
-    return True
+    """Whether a worker took the render up within `within` seconds.
+
+    Waits for the render's end meanwhile, without polling: most renders are
+    done within a millisecond, and are returned as soon as they are. One
+    still queued after `within` seconds was never taken up (a future once
+    running never goes back to pending).
+    """
+    wait([future], timeout=within, return_when=FIRST_COMPLETED)
+    return future.running() or future.done()
 
 
 def _result(future, index: int) -> str | TooComplex:
