@@ -257,6 +257,30 @@ def test_every_post_is_shown_where_post_location_says(topic, other_member):
         assert post.pk in _ids(html), location
 
 
+def test_new_post_location_is_post_location_without_reading_the_post(
+    topic, other_member, monkeypatch, django_assert_num_queries
+):
+    """A service's post (its topic in hand) is placed as post_location places it."""
+    chain = build_chain(opening_post(topic), depth=14, author=other_member)
+    tops = [ReplyFactory(topic=topic, author=other_member) for _ in range(3)]
+    posts = list(Post.objects.select_related("topic").filter(topic=topic))
+
+    for posts_per_page in (selectors.POSTS_PER_PAGE, 2):
+        monkeypatch.setattr(selectors.threads, "POSTS_PER_PAGE", posts_per_page)
+        cache.clear()
+        for post in posts:
+            expected = selectors.post_location(viewer=ANONYMOUS, post_id=post.pk)
+            assert selectors.new_post_location(post) == expected
+    assert "?page=" in selectors.post_location(viewer=ANONYMOUS, post_id=tops[-1].pk)
+
+    monkeypatch.setattr(selectors.threads, "POSTS_PER_PAGE", 1_500)
+    shallow, deep = posts[0], next(p for p in posts if p.pk == chain[-1].pk)
+    with django_assert_num_queries(0):  # a topic of one page
+        selectors.new_post_location(shallow)
+    with django_assert_num_queries(1):  # the ancestor whose thread page shows it
+        selectors.new_post_location(deep)
+
+
 # --- reply_target and is_opening_post --------------------------------------------------------
 
 
@@ -462,8 +486,8 @@ SELECTOR_CALLS = {
     ),
     "post_thread": (3, lambda d: selectors.post_thread(post_id=d["shallow"].pk, viewer=ANONYMOUS)),
     "post_location": (2, lambda d: selectors.post_location(viewer=ANONYMOUS, post_id=d["deep"].pk)),
-    "post_location_shallow": (
-        2,
+    "post_location_shallow": (  # the post; its topic is one page
+        1,
         lambda d: selectors.post_location(viewer=ANONYMOUS, post_id=d["shallow"].pk),
     ),
     "reply_target": (1, lambda d: selectors.reply_target(viewer=ANONYMOUS, post_id=d["deep"].pk)),

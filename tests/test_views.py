@@ -630,6 +630,19 @@ def test_reply_to_a_deep_post_lands_on_its_thread_page(member_client, topic, oth
     assert response["Location"] == f"/p/{chain[-1].pk}/thread/#p{post.pk}"
 
 
+def test_a_reply_lands_on_the_later_page_that_shows_it(
+    member_client, topic, other_member, monkeypatch
+):
+    monkeypatch.setattr(selectors.threads, "POSTS_PER_PAGE", 2)
+    tops = [ReplyFactory(topic=topic, author=other_member) for _ in range(3)]
+
+    response = member_client.post(f"/p/{tops[1].pk}/reply/", {"body": "on page two"})
+
+    post = _newest_post()
+    assert response["Location"] == f"{_topic_url(topic)}?page=2#p{post.pk}"
+    assert response["Location"] == selectors.post_location(viewer=post.author, post_id=post.pk)
+
+
 def test_reply_preview_writes_nothing(member_client, reply_url):
     before = _state()
 
@@ -896,7 +909,8 @@ def test_delete_leaves_a_placeholder_with_the_replies(member_client, get, topic,
     assert response.status_code == 302
     assert response["Location"] == f"{_topic_url(topic)}#p{reply.pk}"
     assert Post.objects.get(pk=reply.pk).removal == Post.Removal.AUTHOR
-    page = _html(get(member_client, topic.get_absolute_url(), queries=5))
+    # The topic's pages are read by the page now: the redirect's place needs none.
+    page = _html(get(member_client, topic.get_absolute_url(), queries=6))
     assert f'id="p{reply.pk}"' in page
     assert "[deleted by its author]" in page
     assert "thoughts" not in page

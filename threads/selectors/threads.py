@@ -258,16 +258,31 @@ def post_thread(*, post_id: int, viewer) -> Thread:
 
 def post_location(*, post_id: int, viewer) -> str:
     """Where a post is shown: its topic page, or the page of the thread it continues."""
-    post = access.visible_posts(viewer).select_related("topic").get(pk=post_id)
+    return new_post_location(access.visible_posts(viewer).select_related("topic").get(pk=post_id))
+
+
+def new_post_location(post: Post) -> str:
+    """Where a post is shown, from the post and its topic as they are in hand.
+
+    For a post a service has just written and returns (its tree fields, its
+    topic as locked and renewed), whose reader was checked under the lock:
+    `post_location` without reading the post again. A topic of at most
+    POSTS_PER_PAGE posts is one page, so the page takes no query; a post
+    deeper than a page shows takes one (its ancestor's id).
+    """
     if post.level > THREAD_DEPTH:
         shown_under = THREAD_DEPTH * ((post.level - 1) // THREAD_DEPTH)
         ancestor = post.get_ancestors().filter(level=shown_under).values_list("pk", flat=True)
         return reverse("threads:post_thread", args=[ancestor.get()]) + f"#p{post.pk}"
-    page = next(
-        number
-        for number, (first, last) in enumerate(_pages(post.topic), start=1)
-        if first <= post.tree_id <= last
-    )
+    page = 1
+    # Pages hold whole top-level posts, POSTS_PER_PAGE posts in all: a topic of no
+    # more is one page (its stored count, which check_trees verifies).
+    if post.topic.reply_count + 1 > POSTS_PER_PAGE:
+        page = next(
+            number
+            for number, (first, last) in enumerate(_pages(post.topic), start=1)
+            if first <= post.tree_id <= last
+        )
     query = f"?page={page}" if page > 1 else ""
     return f"{post.topic.get_absolute_url()}{query}#p{post.pk}"
 

@@ -43,7 +43,7 @@ def reply(
         submit=lambda: services.post_reply(
             author=request.user, topic=topic, parent=parent, body=form.cleaned_data["body"]
         ),
-        done=lambda post: selectors.post_location(post_id=post.pk, viewer=request.user),
+        done=selectors.new_post_location,
     )
 
 
