@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import settings as examples
@@ -1057,6 +1058,60 @@ def test_expired_events_do_not_count_even_before_they_are_pruned(db, monkeypatch
     _count("signup", "203.0.113.9", limit=2)
     with pytest.raises(services.RateLimited):
         _count("signup", "203.0.113.9", limit=2)
+
+
+def _count_both(key: str, *, burst: int = 2, minute: int = 3) -> None:
+    from django.db import transaction
+
+    limits = services.limits
+    with transaction.atomic():
+        limits.count_events(
+            key,
+            limits.EventLimit("burst", burst, timedelta(seconds=5), "Too fast."),
+            limits.EventLimit("minute", minute, timedelta(minutes=1), "Too many."),
+        )
+
+
+def test_limits_counted_together_record_every_event_or_none(db):
+    from threads.models import RateEvent
+
+    _count_both("7")
+    _count_both("7")
+    with pytest.raises(services.RateLimited, match="Too fast"):  # the first limit reached
+        _count_both("7")
+    RateEvent.objects.filter(kind="burst").delete()  # a few seconds later
+    _count_both("7")
+    RateEvent.objects.filter(kind="burst").delete()
+    with pytest.raises(services.RateLimited, match="Too many") as caught:
+        _count_both("7")
+
+    assert 55 <= caught.value.retry_after <= 60
+    assert RateEvent.objects.filter(kind="minute").count() == 3
+    assert not RateEvent.objects.filter(kind="burst").exists()  # the refused one left none
+    _count_both("8")  # another key counts apart
+
+
+def test_limits_counted_together_prune_each_kind(db):
+    from threads.models import RateEvent
+
+    _events("burst", ("1", timedelta(seconds=6)), ("2", timedelta(minutes=5)))
+    _events("minute", ("1", timedelta(seconds=6)), ("2", timedelta(minutes=5)))
+
+    _count_both("7")
+
+    assert sorted(RateEvent.objects.values_list("kind", "key")) == [
+        ("burst", "7"),
+        ("minute", "1"),  # still counting for a minute
+        ("minute", "7"),
+    ]
+
+
+def test_limits_counted_together_cost_one_query_each_to_count_record_and_prune(
+    db, django_assert_num_queries
+):
+    locks = 1 if connection.vendor == "postgresql" else 0  # advisory locks (one statement)
+    with django_assert_num_queries(locks + 3 + 2):  # and the transaction's begin and commit
+        _count_both("7")
 
 
 @pytest.mark.django_db(transaction=True)

@@ -2,10 +2,11 @@
 
 import math
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 
 from .. import permissions
@@ -123,24 +124,34 @@ def count_render(author: User) -> None:
         return
     config = settings.FORUM_LIMITS
     with transaction.atomic():
-        count_event(
-            "render_burst",
+        count_events(
             str(author.pk),
-            limit=config["renders_per_burst"],
-            window=config["render_burst_window"],
-            what="You are sending posts to be formatted faster than anyone types.",
-        )
-        count_event(
-            "render",
-            str(author.pk),
-            limit=config["renders_per_window"],
-            window=config["render_window"],
-            what="You have sent many posts to be formatted in a short time.",
+            EventLimit(
+                "render_burst",
+                config["renders_per_burst"],
+                config["render_burst_window"],
+                "You are sending posts to be formatted faster than anyone types.",
+            ),
+            EventLimit(
+                "render",
+                config["renders_per_window"],
+                config["render_window"],
+                "You have sent many posts to be formatted in a short time.",
+            ),
         )
 
 
 # How many expired events one counted event deletes at most, whatever their key.
 PRUNE_BATCH = 100
+
+
+class EventLimit(NamedTuple):
+    """A limited kind of event: at most `limit` (None: no limit) within `window`."""
+
+    kind: str
+    limit: int | None
+    window: timedelta
+    what: str  # what the refusal says
 
 
 def count_event(kind: str, key: str, *, limit: int | None, window: timedelta, what: str) -> None:
@@ -152,15 +163,38 @@ def count_event(kind: str, key: str, *, limit: int | None, window: timedelta, wh
     Rows another transaction is deleting are skipped, never waited for.
     Call it inside a transaction: the lock and the counted event last until it ends.
     """
-    if limit is None:
+    count_events(key, EventLimit(kind, limit, window, what))
+
+
+def count_events(key: str, *limits: EventLimit) -> None:
+    """Record one event of each of these kinds under one key, as `count_event` does each,
+    or none of them when any limit is reached (the first one reached is the refusal).
+
+    However many kinds, one query counts them, one records them and one finds
+    the expired events to delete (up to PRUNE_BATCH for each kind counted).
+    """
+    limits = tuple(each for each in limits if each.limit is not None)
+    if not limits:
         return
-    locks.lock_rate_key(f"{kind}:{key}")
+    locks.lock_rate_keys(*(f"{each.kind}:{key}" for each in limits))
     now = timezone.now()
-    times = RateEvent.objects.filter(kind=kind, key=key, created__gt=now - window)
-    first = times.order_by("created").values_list("created", flat=True).first()
-    if first is not None and times.count() >= limit:
-        raise RateLimited(what, first + window - now)
-    RateEvent.objects.create(kind=kind, key=key, created=now)
-    expired = RateEvent.objects.filter(kind=kind, created__lte=now - window).order_by("pk")
-    batch = expired.select_for_update(skip_locked=True).values_list("pk", flat=True)
-    RateEvent.objects.filter(pk__in=list(batch[:PRUNE_BATCH])).delete()
+    counting = [Q(kind=each.kind, created__gt=now - each.window) for each in limits]
+    counted = RateEvent.objects.filter(
+        key=key,
+        kind__in=[each.kind for each in limits],
+        created__gt=now - max(each.window for each in limits),
+    ).aggregate(
+        **{f"first{n}": Min("created", filter=counting[n]) for n in range(len(limits))},
+        **{f"count{n}": Count("pk", filter=counting[n]) for n in range(len(limits))},
+    )
+    for n, each in enumerate(limits):
+        first = counted[f"first{n}"]
+        if first is not None and counted[f"count{n}"] >= each.limit:
+            raise RateLimited(each.what, first + each.window - now)
+    RateEvent.objects.bulk_create([RateEvent(kind=e.kind, key=key, created=now) for e in limits])
+    expired = Q()
+    for each in limits:
+        expired |= Q(kind=each.kind, created__lte=now - each.window)
+    batch = RateEvent.objects.filter(expired).order_by("pk")
+    batch = batch.select_for_update(skip_locked=True).values_list("pk", flat=True)
+    RateEvent.objects.filter(pk__in=list(batch[: PRUNE_BATCH * len(limits)])).delete()

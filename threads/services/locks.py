@@ -75,9 +75,15 @@ def locked_member(user_id: int) -> User:
 
 def lock_rate_key(key: str) -> None:
     """Serialize the counting of one limit's events until the transaction ends."""
-    if connection.vendor == "postgresql":
+    lock_rate_keys(key)
+
+
+def lock_rate_keys(*keys: str) -> None:
+    """`lock_rate_key` for each of these keys, in this order, in one statement."""
+    if connection.vendor == "postgresql" and keys:
+        locks = ", ".join(["pg_advisory_xact_lock(%s, hashtext(%s))"] * len(keys))
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [_RATE_KEYS, key])
+            cursor.execute(f"SELECT {locks}", [part for key in keys for part in (_RATE_KEYS, key)])
 
 
 def locked_post(post_id: int, viewer: User | None = None) -> Post:
