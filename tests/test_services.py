@@ -9,7 +9,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import settings as examples
 
-from threads import conversation, fragments, rendering, selectors, services
+from threads import conversation, fragments, permissions, rendering, selectors, services
 from threads.models import Category, Post, RateEvent, Topic, User
 
 from .factories import CategoryFactory, ReplyFactory, TopicFactory, UserFactory, importer
@@ -642,6 +642,25 @@ def test_the_same_text_again_leads_to_the_first_post(topic, regular, limits):
     assert Post.objects.filter(author=regular).count() == 1
     _age_posts(regular, timedelta(minutes=6))
     assert services.post_reply(author=regular, topic=topic, body="Hello!") != first
+
+
+def test_a_new_posts_last_post_and_duplicate_are_one_query(
+    topic, regular, moderator, limits, django_assert_num_queries
+):
+    first = services.post_reply(author=regular, topic=topic, body="Once")
+    _age_posts(regular, timedelta(seconds=6))
+
+    with django_assert_num_queries(1):
+        services.limits.check_posting(regular, "Twice", topic=topic, parent=None)
+    with django_assert_num_queries(2), pytest.raises(services.AlreadyPosted) as again:
+        services.limits.check_posting(regular, "Once", topic=topic, parent=None)  # and the post
+    assert (again.value.post, again.value.post.topic) == (first, topic)
+    assert permissions.is_moderator(moderator)  # (its permissions read, and kept)
+    with django_assert_num_queries(1):  # moderators: the duplicate only
+        services.limits.check_posting(moderator, "Once", topic=topic, parent=None)
+    limits["duplicate_window"] = timedelta(0)
+    with django_assert_num_queries(0):
+        services.limits.check_posting(moderator, "Once", topic=topic, parent=None)
 
 
 def test_the_same_topic_again_leads_to_the_first_topic(regular, limits):

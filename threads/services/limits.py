@@ -6,13 +6,43 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, Min, Q
+from django.db.models import Count, F, Min, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from .. import permissions
 from ..models import Post, RateEvent, Topic, User
 from . import errors, locks
 from .errors import AlreadyPosted, RateLimited
+
+
+def check_posting(
+    author: User,
+    body: str,
+    *,
+    topic: Topic | None,
+    parent: Post | None,
+    title: str = "",
+    body_html: str | None = None,
+) -> None:
+    """`refuse_duplicate`, then `check_posting_limits`: what every new post must pass.
+
+    The author's last post and a duplicate of this one are looked up in one query.
+    """
+    now, window = timezone.now(), settings.FORUM_LIMITS["duplicate_window"]
+    limited = not permissions.is_moderator(author)
+    lookups = {}
+    if window:
+        duplicates = _duplicates(author, body, topic=topic, parent=parent, title=title, now=now)
+        lookups["duplicate"] = Subquery(duplicates.values("pk")[:1])
+    if limited:
+        lookups["last"] = Subquery(_posts_until(author, now).values("created")[:1])
+    if not lookups:
+        return
+    found = User.objects.filter(pk=author.pk).values(**lookups).first() or {}
+    if found.get("duplicate"):
+        raise AlreadyPosted(Post.objects.select_related("topic").get(pk=found["duplicate"]))
+    if limited:
+        _check_posting_limits(author, found.get("last"), now, body_html)
 
 
 def refuse_duplicate(
@@ -23,18 +53,32 @@ def refuse_duplicate(
     The same place is the same parent in the same topic, or, for a new topic
     (`topic` None), the opening post of a topic of the same title.
     """
-    window = settings.FORUM_LIMITS["duplicate_window"]
-    if not window:
+    if not settings.FORUM_LIMITS["duplicate_window"]:
         return
-    posts = Post.objects.filter(
-        author=author, body=body, created__gte=timezone.now() - window, removal=""
-    )
+    posts = _duplicates(author, body, topic=topic, parent=parent, title=title, now=timezone.now())
+    if duplicate := posts.values_list("pk", flat=True).first():
+        raise AlreadyPosted(Post.objects.select_related("topic").get(pk=duplicate))
+
+
+def _duplicates(
+    author: User,
+    body: str,
+    *,
+    topic: Topic | None,
+    parent: Post | None,
+    title: str,
+    now: datetime,
+) -> QuerySet[Post]:
+    """The author's posts of this text in this place, within the duplicate window, newest first."""
+    window = settings.FORUM_LIMITS["duplicate_window"]
+    posts = Post.objects.filter(author=author, body=body, created__gte=now - window, removal="")
     if topic is None:
         posts = posts.filter(level=0, topic__title=title, created=F("topic__created"))
-    else:  # the opening post is no reply, though it has no parent either
-        posts = posts.filter(topic=topic, parent=parent).exclude(created=F("topic__created"))
-    if duplicate := posts.select_related("topic").order_by("-created").first():
-        raise AlreadyPosted(duplicate)
+    elif parent is None:  # the opening post is no reply, though it has no parent either
+        posts = posts.filter(topic=topic, parent=None).exclude(created=F("topic__created"))
+    else:
+        posts = posts.filter(topic=topic, parent=parent)
+    return posts.order_by("-created")
 
 
 def _newcomer_until(author: User) -> datetime:
@@ -75,18 +119,29 @@ def check_posting_limits(author: User, body_html: str | None = None) -> None:
     """
     if permissions.is_moderator(author):
         return
-    limits, now = settings.FORUM_LIMITS, timezone.now()
+    now = timezone.now()
+    last = _posts_until(author, now).values_list("created", flat=True).first()
+    _check_posting_limits(author, last, now, body_html)
+
+
+def _posts_until(author: User, now: datetime) -> QuerySet[Post]:
+    return Post.objects.filter(author=author, created__lte=now).order_by("-created")
+
+
+def _check_posting_limits(
+    author: User, last: datetime | None, now: datetime, body_html: str | None
+) -> None:
+    """`check_posting_limits`, the author's last post (before `now`) read already."""
+    limits = settings.FORUM_LIMITS
     newcomer = now < _newcomer_until(author)
     interval = limits["new_account_post_interval" if newcomer else "post_interval"]
-    posts = Post.objects.filter(author=author, created__lte=now).order_by("-created")
-    _check_interval(posts.values_list("created", flat=True).first(), interval, "post")
+    _check_interval(last, interval, "post")
     if not newcomer:
         return
     per_day = limits["new_account_posts_per_day"]
     if per_day is not None:
-        today = list(
-            posts.filter(created__gt=now - timedelta(days=1)).values_list("created", flat=True)
-        )
+        today = _posts_until(author, now).filter(created__gt=now - timedelta(days=1))
+        today = list(today.values_list("created", flat=True))
         if len(today) >= per_day:
             raise RateLimited(
                 f"New members can write {per_day} posts a day.",

@@ -25,15 +25,13 @@ def post_reply(
     """Reply to `parent`, or to the topic itself (a new top-level post) when it is None."""
     body = writes.clean_body(body)
     writes.refuse_if(permissions.posting_refusal(author))
-    limits.refuse_duplicate(author, body, topic=topic, parent=parent)
-    limits.check_posting_limits(author)
+    limits.check_posting(author, body, topic=topic, parent=parent)
     mentions = writes.mentions_in(body)
     body_html = writes.render(body, author=author, mentions=mentions)
     created = created or timezone.now()
     with transaction.atomic():
         locks.lock_author(author)
-        limits.refuse_duplicate(author, body, topic=topic, parent=parent)
-        limits.check_posting_limits(author, body_html)
+        limits.check_posting(author, body, topic=topic, parent=parent, body_html=body_html)
         topic = locks.lock_topic(topic.pk, viewer=author)
         if parent is not None:
             try:
