@@ -80,6 +80,29 @@ def test_reply_uses_the_current_tree_even_with_a_stale_parent(topic, other_membe
     ) == [(1, 6, 0), (2, 3, 1), (4, 5, 1)]
 
 
+def test_a_reply_is_inserted_from_its_locked_parent_without_reading_it_again(
+    topic, other_member, django_assert_num_queries
+):
+    from django.db import transaction
+
+    with transaction.atomic():
+        locked = services.locks.lock_topic(topic.pk)
+        parent = Post.objects.get(pk=opening_post(topic).pk)
+        with django_assert_num_queries(3):  # the space made, the row, its fragment
+            post = services.writes.insert_post(
+                topic=locked,
+                parent=parent,
+                author=other_member,
+                body="x",
+                body_html="<p>x</p>",
+                created=timezone.now(),
+            )
+
+    assert (post.lft, post.rght, post.level, post.tree_id) == (2, 3, 1, parent.tree_id)
+    assert Post.objects.values_list("lft", "rght").get(pk=parent.pk) == (1, 4)
+    assert [problem.tree_id for problem in selectors.tree_problems()] == [None]  # the count only
+
+
 def test_reply_refuses_a_parent_in_another_topic(topic, other_member):
     elsewhere = TopicFactory()
 

@@ -206,7 +206,12 @@ def topic_changed(topic: Topic, **changes) -> Topic:
 def insert_post(
     *, topic: Topic, parent: Post | None, author: User, body: str, body_html: str, created: datetime
 ) -> Post:
-    """Insert a post as the last child of `parent`, or as a new tree (a top-level post)."""
+    """Insert a post as the last child of `parent`, or as a new tree (a top-level post).
+
+    `parent` must have been read under its topic's lock (`locks`): its tree
+    fields are current, and the space for its new child is made from them
+    without reading them once more.
+    """
     post = Post(
         topic=topic,
         parent=parent,
@@ -218,6 +223,8 @@ def insert_post(
     )
     if parent is None:
         locks.lock_tree_ids()
+    else:
+        Post.objects.insert_node(post, parent, "last-child", refresh_target=False)
     post.save()
     post.fragment = fragments.post_fragment(post)
     Post.objects.filter(pk=post.pk).update(fragment=post.fragment)
