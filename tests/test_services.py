@@ -17,6 +17,8 @@ from .helpers import opening_post, tree_shape
 from .hostile import SHAPES
 from .strategies import NEARLY_VALID
 
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+
 pytestmark = pytest.mark.django_db
 
 # A copy of the shared ConversationJS sample, so that every clone has it.
@@ -1385,6 +1387,27 @@ def test_category_counts_follow_topics_and_replies(member, other_member):
     assert help_desk.last_activity == Topic.objects.get(pk=first.pk).last_activity
     assert _counts(services.default_category())[:2] == (0, 0)
     assert second.category == help_desk
+
+
+def test_an_older_topic_counted_keeps_the_categorys_latest_topic(member):
+    help_desk = CategoryFactory(name="Help")
+    older = TopicFactory(author=member, category=help_desk, created=T0)
+    newer = TopicFactory(author=member, category=help_desk, created=T0 + timedelta(days=1))
+    assert _counts(help_desk) == (2, 2, newer.pk)
+
+    older.last_activity = T0 + timedelta(hours=1)  # later than itself, earlier than `newer`
+    services.writes.category_counted(older, posts=3)
+
+    assert _counts(help_desk) == (2, 5, newer.pk)
+    assert help_desk.last_activity == newer.last_activity
+    older.last_activity = T0 + timedelta(days=2)
+    services.writes.category_counted(older, topics=1)
+    assert _counts(help_desk) == (3, 5, older.pk)
+    assert help_desk.last_activity == older.last_activity
+    empty = CategoryFactory(name="Empty")
+    older.category = empty
+    services.writes.category_counted(older, posts=1)
+    assert _counts(empty) == (0, 1, older.pk)  # a category without activity takes any
 
 
 def test_a_member_cannot_start_a_topic_where_only_moderators_do(member, moderator):

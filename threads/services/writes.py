@@ -9,19 +9,13 @@ import unicodedata
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import (
-    BigIntegerField,
-    Case,
     Count,
-    F,
     Max,
     OuterRef,
-    Q,
     Subquery,
     Sum,
-    Value,
-    When,
 )
 from django.db.models.functions import Coalesce, Lower
 from django.urls import reverse
@@ -273,21 +267,31 @@ def _free_slug(wanted: str) -> str:
     return slug
 
 
+# Written in SQL once: the ORM takes about a millisecond to build this UPDATE's
+# conditional expressions, a hundred times what SQLite takes to run it.
+_CATEGORY_COUNTED = (
+    'UPDATE "{table}" SET topic_count = topic_count + %s, post_count = post_count + %s, '
+    '"{last_topic}" = CASE WHEN {newer} THEN %s ELSE "{last_topic}" END, '
+    "last_activity = CASE WHEN {newer} THEN %s ELSE last_activity END "
+    "WHERE id = %s"
+).format(
+    table=Category._meta.db_table,
+    last_topic=Category._meta.get_field("last_topic").column,
+    newer="(last_activity IS NULL OR last_activity <= %s)",
+)
+
+
 def category_counted(topic: Topic, *, topics: int = 0, posts: int = 0) -> None:
     """Add a topic's new posts (and the topic itself, when new) to its category's counts.
 
     The topic's last activity becomes the category's when it is newer.
     Category rows are locked last: after the author, the topics and the tree ids.
     """
-    newer = Q(last_activity__isnull=True) | Q(last_activity__lte=topic.last_activity)
-    Category.objects.filter(pk=topic.category_id).update(
-        topic_count=F("topic_count") + topics,
-        post_count=F("post_count") + posts,
-        last_activity=Case(When(newer, then=Value(topic.last_activity)), default="last_activity"),
-        last_topic=Case(
-            When(newer, then=Value(topic.pk)), default="last_topic", output_field=BigIntegerField()
-        ),
-    )
+    when = connection.ops.adapt_datetimefield_value(topic.last_activity)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CATEGORY_COUNTED, [topics, posts, when, topic.pk, when, when, topic.category_id]
+        )
 
 
 def categories_recounted(*category_ids: int) -> None:
