@@ -5,8 +5,8 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Count, F, Min, Q, QuerySet, Subquery
+from django.db import connection, transaction
+from django.db.models import F, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from .. import permissions
@@ -221,6 +221,29 @@ def count_event(kind: str, key: str, *, limit: int | None, window: timedelta, wh
     count_events(key, EventLimit(kind, limit, window, what))
 
 
+def _counted(key: str, limits: tuple[EventLimit, ...], now: datetime) -> tuple[int, ...]:
+    """How many events of each kind under the key are in its window now, in one query.
+
+    Written in SQL: the ORM took a millisecond to build the query (four
+    filtered aggregates), the database a twentieth of that to run it.
+    """
+    adapt = connection.ops.adapt_datetimefield_value
+    counts = ", ".join(['COUNT(CASE WHEN "kind" = %s AND "created" > %s THEN 1 END)'] * len(limits))
+    kinds = ", ".join(["%s"] * len(limits))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT {counts} FROM "{RateEvent._meta.db_table}" '
+            f'WHERE "key" = %s AND "kind" IN ({kinds}) AND "created" > %s',
+            [
+                *(part for each in limits for part in (each.kind, adapt(now - each.window))),
+                key,
+                *(each.kind for each in limits),
+                adapt(now - max(each.window for each in limits)),
+            ],
+        )
+        return cursor.fetchone()
+
+
 def count_events(key: str, *limits: EventLimit) -> None:
     """Record one event of each of these kinds under one key, as `count_event` does each,
     or none of them when any limit is reached (the first one reached is the refusal).
@@ -233,18 +256,12 @@ def count_events(key: str, *limits: EventLimit) -> None:
         return
     locks.lock_rate_keys(*(f"{each.kind}:{key}" for each in limits))
     now = timezone.now()
-    counting = [Q(kind=each.kind, created__gt=now - each.window) for each in limits]
-    counted = RateEvent.objects.filter(
-        key=key,
-        kind__in=[each.kind for each in limits],
-        created__gt=now - max(each.window for each in limits),
-    ).aggregate(
-        **{f"first{n}": Min("created", filter=counting[n]) for n in range(len(limits))},
-        **{f"count{n}": Count("pk", filter=counting[n]) for n in range(len(limits))},
-    )
-    for n, each in enumerate(limits):
-        first = counted[f"first{n}"]
-        if first is not None and counted[f"count{n}"] >= each.limit:
+    for each, count in zip(limits, _counted(key, limits, now), strict=True):
+        if count >= each.limit:
+            events = RateEvent.objects.filter(
+                kind=each.kind, key=key, created__gt=now - each.window
+            )
+            first = events.order_by("created").values_list("created", flat=True).first()
             raise RateLimited(each.what, first + each.window - now)
     RateEvent.objects.bulk_create([RateEvent(kind=e.kind, key=key, created=now) for e in limits])
     expired = Q()
