@@ -669,7 +669,7 @@ def test_the_same_text_again_leads_to_the_first_post(topic, regular, limits):
     assert services.post_reply(author=regular, topic=topic, body="Hello!") != first
 
 
-def test_a_new_posts_last_post_and_duplicate_are_one_query(
+def test_a_new_posts_interval_and_duplicate_are_one_query(
     topic, regular, moderator, limits, django_assert_num_queries
 ):
     first = services.post_reply(author=regular, topic=topic, body="Once")
