@@ -295,6 +295,27 @@ def test_reply_target(topic, other_member):
         selectors.reply_target(viewer=ANONYMOUS, topic_id=topic.pk + 100)
 
 
+def test_reply_place_checks_what_reply_target_checks_and_reads_nothing_more(
+    topic, other_member, member, moderator, staff_group, django_assert_num_queries
+):
+    reply = ReplyFactory(topic=topic, author=other_member)
+    hidden = TopicFactory(
+        author=moderator,
+        category=CategoryFactory(name="Staff room", who_sees="groups", seer_groups=[staff_group]),
+    )
+
+    with django_assert_num_queries(1):
+        topic_ref, parent_ref = selectors.reply_place(viewer=member, post_id=reply.pk)
+    assert (topic_ref.pk, parent_ref.pk, parent_ref.topic_id) == (topic.pk, reply.pk, topic.pk)
+    with django_assert_num_queries(1):
+        assert selectors.reply_place(viewer=member, topic_id=topic.pk)[0].pk == topic.pk
+    for where in ({"post_id": opening_post(hidden).pk}, {"topic_id": hidden.pk}, {"post_id": 999}):
+        with pytest.raises(ObjectDoesNotExist):
+            selectors.reply_target(viewer=member, **where)
+        with pytest.raises(ObjectDoesNotExist):
+            selectors.reply_place(viewer=member, **where)
+
+
 def test_is_opening_post(topic, other_member):
     op = opening_post(topic)
     top = ReplyFactory(topic=topic, author=other_member)

@@ -698,6 +698,20 @@ def test_reply_to_a_locked_topic_is_refused_and_kept(
     _assert_refused_form(response, 403, permissions.LOCKED, {"body": "one more thing"}, before)
 
 
+def test_a_refused_reply_shows_the_post_it_answers_again(
+    member_client, topic, moderator, other_member
+):
+    answered = ReplyFactory(parent=opening_post(topic), author=other_member, body="What *now*?")
+    services.topic_set_locked(topic=topic, moderator=moderator, locked=True)
+    before = _state()
+
+    response = member_client.post(f"/p/{answered.pk}/reply/", {"body": "this"})
+
+    _assert_refused_form(response, 403, permissions.LOCKED, {"body": "this"}, before)
+    assert "Reply to @bob" in _html(response)
+    assert "<p>What <em>now</em>?</p>" in _html(response)
+
+
 def test_moderators_reply_to_locked_topics(moderator_client, topic, moderator, reply_url):
     services.topic_set_locked(topic=topic, moderator=moderator, locked=True)
 

@@ -39,6 +39,7 @@ from .threads import (
     post_for_change,
     post_location,
     post_thread,
+    reply_place,
     reply_target,
     topic_thread,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "post_location",
     "post_thread",
     "profile",
+    "reply_place",
     "reply_target",
     "startable_categories",
     "topic_markdown",

@@ -297,6 +297,22 @@ def reply_target(
     return access.topics_with_rights(viewer).get(pk=topic_id), None
 
 
+def reply_place(
+    *, viewer, topic_id: int | None = None, post_id: int | None = None
+) -> tuple[Topic, Post | None]:
+    """The topic and the post that a reply answers, as references (their ids only).
+
+    For a reply sent to `services.post_reply`, which reads both itself under
+    the topic's lock and checks every right there: this checks only that the
+    reader may see them, and raises DoesNotExist as `reply_target` does.
+    """
+    if post_id is not None:
+        topic_id = access.visible_posts(viewer).values_list("topic_id", flat=True).get(pk=post_id)
+        return Topic(pk=topic_id), Post(pk=post_id, topic_id=topic_id)
+    access.visible_topics(viewer).values_list("pk", flat=True).get(pk=topic_id)
+    return Topic(pk=topic_id), None
+
+
 def post_for_change(*, post_id: int, viewer) -> Post:
     """A post with what its edit and delete pages show, and the viewer's rights in its topic."""
     return access.one_post(access.posts_with_rights(viewer).select_related("author"), post_id)

@@ -61,7 +61,7 @@ def post_form(
     *,
     form,
     template: str,
-    context: dict,
+    context: dict | Callable[[], dict],
     refusal: Callable[[], str | None],
     submit: Callable[[], object],
     done: Callable[[object], str],
@@ -74,6 +74,7 @@ def post_form(
     and a post that was already there leads to that post, saying so.
     Anything refused shows the form again with the typed text and the
     reason, with the refusal's status: 400, 403, 404, or 429 with Retry-After.
+    `context` may be a function, called only when the form is shown.
     """
     preview, status, retry_after = None, 200, None
     if request.method != "POST":
@@ -97,7 +98,7 @@ def post_form(
             retry_after = getattr(refused, "retry_after", None)
     else:
         status = 400
-    context = {**context, "form": form, "preview": preview}
+    context = {**(context() if callable(context) else context), "form": form, "preview": preview}
     return form_page(request, template, context, status=status, retry_after=retry_after)
 
 

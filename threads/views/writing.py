@@ -32,13 +32,26 @@ def topic_create(request: HttpRequest) -> HttpResponse:
 def reply(
     request: HttpRequest, topic_pk: int | None = None, post_pk: int | None = None
 ) -> HttpResponse:
-    topic, parent = selectors.reply_target(viewer=request.user, topic_id=topic_pk, post_id=post_pk)
+    target = {"viewer": request.user, "topic_id": topic_pk, "post_id": post_pk}
+    sending = request.method == "POST" and "preview" not in request.POST
+    if sending:
+        # The service reads what the reply answers under its lock, and checks it
+        # there: here only whether the reader may see it (else a 404).
+        topic, parent = selectors.reply_place(**target)
+    else:
+        topic, parent = selectors.reply_target(**target)
+
+    def context() -> dict:
+        if sending:  # the form came back, refused: now it shows what the reply answers
+            return dict(zip(("topic", "parent"), selectors.reply_target(**target), strict=True))
+        return {"topic": topic, "parent": parent}
+
     form = ReplyForm(request.POST or None)
     return post_form(
         request,
         form=form,
         template="threads/reply_form.html",
-        context={"topic": topic, "parent": parent},
+        context=context,
         refusal=lambda: permissions.reply_refusal(request.user, topic, parent),
         submit=lambda: services.post_reply(
             author=request.user, topic=topic, parent=parent, body=form.cleaned_data["body"]
