@@ -143,6 +143,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sessions are kept in the database (so that logging out ends them everywhere at once),
+# read by one query of our own (forum/sessions.py).
+SESSION_ENGINE = "forum.sessions"
 LOGIN_URL = "login"
 # A members-only forum: every page but log in, sign up and password reset needs a login.
 FORUM_LOGIN_REQUIRED = env_bool("FORUM_LOGIN_REQUIRED")
