@@ -626,6 +626,22 @@ def test_readers_share_the_page_but_see_their_own_tools(topic, other_member):
     )
 
 
+def test_a_readers_tools_follow_the_script_prefix(topic, other_member, moderator):
+    from django.urls import get_script_prefix, set_script_prefix
+
+    mine = ReplyFactory(parent=opening_post(topic), author=other_member)
+    before = get_script_prefix()
+    try:
+        for prefix in ("/", "/forum/", "/"):
+            set_script_prefix(prefix)
+            page = _page(topic, viewer=other_member)
+            assert f'href="{prefix}p/{mine.pk}/edit/"' in page
+            assert f'href="{prefix}p/{mine.pk}/delete/"' in page
+            assert f'href="{prefix}admin/threads/post/{mine.pk}/move/"' in _page(topic, moderator)
+    finally:
+        set_script_prefix(before)
+
+
 def test_a_profile_finds_its_member_through_the_lower_case_index(db):
     """A case-insensitive lookup as UPPER(...) or LIKE cannot use the index on LOWER(username)."""
     from django.db import connection

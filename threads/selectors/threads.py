@@ -4,15 +4,17 @@ Each page is built once per revision of its topic and shared by every reader
 through the cache; each reader's own controls are added per request.
 """
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 from django.db.models import BooleanField, ExpressionWrapper, F, IntegerField, QuerySet
 from django.db.models.expressions import RawSQL
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 
 from .. import fragments, permissions, rendering
 from ..models import Ignore, Post, Topic
@@ -61,8 +63,14 @@ class Thread:
 
 def _id_url(viewname: str) -> str:
     """The URL of `viewname` for any post id, as a str.format pattern."""
+    return _id_url_under(viewname, get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF)
+
+
+@functools.cache
+def _id_url_under(viewname: str, prefix: str, urlconf: str) -> str:
+    """`_id_url`, once for each URL configuration (reversing is most of a member's controls)."""
     marker = 2_147_483_647
-    return reverse(viewname, args=[marker]).replace(str(marker), "{0}")
+    return reverse(viewname, args=[marker], urlconf=urlconf).replace(str(marker), "{0}")
 
 
 Owners = dict[int, list[tuple[int, str]]]  # author id: (post id, removal) of their posts
