@@ -493,6 +493,32 @@ def test_the_new_topic_form_offers_no_category_one_may_not_see(client, settings,
 
 
 @pytest.mark.parametrize("role", ROLES)
+def test_the_place_of_a_write_is_found_only_where_the_reader_sees(forum, role):
+    """access.place_of, the one query of a reply sent, agrees with the filter."""
+    viewer = forum.users[role]
+    seen = forum.inside(SEES[role])
+    for key in TOPICS:
+        topic = forum.topics[key]
+        if key in seen:
+            assert access.place_of(viewer, topic_id=topic.pk) == topic.pk
+        else:
+            with pytest.raises(Topic.DoesNotExist):
+                access.place_of(viewer, topic_id=topic.pk)
+        for post in forum.posts[key]:
+            if key in seen:
+                assert access.place_of(viewer, post_id=post.pk) == topic.pk
+            else:
+                with pytest.raises(Post.DoesNotExist):
+                    access.place_of(viewer, post_id=post.pk)
+        assert (key in seen) == access.visible_topics(viewer).filter(pk=topic.pk).exists()
+    for ghost in (GHOST, 2**63, -(2**63) - 1, 2**70):
+        with pytest.raises(Post.DoesNotExist):
+            access.place_of(viewer, post_id=ghost)
+        with pytest.raises(Topic.DoesNotExist):
+            access.place_of(viewer, topic_id=ghost)
+
+
+@pytest.mark.parametrize("role", ROLES)
 def test_no_form_writes_where_a_reader_may_not_see(client, settings, forum, role):
     """Replies, edits, deletions and new topics, sent straight to what one may not see."""
     _log_in(client, settings, forum, role)

@@ -320,10 +320,9 @@ def reply_place(
     the topic's lock and checks every right there: this checks only that the
     reader may see them, and raises DoesNotExist as `reply_target` does.
     """
+    topic_id = access.place_of(viewer, topic_id=topic_id, post_id=post_id)
     if post_id is not None:
-        topic_id = access.visible_posts(viewer).values_list("topic_id", flat=True).get(pk=post_id)
         return Topic(pk=topic_id), Post(pk=post_id, topic_id=topic_id)
-    access.visible_topics(viewer).values_list("pk", flat=True).get(pk=topic_id)
     return Topic(pk=topic_id), None
 
 
