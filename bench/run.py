@@ -60,7 +60,7 @@ from django.utils.http import urlencode  # noqa: E402
 
 from bench import urls as bench_urls  # noqa: E402
 from bench.text import message_text  # noqa: E402
-from threads import conversation, services  # noqa: E402
+from threads import conversation, rendering, services  # noqa: E402
 from threads.models import Post, Topic, User  # noqa: E402
 
 SIZES = {"100": 100, "200": 200, "1k": 1_000, "10k": 10_000}
@@ -265,8 +265,24 @@ def measure_pages(topics: dict[str, Topic], quick: bool) -> dict:
     return results
 
 
+def warm_renderer() -> None:
+    """Start this process's render workers, as a server's first renders do.
+
+    Their start can take longer than a render may wait for a worker on a busy
+    machine (the first renders are refused as Busy): the figures are of the renders after.
+    """
+    for _ in range(50):
+        try:
+            rendering.markdown_to_html("warming up")
+            return
+        except rendering.Busy:
+            time.sleep(0.2)
+    raise RuntimeError("the render workers did not start")
+
+
 def measure_replies(topic: Topic, count: int) -> dict:
     """Replies into the big topic, to random posts: the write a member waits for."""
+    warm_renderer()
     author = User.objects.get(username=MEMBER)
     ids = list(Post.objects.filter(topic=topic).values_list("pk", flat=True))
     chance = random.Random(1)
@@ -303,6 +319,7 @@ def measure_reply_posts(topic: Topic, count: int) -> dict:
     redirect to the new post, into the 1,000-reply topic, to random posts,
     with the production limits' checks (`BENCH_LIMITS`).
     """
+    warm_renderer()
     ids = list(Post.objects.filter(topic=topic).values_list("pk", flat=True))
     chance = random.Random(2)
     times = []
