@@ -2,7 +2,15 @@
 
 from django.contrib.auth.backends import AllowAllUsersModelBackend
 
-from .models import User
+from .models import Inbox, User
+
+# Every request of a member reads them with this, written in SQL once: the ORM
+# took about three times as long to build the query (every column of the member,
+# and their inbox's) as to read the member from its rows.
+_MEMBER = (
+    f'SELECT u.*, i."unread" AS "inbox_unread" FROM "{User._meta.db_table}" u'
+    f' LEFT JOIN "{Inbox._meta.db_table}" i ON i."member_id" = u."id" WHERE u."id" = %s'
+)
 
 
 class MemberBackend(AllowAllUsersModelBackend):
@@ -14,7 +22,9 @@ class MemberBackend(AllowAllUsersModelBackend):
     """
 
     def get_user(self, user_id):
-        try:
-            return User._default_manager.select_related("inbox").get(pk=user_id)
-        except User.DoesNotExist:
-            return None
+        for member in User._default_manager.raw(_MEMBER, [user_id]):
+            unread = member.__dict__.pop("inbox_unread")
+            inbox = None if unread is None else Inbox(member_id=member.pk, unread=unread)
+            User.inbox.related.set_cached_value(member, inbox)  # as select_related("inbox")
+            return member
+        return None
