@@ -42,11 +42,20 @@ def topic_level_sql(member: str, topic: str, category: str) -> str:
     return f"COALESCE({own}, {category_level_sql(member, category)}, '{Level.NORMAL}')"
 
 
-def with_levels(topics: QuerySet[Topic], viewer) -> QuerySet[Topic]:
-    """Topics annotated with the member's `watch_level` for each (a subquery, no query more)."""
+def topic_marks(viewer) -> dict:
+    """What `with_levels` and `notified` annotate a topic query with, for one `annotate`."""
     table = Topic._meta.db_table
     sql = topic_level_sql("%s", f'"{table}"."id"', f'"{table}"."category_id"')
-    return topics.annotate(watch_level=RawSQL(sql, [viewer.pk, viewer.pk]))
+    marks = {"watch_level": RawSQL(sql, [viewer.pk, viewer.pk]), "unread_notified": Value(False)}
+    if viewer.unread_notifications:
+        unread = Notification.objects.filter(member=viewer, topic=OuterRef("pk"), read__isnull=True)
+        marks["unread_notified"] = Exists(unread)
+    return marks
+
+
+def with_levels(topics: QuerySet[Topic], viewer) -> QuerySet[Topic]:
+    """Topics annotated with the member's `watch_level` for each (a subquery, no query more)."""
+    return topics.annotate(watch_level=topic_marks(viewer)["watch_level"])
 
 
 def notified(topics: QuerySet[Topic], viewer) -> QuerySet[Topic]:
@@ -54,10 +63,7 @@ def notified(topics: QuerySet[Topic], viewer) -> QuerySet[Topic]:
 
     Only for a member with unread notifications (their count comes with them).
     """
-    if not viewer.unread_notifications:
-        return topics.annotate(unread_notified=Value(False))
-    unread = Notification.objects.filter(member=viewer, topic=OuterRef("pk"), read__isnull=True)
-    return topics.annotate(unread_notified=Exists(unread))
+    return topics.annotate(unread_notified=topic_marks(viewer)["unread_notified"])
 
 
 def notified_of_topic(posts: QuerySet, viewer) -> QuerySet:

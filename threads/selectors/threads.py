@@ -110,11 +110,16 @@ def _tools(owners: Owners, viewer, topic: Topic) -> dict[int, str]:
 _IGNORES = f'EXISTS (SELECT 1 FROM "{Ignore._meta.db_table}" i WHERE i.member_id = %s)'
 
 
+def _ignores(viewer) -> RawSQL:
+    """Whether the reader ignores anyone (mostly not): for `reader_ignores`."""
+    return RawSQL(_IGNORES, [viewer.pk], output_field=BooleanField())
+
+
 def _with_ignores(rows: QuerySet, viewer) -> QuerySet:
     """Annotate `reader_ignores`: whether the reader ignores anyone (mostly not: no query more)."""
     if not viewer.is_authenticated:
         return rows
-    return rows.annotate(reader_ignores=RawSQL(_IGNORES, [viewer.pk], output_field=BooleanField()))
+    return rows.annotate(reader_ignores=_ignores(viewer))
 
 
 def _folded(owners: Owners, viewer, read) -> list[int]:
@@ -182,10 +187,12 @@ def topic_thread(*, topic_id: int, page: int | str | None, viewer) -> Thread:
     The page is built once per revision of the topic and shared by every
     reader; only each reader's own controls are added per request.
     """
-    topics = _with_ignores(access.topics_with_rights(viewer), viewer)
-    if viewer.is_authenticated:
-        topics = levels.notified(
-            levels.with_levels(unread.with_seen(topics, viewer), viewer), viewer
+    topics = access.topics_with_rights(viewer)
+    if viewer.is_authenticated:  # the reader's marks, in one annotate (each one copies the query)
+        topics = topics.annotate(
+            reader_ignores=_ignores(viewer),
+            **unread.seen_marks(viewer),
+            **levels.topic_marks(viewer),
         )
     topic = (
         topics.select_related("author", "category__parent")

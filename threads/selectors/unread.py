@@ -50,12 +50,19 @@ def with_seen(topics: QuerySet, viewer) -> QuerySet:
 
     Subqueries of the topics' own query: no query more.
     """
+    return topics.annotate(**seen_marks(viewer))
+
+
+def seen_marks(viewer) -> dict[str, RawSQL]:
+    """What `with_seen` annotates topics with, for one `annotate` with others."""
     member = [viewer.pk]
-    return topics.annotate(
-        seen_post_id=RawSQL(_MARK.format("seen_post_id"), member, output_field=BigIntegerField()),
-        seen_posts=RawSQL(_MARK.format("seen_posts"), member, output_field=IntegerField()),
-        category_read=RawSQL(_CATEGORY_MARK, member, output_field=DateTimeField()),
-    )
+    return {
+        "seen_post_id": RawSQL(
+            _MARK.format("seen_post_id"), member, output_field=BigIntegerField()
+        ),
+        "seen_posts": RawSQL(_MARK.format("seen_posts"), member, output_field=IntegerField()),
+        "category_read": RawSQL(_CATEGORY_MARK, member, output_field=DateTimeField()),
+    }
 
 
 # The marks `with_seen` annotates.
