@@ -105,6 +105,25 @@ def test_a_reply_is_inserted_from_its_locked_parent_without_reading_it_again(
     assert [problem.tree_id for problem in selectors.tree_problems()] == [None]  # the count only
 
 
+def test_a_locked_topic_has_what_its_row_shows_without_a_query_more(
+    topic, member, other_member, django_assert_num_queries
+):
+    from django.db import transaction
+
+    User.objects.filter(pk=member.pk).update(display_name="Alice A.", avatar="avatars/ab12")
+    full = Topic.objects.select_related("author", "category").get(pk=topic.pk)
+
+    with transaction.atomic(), django_assert_num_queries(2):  # the lock, the renewed row
+        locked = services.locks.lock_topic(topic.pk, viewer=other_member)
+        row = fragments.topic_row(locked)
+        assert permissions.reply_refusal(other_member, locked) is None
+        services.writes.topic_changed(locked)
+
+    assert row == fragments.topic_row(full)
+    assert "Alice A." in row
+    assert Topic.objects.get(pk=topic.pk).row_html == row
+
+
 def test_reply_refuses_a_parent_in_another_topic(topic, other_member):
     elsewhere = TopicFactory()
 

@@ -30,6 +30,20 @@ from .errors import NotFound
 _TREE_IDS, _RATE_KEYS = 0, 1
 
 
+# What a locked topic is read with: the topic, and what its list row shows of its
+# author and category (every write renews the row). Not the rest of the member's and
+# the category's rows, nor the old row: building the select for all of them took
+# a third of the time of a lock; a field left out is read when asked for.
+_LOCKED_FIELDS = (
+    *(field.name for field in Topic._meta.concrete_fields if field.name != "row_html"),
+    "author__username",
+    "author__display_name",
+    "author__avatar",
+    "category__name",
+    "category__slug",
+)
+
+
 def lock_topics(*topic_ids: int, viewer: User | None = None) -> dict[int, Topic]:
     """Lock the rows of these topics, in id order, and return them fresh.
 
@@ -39,7 +53,7 @@ def lock_topics(*topic_ids: int, viewer: User | None = None) -> dict[int, Topic]
     locked = Topic.objects.select_for_update(of=("self",)).filter(pk__in=topic_ids)
     if viewer is not None:
         locked = access.with_rights(locked, viewer)
-    locked = locked.select_related("author", "category").order_by("pk")
+    locked = locked.select_related("author", "category").only(*_LOCKED_FIELDS).order_by("pk")
     topics = {topic.pk: topic for topic in locked if viewer is None or topic.visible}
     if len(topics) != len(set(topic_ids)):
         raise NotFound("That topic no longer exists.")
