@@ -78,8 +78,18 @@ def lock_tree_ids() -> None:
 
 
 def lock_author(author: User) -> None:
-    """Serialize one member's posting until the transaction ends."""
-    list(User.objects.select_for_update(no_key=True).filter(pk=author.pk).values_list("pk"))
+    """Serialize one member's posting until the transaction ends.
+
+    In SQL written once (every post takes it): the ORM took ten times as long
+    to build this statement as the database to run it.
+    """
+    lock = " FOR NO KEY UPDATE" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(_MEMBER_ROW + lock, [author.pk])
+        cursor.fetchall()
+
+
+_MEMBER_ROW = f'SELECT "id" FROM "{User._meta.db_table}" WHERE "id" = %s'
 
 
 def locked_member(user_id: int) -> User:
