@@ -370,7 +370,7 @@ def test_marking_one_entry_or_all_as_read(client, alice, inbox_of_alice):
     client.force_login(alice)
     entry = Notification.objects.get(member=alice, topic=cameras)
 
-    client.post(reverse("threads:notification_read", args=[entry.pk]))
+    client.post(reverse("threads:notifications_read"), {"entry": entry.pk})
     assert _reasons(alice) == {Reason.REPLY: 2}
     assert _unread(alice) == 1
 
@@ -380,11 +380,21 @@ def test_marking_one_entry_or_all_as_read(client, alice, inbox_of_alice):
     assert "inbox-count" not in client.get(reverse("threads:index")).content.decode()
 
 
+@pytest.mark.parametrize("entry", ["x", "-1", "\u00b2", "9" * 40])
+def test_an_entry_that_is_none_marks_nothing(client, alice, inbox_of_alice, entry):
+    client.force_login(alice)
+
+    response = client.post(reverse("threads:notifications_read"), {"entry": entry})
+
+    assert response.status_code == 302
+    assert _unread(alice) == 2
+
+
 def test_nobody_marks_anothers_notification_read(client, alice, bob, inbox_of_alice):
     entry = Notification.objects.filter(member=alice).first()
     client.force_login(bob)
 
-    client.post(reverse("threads:notification_read", args=[entry.pk]))
+    client.post(reverse("threads:notifications_read"), {"entry": entry.pk})
 
     assert Notification.objects.get(pk=entry.pk).read is None
 

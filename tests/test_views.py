@@ -1651,7 +1651,6 @@ STATE_CHANGING_URLS = {
     "threads:settings_avatar": lambda d: reverse("threads:settings_avatar"),
     "threads:settings_notifications": lambda d: reverse("threads:settings_notifications"),
     "threads:notifications_read": lambda d: reverse("threads:notifications_read"),
-    "threads:notification_read": lambda d: reverse("threads:notification_read", args=[1]),
     "threads:topic_watch": lambda d: reverse("threads:topic_watch", args=[d["topic"].pk]),
     "threads:category_watch": lambda d: reverse(
         "threads:category_watch", args=[d["topic"].category.slug]

@@ -12,6 +12,7 @@ from django.db.models.expressions import RawSQL
 
 from ..models import Category, CategoryWatch, Level, Notification, Topic, TopicWatch
 from . import access
+from .threads import id_url
 
 NOTIFICATIONS_PER_PAGE = 30
 
@@ -86,7 +87,11 @@ def category_levels(categories: QuerySet[Category], viewer) -> QuerySet[Category
 
 @dataclass(frozen=True)
 class Inbox:
-    """A page of a member's notifications; `older` is the entry to page on from, or None."""
+    """A page of a member's notifications; `older` is the entry to page on from, or None.
+
+    Each entry comes with its `link` (its first post) and the time of its last post
+    as `since` (ISO 8601).
+    """
 
     entries: list[Notification]
     older: int | None
@@ -114,4 +119,7 @@ def inbox(*, member, before: str | None = None) -> Inbox:
     )  # fmt: skip
     more = len(rows) > NOTIFICATIONS_PER_PAGE
     rows = rows[:NOTIFICATIONS_PER_PAGE]
+    permalink = id_url("threads:post_permalink")
+    for row in rows:
+        row.link, row.since = permalink.format(row.first_post_id), row.updated.isoformat()
     return Inbox(entries=rows, older=rows[-1].pk if more else None, first=start is None)

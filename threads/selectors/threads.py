@@ -61,14 +61,14 @@ class Thread:
     last_post_id: int = 0
 
 
-def _id_url(viewname: str) -> str:
+def id_url(viewname: str) -> str:
     """The URL of `viewname` for any post id, as a str.format pattern."""
     return _id_url_under(viewname, get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF)
 
 
 @functools.cache
 def _id_url_under(viewname: str, prefix: str, urlconf: str) -> str:
-    """`_id_url`, once for each URL configuration (reversing is most of a member's controls)."""
+    """`id_url`, once for each URL configuration (reversing is most of a member's controls)."""
     marker = 2_147_483_647
     return reverse(viewname, args=[marker], urlconf=urlconf).replace(str(marker), "{0}")
 
@@ -88,16 +88,16 @@ def _tools(owners: Owners, viewer, topic: Topic) -> dict[int, str]:
     moderator = permissions.moderates(viewer, topic)
     if moderator:
         remove, restore, move = (
-            _id_url("admin:threads_post_remove"),
-            _id_url("admin:threads_post_restore"),
-            _id_url("admin:threads_post_move"),
+            id_url("admin:threads_post_remove"),
+            id_url("admin:threads_post_restore"),
+            id_url("admin:threads_post_move"),
         )
         for posts in owners.values():
             for post_id, removal in posts:
                 url, label = (restore, "Restore") if removal else (remove, "Remove")
                 links[post_id] = [(url.format(post_id), label), (move.format(post_id), "Move")]
     if permissions.own_posts_refusal(viewer, topic) is None:
-        edit, delete = _id_url("threads:post_edit"), _id_url("threads:post_delete")
+        edit, delete = id_url("threads:post_edit"), id_url("threads:post_delete")
         for post_id, removal in owners.get(viewer.pk, ()):
             if not removal:
                 own = [(edit.format(post_id), "Edit"), (delete.format(post_id), "Delete")]

@@ -8,8 +8,7 @@ from .members import all_read, ignore, settings_profile
 from .notifications import (
     category_watch,
     inbox,
-    notification_read,
-    notifications_all_read,
+    notifications_read,
     settings_notifications,
     topic_watch,
 )
@@ -38,8 +37,7 @@ __all__ = [
     "ignore",
     "inbox",
     "index",
-    "notification_read",
-    "notifications_all_read",
+    "notifications_read",
     "post_delete",
     "post_edit",
     "post_permalink",

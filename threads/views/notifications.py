@@ -29,16 +29,15 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def notification_read(request: HttpRequest, pk: int) -> HttpResponse:
-    services.notification_read(member=request.user, notification_id=pk)
-    return redirect("threads:notifications")
-
-
-@login_required
-@require_POST
-def notifications_all_read(request: HttpRequest) -> HttpResponse:
-    services.notifications_all_read(member=request.user)
-    messages.success(request, "All your notifications are marked as read.")
+def notifications_read(request: HttpRequest) -> HttpResponse:
+    """Mark one of the member's notifications read (the `entry` sent), or all of them."""
+    entry = request.POST.get("entry", "")
+    if entry:
+        if entry.isascii() and entry.isdigit() and len(entry) <= 18:
+            services.notification_read(member=request.user, notification_id=int(entry))
+    else:
+        services.notifications_all_read(member=request.user)
+        messages.success(request, "All your notifications are marked as read.")
     return redirect("threads:notifications")
 
 
