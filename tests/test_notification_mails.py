@@ -777,3 +777,28 @@ def test_a_sweep_is_found_whatever_the_time_zone(settings):
     assert len(_queued_sweeps()) == 1
     (when,) = _queued_sweeps(digest_mails_task)
     assert timezone.localtime(when).hour == settings.FORUM_NOTIFICATION_DIGEST_HOUR
+
+
+@pytest.mark.django_db
+def test_a_watchers_entry_is_not_rewritten_per_post_yet_mails_every_post_once(
+    mail_settings, smtp_server, run_tasks, alice, bob, alices_topic
+):
+    carol = UserFactory(username="carol", email="carol@example.org", email_confirmed=True)
+    services.watch_set(member=carol, topic=alices_topic, level="watching")
+    first = ReplyFactory(author=bob, topic=alices_topic, body="One.")
+    ReplyFactory(author=bob, topic=alices_topic, body="Two.")
+
+    entry = Notification.objects.get(member=carol)
+    assert (entry.count, entry.last_post_id) == (1, first.pk)  # not written again
+    _waiting().filter(member=carol).update(mail_since=timezone.now() - DELAY)
+    _sweep(run_tasks)
+    ReplyFactory(author=bob, topic=alices_topic, body="Three.")
+    assert _waiting().filter(member=carol).exists()  # waits again, for the new post
+    _waiting().update(mail_since=timezone.now() - DELAY)
+    _sweep(run_tasks)
+
+    carols = [m for _, (to,), m in smtp_server.messages if to == "carol@example.org"]
+    assert [re.findall(r"One\.|Two\.|Three\.", _text(m)) for m in carols] == [
+        ["One.", "Two."],
+        ["Three."],
+    ]

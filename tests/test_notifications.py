@@ -302,6 +302,19 @@ def test_the_inbox_says_what_happened_newest_first(client, alice, inbox_of_alice
     assert 'aria-label="Notifications: 2 unread"' in html
 
 
+def test_a_watched_topic_is_one_entry_of_new_posts(client, alice, bob, carol, backups):
+    services.watch_set(member=carol, topic=backups, level=Level.WATCHING)
+    first = ReplyFactory(parent=opening_post(backups), author=bob, body="restic")
+    ReplyFactory(parent=opening_post(backups), author=alice, body="borg?")
+    client.force_login(carol)
+
+    html = client.get(reverse("threads:notifications")).content.decode()
+
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    assert "New posts in Backups at home" in text
+    assert f'href="{reverse("threads:post_permalink", args=[first.pk])}"' in html
+
+
 def test_an_entry_links_to_its_first_unread_post(client, alice, inbox_of_alice):
     backups, _ = inbox_of_alice
     first = Notification.objects.get(member=alice, topic=backups).first_post_id

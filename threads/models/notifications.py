@@ -61,13 +61,15 @@ class Notification(models.Model):
 
     While it is unread, later posts of the same topic and reason are added to
     it (`count`, `last_post`, `updated`) rather than written as entries of
-    their own, so that a busy topic is one line ("3 new replies in …"), and a
-    reply writes one row per member notified whatever else is unread.
+    their own, so that a busy topic is one line ("3 new replies to you in
+    …"). An entry of a watched topic ("New posts in …") tells of every post
+    after its first: later posts are not written into it (a reply into a
+    topic many watch writes nothing for those with an unread entry of it).
 
     It is also what waits to be mailed: `mail_since` is when its first post
     not yet mailed came (None: nothing to mail, or the member gets no mail),
-    and `mailed_post_id` the last post mailed. The worker mails due entries
-    (threads.services.notification_mails).
+    and `mailed_post_id` the last post mailed (or seen to be read, or gone).
+    The worker mails due entries (threads.services.notification_mails).
     """
 
     # Indexes are few, and none covers what adding a post to an entry changes

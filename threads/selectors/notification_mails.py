@@ -65,16 +65,25 @@ class Entry(NamedTuple):
 def entries(member_id: int, *, lock: bool = False) -> list[Entry]:
     """The member's entries waiting to be mailed, in one query (locked, with `lock`, for the
     transaction that claims them, on PostgreSQL)."""
+    latest = Post.objects.filter(topic_id=OuterRef("topic_id")).order_by("-pk").values("pk")
     rows = Notification.objects.filter(
         member_id=member_id, mail_since__isnull=False, read__isnull=True
     ).order_by("id")
     if lock:
-        rows = rows.select_for_update()
+        rows = rows.select_for_update(of=("self",))
+    rows = rows.annotate(latest=Subquery(latest[:1]))
     fields = ("id", "topic_id", "reason", "first_post_id", "mailed_post_id", "last_post_id")
     return [
-        # It tells of its first post on, and once mailed, of what came after.
-        Entry(pk, topic_id, reason, max(first - 1, mailed), last)
-        for pk, topic_id, reason, first, mailed, last in rows.values_list(*fields)
+        # It tells of its first post on, and once mailed, of what came after: up to its
+        # last post, or for a watcher's, the topic's latest (later ones are not written in).
+        Entry(
+            pk,
+            topic_id,
+            reason,
+            max(first - 1, mailed),
+            latest if reason == Reason.WATCHING else last,
+        )
+        for pk, topic_id, reason, first, mailed, last, latest in rows.values_list(*fields, "latest")
     ]
 
 

@@ -52,7 +52,6 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from django_tasks import TaskResultStatus, task
@@ -211,13 +210,14 @@ def notification_mails_sweep(*, digest: bool) -> Swept:
 
 
 def _claim(member_id: int, entries: list[waiting_mail.Entry]) -> None:
-    """Mark the entries as mailed up to their last post: they wait no more.
+    """Mark the entries as mailed up to the last post they told of: they wait no more.
 
     In the transaction that read them locked (`waiting_mail.entries(lock=True)`).
     """
-    Notification.objects.filter(pk__in=[entry.id for entry in entries]).update(
-        mail_since=None, mailed_post_id=F("last_post_id")
-    )
+    for entry in entries:  # (a member's waiting entries are few)
+        Notification.objects.filter(pk=entry.id).update(
+            mail_since=None, mailed_post_id=entry.up_to or 0
+        )
 
 
 def _member_mailed(member_id: int, *, digest: bool, swept: Swept) -> bool:

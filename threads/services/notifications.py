@@ -64,11 +64,14 @@ _CHUNK = 500
 
 
 def _concerned(post: Post, topic: Topic, direct: Sequence[int], watchers: bool) -> list[tuple]:
-    """(id, level, mailing, may be mailed) of the members the post may notify: one query.
+    """(id, level, mailing, may be mailed, told already) of the members the post may
+    notify: one query.
 
     It starts from the few candidates (the watchers, the members named), never
     from all members, and reads each one's level for the topic: their own
-    for it, else the nearest category's, else normal.
+    for it, else the nearest category's, else normal; and whether an unread
+    entry of theirs for watching the topic tells of this post already (it
+    tells of every post after its first) and waits to be mailed if they get mail.
     """
     sees, sees_params = access.members_seeing(topic.category_id)
     named = [f'SELECT u.id FROM "{_USER}" u WHERE u.id IN ({", ".join(["%s"] * len(direct))})']
@@ -76,7 +79,12 @@ def _concerned(post: Post, topic: Topic, direct: Sequence[int], watchers: bool) 
     category_level = levels.category_level_sql("u.id", "%s")
     sql = (
         f"SELECT u.id, COALESCE(t.level, {category_level}, '{Level.NORMAL}'), u.mailing,"
-        f" u.email_confirmed AND u.email <> '' FROM ({candidates}) k"
+        f" u.email_confirmed AND u.email <> '',"
+        f' EXISTS (SELECT 1 FROM "{_NOTIFICATION}" n WHERE n.member_id = u.id'
+        f" AND n.topic_id = %s AND n.reason = '{Reason.WATCHING}' AND n.\"read\" IS NULL"
+        f" AND (n.mail_since IS NOT NULL OR u.mailing = '{User.Mailing.NONE}'"
+        " OR NOT u.email_confirmed OR u.email = ''))"
+        f" FROM ({candidates}) k"
         f' JOIN "{_USER}" u ON u.id = k.id'
         f' LEFT JOIN "{_TOPIC_WATCH}" t ON t.member_id = u.id AND t.topic_id = %s'
         f' WHERE u.id <> %s AND NOT EXISTS (SELECT 1 FROM "{_IGNORE}" i'
@@ -86,7 +94,8 @@ def _concerned(post: Post, topic: Topic, direct: Sequence[int], watchers: bool) 
     params = [*direct] if direct else []
     if watchers:
         params += [topic.pk, Level.WATCHING, topic.category_id, Level.WATCHING]
-    params = [topic.category_id, *params, topic.pk, post.author_id, post.author_id, *sees_params]
+    params = [topic.category_id, topic.pk, *params, topic.pk, post.author_id, post.author_id]
+    params += sees_params
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
@@ -121,8 +130,10 @@ def post_notified(
     notified = []
     if not direct and not watchers:
         return 0
-    for member_id, level, mailing, mailable in _concerned(post, topic, direct, watchers):
+    for member_id, level, mailing, mailable, told in _concerned(post, topic, direct, watchers):
         reason = _reason(member_id, level, replied_to, set(mentioned))
+        if reason == Reason.WATCHING and told:
+            continue  # nothing to write: a reply into a busy topic is fast however many watch
         if reason is not None:
             notified.append((member_id, reason, mailing if mailable else User.Mailing.NONE))
     if not notified:
@@ -157,8 +168,9 @@ def _entries_added(
     post: Post, topic: Topic, notified: list[tuple[int, str, bool]], now
 ) -> list[int]:
     """One statement: a new unread entry per (member, reason, mailed), or one more post
-    in their unread one; an entry of a mailed member waits to be mailed from now on,
-    unless it waited already. Returns the members whose entry is new, in ascending order.
+    in their unread one (not a watcher's: see below); an entry of a mailed member waits
+    to be mailed from now on, unless it waited already. Returns the members whose entry
+    is new, in ascending order.
     """
     params = [topic.pk, post.pk, post.pk, now, now, now]
     params += [value for row in notified for value in row]
@@ -173,8 +185,13 @@ def _entries_added(
             f' DO UPDATE SET count = "{_NOTIFICATION}".count + 1,'
             " last_post_id = excluded.last_post_id, updated = excluded.updated,"
             f' mail_since = COALESCE("{_NOTIFICATION}".mail_since, excluded.mail_since)'
+            # A watcher's entry tells of every post after its first: it is written
+            # again only to wait to be mailed again (so a reply writes nothing for
+            # the many who watch a busy topic and have not read it yet).
+            f' WHERE "{_NOTIFICATION}".reason <> %s'
+            f' OR ("{_NOTIFICATION}".mail_since IS NULL AND excluded.mail_since IS NOT NULL)'
             " RETURNING member_id, count",
-            params,
+            [*params, Reason.WATCHING],
         )
         return sorted({member_id for member_id, count in cursor.fetchall() if count == 1})
 
