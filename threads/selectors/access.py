@@ -34,8 +34,9 @@ _MODERATORS = Category.moderator_groups.through._meta.db_table
 _MEMBERSHIP = User.groups.through._meta.db_table
 _TOPIC, _POST = Topic._meta.db_table, Post._meta.db_table
 _ID_RANGE = (-(2**63), 2**63 - 1)  # of a BigAutoField, the ids of topics and posts
-# `a` is the category `c` or one of its ancestors.
-_LINEAGE = "a.tree_id = c.tree_id AND a.lft <= c.lft AND a.rght >= c.rght"
+# SQL: `a` is the category `c` or one of its ancestors (the other modules that write
+# SQL over categories use it too).
+LINEAGE = "a.tree_id = c.tree_id AND a.lft <= c.lft AND a.rght >= c.rght"
 
 
 def _in_groups(through: str, member: str = "%s") -> str:
@@ -58,7 +59,7 @@ def _moderates(viewer) -> tuple[str, list]:
     if not _is_staff(viewer):
         return "1 = 0", []
     return (
-        f'EXISTS (SELECT 1 FROM "{_CATEGORY}" a WHERE {_LINEAGE} AND {_in_groups(_MODERATORS)})',
+        f'EXISTS (SELECT 1 FROM "{_CATEGORY}" a WHERE {LINEAGE} AND {_in_groups(_MODERATORS)})',
         [viewer.pk],
     )
 
@@ -69,12 +70,11 @@ def _sees(viewer) -> tuple[str, list]:
         return "1 = 1", []
     if not viewer.is_authenticated:
         rule = (
-            f'NOT EXISTS (SELECT 1 FROM "{_CATEGORY}" a WHERE {_LINEAGE}'
-            " AND a.who_sees IN (%s, %s))"
+            f'NOT EXISTS (SELECT 1 FROM "{_CATEGORY}" a WHERE {LINEAGE} AND a.who_sees IN (%s, %s))'
         )
         return rule, [Seers.MEMBERS, Seers.GROUPS]
     refused = (
-        f'NOT EXISTS (SELECT 1 FROM "{_CATEGORY}" a WHERE {_LINEAGE}'
+        f'NOT EXISTS (SELECT 1 FROM "{_CATEGORY}" a WHERE {LINEAGE}'
         f" AND a.who_sees = %s AND NOT {_in_groups(_SEERS)})"
     )
     moderates, params = _moderates(viewer)
@@ -101,7 +101,7 @@ def _category_of(column: str, condition: tuple[str, list]) -> RawSQL:
 def _rule(field: str, column: str) -> RawSQL:
     """The nearest rule set for `field` on the path of the category in `column`; else members."""
     nearest = (
-        f'SELECT a.{field} FROM "{_CATEGORY}" c JOIN "{_CATEGORY}" a ON {_LINEAGE}'
+        f'SELECT a.{field} FROM "{_CATEGORY}" c JOIN "{_CATEGORY}" a ON {LINEAGE}'
         f" WHERE c.id = {column} AND a.{field} <> '' ORDER BY a.level DESC LIMIT 1"
     )
     return RawSQL(f"COALESCE(({nearest}), %s)", [Posters.MEMBERS], output_field=CharField())
@@ -236,13 +236,13 @@ def members_seeing(category_id: int) -> tuple[str, list]:
     be notified of a post. Active members only.
     """
     refused = (
-        f'NOT EXISTS (SELECT 1 FROM "{_CATEGORY}" a WHERE {_LINEAGE}'
+        f'NOT EXISTS (SELECT 1 FROM "{_CATEGORY}" a WHERE {LINEAGE}'
         f" AND a.who_sees = %s AND NOT {_in_groups(_SEERS, 'u.id')})"
     )
     staff = "u.is_active AND u.is_staff"
     moderates = (
         f"({staff} AND (u.is_superuser OR {_MAY_MODERATE}"
-        f' OR EXISTS (SELECT 1 FROM "{_CATEGORY}" a WHERE {_LINEAGE}'
+        f' OR EXISTS (SELECT 1 FROM "{_CATEGORY}" a WHERE {LINEAGE}'
         f" AND {_in_groups(_MODERATORS, 'u.id')})))"
     )
     sql = (

@@ -87,15 +87,18 @@ def entries(member_id: int, *, lock: bool = False) -> list[Entry]:
     ]
 
 
+def _mention_link(member: User) -> str:
+    """How a post's HTML links a mention of the member (threads.rendering's mentions)."""
+    return f'<a class="mention" href="{reverse("threads:profile", args=[member.username])}">'
+
+
 def _told(member: User, entry: Entry) -> Q:
     """The posts an entry tells of: of its topic and range, and of its reason."""
     told = Q(topic_id=entry.topic_id, pk__gt=entry.after, pk__lte=entry.up_to)
     if entry.reason == Reason.REPLY:
         return told & Q(parent__author_id=member.pk)
     if entry.reason == Reason.MENTION:
-        # The renderer's link to the member (threads.rendering, Mentions).
-        link = f'<a class="mention" href="{reverse("threads:profile", args=[member.username])}">'
-        return told & Q(body_html__contains=link)
+        return told & Q(body_html__contains=_mention_link(member))
     return told
 
 
@@ -143,7 +146,7 @@ def posts_to_mail(member: User, waiting: Sequence[Entry]) -> list[tuple[Post, st
     reasons = {}
     for entry in waiting:
         reasons.setdefault(entry.topic_id, set()).add(entry.reason)
-    mention = f'<a class="mention" href="{reverse("threads:profile", args=[member.username])}">'
+    mention = _mention_link(member)
     said = []
     for post in posts:
         covered = reasons[post.topic_id]

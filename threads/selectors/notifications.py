@@ -19,7 +19,6 @@ NOTIFICATIONS_PER_PAGE = 30
 _CATEGORY = Category._meta.db_table
 _TOPIC_WATCH = TopicWatch._meta.db_table
 _CATEGORY_WATCH = CategoryWatch._meta.db_table
-_LINEAGE = "a.tree_id = c.tree_id AND a.lft <= c.lft AND a.rght >= c.rght"
 
 
 def category_level_sql(member: str, category: str) -> str:
@@ -30,7 +29,7 @@ def category_level_sql(member: str, category: str) -> str:
     return (
         f'(SELECT w.level FROM "{_CATEGORY_WATCH}" w JOIN "{_CATEGORY}" a ON a.id = w.category_id'
         f' JOIN "{_CATEGORY}" c ON c.id = {category} WHERE w.member_id = {member}'
-        f" AND {_LINEAGE} ORDER BY a.level DESC LIMIT 1)"
+        f" AND {access.LINEAGE} ORDER BY a.level DESC LIMIT 1)"
     )
 
 
@@ -43,38 +42,28 @@ def topic_level_sql(member: str, topic: str, category: str) -> str:
     return f"COALESCE({own}, {category_level_sql(member, category)}, '{Level.NORMAL}')"
 
 
+def _unread_of(viewer, topic_id: OuterRef):
+    """Whether the member has unread notifications of the topic in `topic_id`: a subquery,
+    only for a member with unread notifications at all (their count comes with them)."""
+    if not viewer.unread_notifications:
+        return Value(False)
+    return Exists(Notification.objects.filter(member=viewer, topic=topic_id, read__isnull=True))
+
+
 def topic_marks(viewer) -> dict:
-    """What `with_levels` and `notified` annotate a topic query with, for one `annotate`."""
+    """A topic query's annotations for the member (one `annotate`): their `watch_level`,
+    and `unread_notified`, whether they have unread notifications of it."""
     table = Topic._meta.db_table
     sql = topic_level_sql("%s", f'"{table}"."id"', f'"{table}"."category_id"')
-    marks = {"watch_level": RawSQL(sql, [viewer.pk, viewer.pk]), "unread_notified": Value(False)}
-    if viewer.unread_notifications:
-        unread = Notification.objects.filter(member=viewer, topic=OuterRef("pk"), read__isnull=True)
-        marks["unread_notified"] = Exists(unread)
-    return marks
-
-
-def with_levels(topics: QuerySet[Topic], viewer) -> QuerySet[Topic]:
-    """Topics annotated with the member's `watch_level` for each (a subquery, no query more)."""
-    return topics.annotate(watch_level=topic_marks(viewer)["watch_level"])
-
-
-def notified(topics: QuerySet[Topic], viewer) -> QuerySet[Topic]:
-    """Topics annotated with `unread_notified`: whether the member has unread notifications of it.
-
-    Only for a member with unread notifications (their count comes with them).
-    """
-    return topics.annotate(unread_notified=topic_marks(viewer)["unread_notified"])
+    return {
+        "watch_level": RawSQL(sql, [viewer.pk, viewer.pk]),
+        "unread_notified": _unread_of(viewer, OuterRef("pk")),
+    }
 
 
 def notified_of_topic(posts: QuerySet, viewer) -> QuerySet:
-    """Posts annotated with `topic_unread_notified`, as `notified` annotates topics."""
-    if not viewer.unread_notifications:
-        return posts.annotate(topic_unread_notified=Value(False))
-    unread = Notification.objects.filter(
-        member=viewer, topic=OuterRef("topic_id"), read__isnull=True
-    )
-    return posts.annotate(topic_unread_notified=Exists(unread))
+    """Posts annotated with `topic_unread_notified`, as `topic_marks` annotates topics."""
+    return posts.annotate(topic_unread_notified=_unread_of(viewer, OuterRef("topic_id")))
 
 
 def category_levels(categories: QuerySet[Category], viewer) -> QuerySet[Category]:

@@ -49,14 +49,12 @@ _IGNORE = Ignore._meta.db_table
 _NOTIFICATION = Notification._meta.db_table
 _INBOX = Inbox._meta.db_table
 _NO_MAIL = User.Mailing.NONE
-# `a` is the topic's category `c` or one of its ancestors.
-_LINEAGE = "a.tree_id = c.tree_id AND a.lft <= c.lft AND a.rght >= c.rght"
 # Members who watch the topic, or its category or an ancestor of it.
 _WATCHERS = (
     f'SELECT w.member_id AS id FROM "{_TOPIC_WATCH}" w WHERE w.topic_id = %s AND w.level = %s'
     f' UNION SELECT w.member_id AS id FROM "{_CATEGORY_WATCH}" w'
     f' JOIN "{_CATEGORY}" a ON a.id = w.category_id JOIN "{_CATEGORY}" c ON c.id = %s'
-    f" WHERE {_LINEAGE} AND w.level = %s"
+    f" WHERE {access.LINEAGE} AND w.level = %s"
 )
 # Rows per statement when many members are notified (well under any database's
 # limit on parameters).

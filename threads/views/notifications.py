@@ -41,19 +41,25 @@ def notifications_read(request: HttpRequest) -> HttpResponse:
     return redirect("threads:notifications")
 
 
+def _watched(request: HttpRequest, place, name: str, **where) -> HttpResponse:
+    """Set the member's level for `place` (`where` says which: topic= or category=)."""
+    form = WatchForm(request.POST)
+    if form.is_valid():
+        level = form.cleaned_data["level"]
+        services.watch_set(member=request.user, level=level, **where)
+        messages.success(request, _LEVEL_SAID[level].format(name))
+    else:
+        messages.error(request, "Choose watching, normal or muted.")
+    return redirect(place.get_absolute_url())
+
+
 @login_required
 @require_POST
 @missing_is_404
 def topic_watch(request: HttpRequest, pk: int) -> HttpResponse:
     """Set the member's level for a topic they may see."""
     topic = selectors.visible_topics(request.user).get(pk=pk)
-    form = WatchForm(request.POST)
-    if form.is_valid():
-        services.watch_set(member=request.user, topic=topic, level=form.cleaned_data["level"])
-        messages.success(request, _LEVEL_SAID[form.cleaned_data["level"]].format("this topic"))
-    else:
-        messages.error(request, "Choose watching, normal or muted.")
-    return redirect(topic.get_absolute_url())
+    return _watched(request, topic, "this topic", topic=topic)
 
 
 @login_required
@@ -62,14 +68,7 @@ def topic_watch(request: HttpRequest, pk: int) -> HttpResponse:
 def category_watch(request: HttpRequest, slug: str) -> HttpResponse:
     """Set the member's level for a category they may see (and its subcategories)."""
     category = selectors.visible_categories(request.user).get(slug=slug)
-    form = WatchForm(request.POST)
-    if form.is_valid():
-        level = form.cleaned_data["level"]
-        services.watch_set(member=request.user, category=category, level=level)
-        messages.success(request, _LEVEL_SAID[level].format(category.name))
-    else:
-        messages.error(request, "Choose watching, normal or muted.")
-    return redirect(category.get_absolute_url())
+    return _watched(request, category, category.name, category=category)
 
 
 @login_required
