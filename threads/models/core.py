@@ -240,6 +240,9 @@ class Topic(models.Model):
     # The topic's row in the topic list, the same for every reader; rebuilt by
     # every write to the topic (threads.services.writes.topic_changed).
     row_html = models.TextField(editable=False, default="")
+    # A plain-text excerpt of the opening post, for the page's description and
+    # link previews; written with the opening post.
+    description = models.CharField(max_length=300, editable=False, blank=True, default="")
 
     class Meta:
         ordering = ["-is_pinned", "-last_activity", "-id"]
