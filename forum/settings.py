@@ -363,6 +363,9 @@ FORUM_LIMITS = {
     # rewrites all of the member's posts in the background.
     "byline_changes_per_window": 10,
     "byline_change_window": timedelta(days=1),
+    # Searches by visitors who are not logged in, per address (members' are not counted).
+    "searches_per_address": 30,
+    "search_window": timedelta(minutes=1),
     # Sign-ups from one address.
     "signups_per_address": 5,
     "signup_window": timedelta(hours=1),

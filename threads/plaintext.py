@@ -18,9 +18,9 @@ _BLOCKS = frozenset(
         "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "dd", "dt", "dl",
     }
 )  # fmt: skip
-# Control characters and the private-use characters search snippets mark matches with
-# (threads.selectors.search): never part of a post's text.
-_UNWANTED = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ue000-\uf8ff]")
+# Control characters (search snippets mark matches with two of them:
+# threads.selectors.search): never part of a post's text.
+_UNWANTED = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _SPACES = re.compile(r"[ \t\r\f\v]+")
 _LINES = re.compile(r" *\n[ \n]*")
 

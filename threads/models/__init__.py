@@ -27,13 +27,17 @@ from .notifications import (
     Reason,
     TopicWatch,
 )
+from .search import FTS_TABLE, SEARCH_CONFIG, VECTOR_COLUMN, PostSearch
 
 __all__ = [
     "BIO_MAX_LENGTH",
     "BODY_MAX_LENGTH",
     "DISPLAY_NAME_MAX_LENGTH",
+    "FTS_TABLE",
     "READ_MARKS_KEPT",
+    "SEARCH_CONFIG",
     "TITLE_MAX_LENGTH",
+    "VECTOR_COLUMN",
     "Category",
     "CategoryRead",
     "CategoryWatch",
@@ -44,6 +48,7 @@ __all__ = [
     "Mail",
     "Notification",
     "Post",
+    "PostSearch",
     "RateEvent",
     "Reason",
     "Topic",

@@ -29,6 +29,7 @@ from .lists import (
     startable_categories,
 )
 from .members import member
+from .search import Results, Sort, search_results
 from .threads import (
     CACHE_SECONDS,
     POSTS_PER_PAGE,
@@ -54,6 +55,8 @@ __all__ = [
     "CategoryPage",
     "Index",
     "Profile",
+    "Results",
+    "Sort",
     "Thread",
     "TopicList",
     "TreeProblem",
@@ -71,6 +74,7 @@ __all__ = [
     "profile",
     "reply_place",
     "reply_target",
+    "search_results",
     "startable_categories",
     "topic_markdown",
     "topic_thread",

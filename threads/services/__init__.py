@@ -65,6 +65,7 @@ from .posts import (
     post_restore,
 )
 from .repair import posts_rerender, trees_repair
+from .search import search_counted, search_reindex
 from .topics import (
     topic_create,
     topic_delete,
@@ -128,6 +129,8 @@ __all__ = [
     "profile_reset",
     "profile_update",
     "read_marks_prune",
+    "search_counted",
+    "search_reindex",
     "topic_create",
     "topic_delete",
     "topic_move",

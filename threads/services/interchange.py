@@ -10,7 +10,7 @@ from django.db.models.functions import Lower
 
 from .. import conversation, fragments, permissions, rendering, selectors
 from ..models import Category, Post, Topic, User, handle_validator
-from . import locks, writes
+from . import locks, search, writes
 from .errors import Refused
 
 
@@ -146,6 +146,7 @@ def conversation_import(
         for post in posts:
             post.fragment = fragments.post_fragment(post)
         Post.objects.bulk_update(posts, ["fragment"], batch_size=1000)
+        search.posts_indexed(posts)
         for topic in topic_rows:
             topic.row_html = fragments.topic_row(topic)
         Topic.objects.bulk_update(topic_rows, ["row_html"], batch_size=1000)

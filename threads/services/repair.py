@@ -6,7 +6,7 @@ from django.db import transaction
 
 from .. import fragments, rendering
 from ..models import Post
-from . import locks, writes
+from . import locks, search, writes
 from .errors import NotFound, Refused
 
 
@@ -45,6 +45,7 @@ def trees_repair(*, tree_ids: Sequence[int], topic_ids: Sequence[int] = ()) -> N
             topic = locks.lock_topic(topic_id)
             real = Post.objects.filter(topic=topic).count()
             writes.topic_changed(topic, reply_count=max(real - 1, 0))
+            search.title_indexed(topic_id)  # its opening post may be another now
             categories.add(topic.category_id)
     with transaction.atomic():
         writes.categories_recounted(*categories)
@@ -155,6 +156,7 @@ def posts_rerender(*, everything: bool = False, batch_size: int = 500) -> int:
                 post.render_version = rendering.RENDER_VERSION
                 post.fragment = fragments.post_fragment(post)
             Post.objects.bulk_update(posts, ["body_html", "fragment", "render_version"])
+            search.posts_indexed(posts)
             for topic in topics.values():
                 writes.topic_changed(topic)
         done += len(posts)

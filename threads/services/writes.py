@@ -31,7 +31,7 @@ from ..models import (
     User,
     new_revision,
 )
-from . import limits, locks
+from . import limits, locks, search
 from .errors import Busy, Refused
 
 
@@ -222,6 +222,7 @@ def insert_post(
     post.save()
     post.fragment = fragments.post_fragment(post)
     Post.objects.filter(pk=post.pk).update(fragment=post.fragment)
+    search.posts_indexed([post])
     return post
 
 
@@ -234,12 +235,15 @@ def rewrite(post: Post, **changes) -> Post:
     Post.objects.filter(pk=post.pk).update(
         **changes, fragment=post.fragment, render_version=post.render_version
     )
+    if {"body_html", "removal"} & changes.keys():
+        search.posts_indexed([post])
     topic_changed(post.topic)
     return post
 
 
 def retitle(topic: Topic, title: str) -> None:
     topic_changed(topic, title=title, slug=slug(title))
+    search.title_indexed(topic.pk)
 
 
 DEFAULT_CATEGORY = ("General", "general")

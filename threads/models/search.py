@@ -1,0 +1,34 @@
+"""The search index: the text of every post readers may find, kept by threads.services.search.
+
+One row per visible post (removed posts have none): the plain text of its
+body and, for a topic's opening post, the topic's title. The database indexes
+these rows itself, in the transaction that writes them (migration 0013):
+on SQLite an FTS5 table over them (external content, kept by triggers), on
+PostgreSQL a stored, weighted tsvector column (title above body) with a GIN
+index. Neither is a model field: only SQL reads them (threads.selectors.search).
+"""
+
+from django.db import models
+
+from .core import Post
+
+# What both databases call the index (threads.selectors.search, migration 0013).
+FTS_TABLE = "threads_postsearch_fts"  # SQLite
+VECTOR_COLUMN = "vector"  # PostgreSQL
+# PostgreSQL's text-search configuration; SQLite's FTS5 stems with Porter's
+# (English) stemmer to match.
+SEARCH_CONFIG = "english"
+
+
+class PostSearch(models.Model):
+    post = models.OneToOneField(Post, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    # The topic's title on its opening post's row; empty on every other.
+    title = models.TextField(blank=True)
+    body = models.TextField()
+
+    class Meta:
+        verbose_name = "search index entry"
+        verbose_name_plural = "search index entries"
+
+    def __str__(self):
+        return f"search entry of post {self.post_id}"
