@@ -357,6 +357,10 @@ def _general_pages(forum: Forum) -> list[str]:
         for post in posts:
             if post.author_id == forum.paula.pk:  # paging from each of her posts, seen or not
                 pages += [f"/u/paula/?before={post.pk}", f"/u/paula/?after={post.pk}"]
+    # Searches: for what every topic has, each one's posts, and paula's.
+    pages += ["/search/?q=opening", "/search/?q=topic&sort=newest", "/search/?q=deep+@paula"]
+    pages += ["/search/?q=reply+-deep&page=2", "/search/?q=zq"]
+    pages += [f"/search/?q=opening&topic={topic.pk}" for topic in forum.topics.values()]
     return pages
 
 
@@ -403,6 +407,7 @@ def _visible_categories_of(response) -> list[str]:
 @pytest.mark.parametrize("role", ROLES)
 def test_no_page_shows_a_reader_what_they_may_not_see(client, settings, forum, role):
     _log_in(client, settings, forum, role)
+    settings.FORUM_LIMITS = {**settings.FORUM_LIMITS, "searches_per_address": None}
     members_only = role == "members_only_anonymous"
     sees = set() if members_only else SEES[role]  # a members-only forum shows visitors nothing
     hidden, shown = forum.outside(sees), forum.inside(sees)
@@ -461,6 +466,9 @@ def test_no_page_shows_a_reader_what_they_may_not_see(client, settings, forum, r
     index_pages = [url for url in general if url.startswith("/?page=")]
     listed = "".join(seen[url] for url in index_pages)
     assert all(f"zq{key}title" in listed for key in shown)
+    found = general["/search/?q=opening"].context["found"]
+    assert found.total == len(shown)
+    assert all(f"zq{key}body" in seen["/search/?q=opening"] for key in shown)
     front = general["/"]
     assert front.context["page"].paginator.count == len(shown)
     assert set(_visible_categories_of(front)) == SEES[role] | {"general"}

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -74,7 +75,8 @@ def _site_tags() -> frozenset[str]:
     names = set()
     for template in templates.rglob("*.html"):
         names |= set(re.findall(r"<([a-z][a-z0-9]*)", template.read_text(encoding="utf-8")))
-    return frozenset(names | {"ol", "li", "details"})  # fragments.thread_html
+    # fragments.thread_html; the marks of search snippets (selectors.search.marked)
+    return frozenset(names | {"ol", "li", "details", "mark"})
 
 
 SITE_TAGS = _site_tags()
@@ -510,6 +512,29 @@ def _check_download(client, topic: Topic, posts: list[Post]) -> None:
     assert len(downloaded.messages) == len(posts)
 
 
+def _search_page_problems(client, topic: Topic) -> list[str]:
+    """The topic's own words searched for: the results are text, the matches only marked."""
+    words = sorted(set(re.findall(r"[^\W_]+", topic.title)), key=lambda word: (-len(word), word))
+    if not words:
+        return []
+    url = "/search/?" + urlencode({"q": " ".join(words[:2])})
+    page = _page(client, url)
+    problems = [f"search {url}: {problem}" for problem in html_problems(page)]
+    titles = [
+        element
+        for element in scan(page).elements
+        if element.tag == "h2" and any("search-result" in outer.classes for outer in element.within)
+    ]
+    if not titles:
+        problems.append(f"search {url}: the topic is not found")
+    for element in titles:
+        if set(element.inner_tags) - {"a", "mark"}:
+            problems.append(f"search {url}: tags made from text: {element.inner_tags}")
+        if "".join(element.text) != topic.title:
+            problems.append(f"search {url}: shows {''.join(element.text)!r}, not {topic.title!r}")
+    return problems
+
+
 @each_vector
 def test_vector_posted_and_imported_stays_text(vector, member, client):
     """The vector as a topic (title and body), a reply and an imported file, then served."""
@@ -525,6 +550,7 @@ def test_vector_posted_and_imported_stays_text(vector, member, client):
     problems += _topic_page_problems(client, topic)
     problems += _thread_page_problems(client, topic, reply)
     _check_download(client, topic, posts)
+    problems += _search_page_problems(client, topic)
     if imported:
         imported_posts = list(Post.objects.filter(topic=imported).order_by("tree_id", "lft"))
         problems += [

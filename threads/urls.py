@@ -12,6 +12,7 @@ urlpatterns = [
     path("c/<slug:slug>/watch/", views.category_watch, name="category_watch"),
     path("read/", views.all_read, name="all_read"),
     path("notifications/", views.inbox, name="notifications"),
+    path("search/", views.search, name="search"),
     path("notifications/read/", views.notifications_read, name="notifications_read"),
     path("t/new/", views.topic_create, name="topic_create"),
     path("t/<int:pk>/", views.topic_detail, name="topic_detail_short"),

@@ -106,6 +106,11 @@ class Results:
         return math.ceil((self.total or 0) / RESULTS_PER_PAGE)
 
     @property
+    def start(self) -> int:
+        """The number of the page's first result."""
+        return (self.page - 1) * RESULTS_PER_PAGE + 1
+
+    @property
     def has_previous(self) -> bool:
         return self.page > 1
 

@@ -21,6 +21,7 @@ from .reading import (
     topic_detail,
     topic_download,
 )
+from .search import search
 from .settings_avatar import settings_avatar
 from .settings_email import email_confirm, settings_email
 from .unsubscribe import unsubscribe
@@ -44,6 +45,7 @@ __all__ = [
     "post_thread",
     "profile",
     "reply",
+    "search",
     "settings_avatar",
     "settings_email",
     "settings_notifications",
