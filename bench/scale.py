@@ -58,6 +58,8 @@ BUILD_INPUTS = [
     "templates/threads/post_fragment.html",
     "templates/threads/topic_row.html",
     "bench/text.py",
+    "threads/plaintext.py",
+    "threads/services/search.py",
 ]
 
 MEMBER = "bench_member"  # the member logged in (bench/run.py's Server logs in as this name)

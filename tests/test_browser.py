@@ -11,7 +11,7 @@ from django.utils import timezone
 from threads import services
 from threads.models import Post, Topic, User
 
-from .factories import CategoryFactory, ReplyFactory, TopicFactory, UserFactory
+from .factories import CategoryFactory, ReplyFactory, TopicFactory, UserFactory, in_groups
 from .helpers import opening_post
 from .vectors import VECTORS
 
@@ -381,6 +381,7 @@ PAGES = {
     "notification-settings": lambda d, page: page.goto("/settings/notifications/"),
     "notifications": lambda d, page: page.goto("/notifications/"),
     "profile": lambda d, page: page.goto("/u/bob/"),
+    "search": lambda d, page: page.goto("/search/?q=backups"),
     "form-error": lambda d, page: (
         page.goto(f"/p/{opening_post(d['deep']).pk}/reply/"),
         page.fill("#id_body", "   "),  # passes the browser's check, not the forum's
@@ -446,6 +447,35 @@ def test_lists_in_posts_keep_their_numbers_and_bullets(page):
     )
 
     assert styles == ["decimal", "disc", "decimal"]
+
+
+def test_a_visitor_types_into_the_header_box_and_lands_on_the_post(open_page):
+    bob = regular_member(username="bob")
+    insiders = Group.objects.create(name="insiders")
+    back_room = CategoryFactory(name="Back room", who_sees="groups", seer_groups=[insiders])
+    topic = TopicFactory(author=bob, title="Tape drives", body="Which tape drive do you use?")
+    for number in range(40):  # enough to put the reply on the topic's second page
+        ReplyFactory(topic=topic, author=bob, body=f"Filler reply {number}.")
+    reply = ReplyFactory(topic=topic, author=bob, body="An LTO-8 drive, with **barcode** labels.")
+    insider = in_groups(regular_member(username="insider"), insiders)
+    TopicFactory(author=insider, title="Secret", body="Barcode labels.", category=back_room)
+    page = open_page()
+
+    page.goto("/")
+    page.fill("#site-search-q", "barcode labels")
+    page.press("#site-search-q", "Enter")
+    assert page.inner_text(".search-count") == "1 post matches."
+    assert page.inner_text(".search-result mark") == "barcode"
+    assert "Back room" not in page.content()
+    page.click(".search-result h2 a")
+
+    assert page.url.endswith(f"#p{reply.pk}")
+    assert page.inner_text("h1") == "Tape drives"
+    assert page.locator(f"#p{reply.pk}").is_visible()
+    page.fill("#topic-search-q", "filler 7")
+    page.click("button:has-text('Search in this topic')")
+    assert page.input_value("#search-q") == f"topic:{topic.pk} filler 7"
+    assert page.inner_text(".search-count") == "1 post matches."
 
 
 def test_a_member_starts_a_topic_in_a_category_and_finds_it_there(open_page, log_in):
