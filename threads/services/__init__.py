@@ -8,8 +8,9 @@ lock, and then writes inside one transaction, holding the locks of
 `services.locks`.
 
 One module per area. Imports run one way: `errors` ← `locks` ← `limits` ←
-`writes` ← `bylines` ← `notifications` ← the areas (`categories`, `topics`,
-`posts`, `accounts`, `members`, `avatars`, `interchange`, `repair`, `unread`),
+`search` (the search index) ← `writes` ← `bylines` ← `notifications` ← the
+areas (`categories`, `topics`, `posts`, `accounts`, `members`, `avatars`,
+`interchange`, `repair`, `unread`),
 which never import each other; `mail` (the outbox) needs only `errors` (and
 the access filter of selectors), and `notification_mails` (the sweep of mail
 about notifications) only `errors` and `mail`; the areas that send mail use them.
