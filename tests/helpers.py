@@ -49,7 +49,8 @@ class _FormValues(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
-        if tag == "input" and attrs.get("name") and attrs.get("type") not in {"submit", "hidden"}:
+        skipped = {"submit", "hidden", "search"}  # the search boxes are on every page
+        if tag == "input" and attrs.get("name") and attrs.get("type") not in skipped:
             self.values[attrs["name"]] = attrs.get("value") or ""
         elif tag == "textarea":
             self._textarea = attrs["name"]
@@ -67,7 +68,7 @@ class _FormValues(HTMLParser):
 
 
 def form_values(response) -> dict[str, str]:
-    """What a page's text inputs and textareas hold, by name, as a browser would show it."""
+    """What a page's text inputs (but search boxes) and textareas hold, by name, as shown."""
     parser = _FormValues()
     parser.feed(response.content.decode())
     parser.close()

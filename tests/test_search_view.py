@@ -5,6 +5,9 @@ import re
 import pytest
 from django.db import connection
 from django.utils.http import urlencode
+from hypothesis import HealthCheck, given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 
 from threads.models import RateEvent
 
@@ -149,3 +152,30 @@ def test_hostile_searches_are_answered(client, topic, params):
 def test_a_page_past_the_last_says_so(client, topic):
     html = client.get("/search/?q=scrub&page=7").content.decode()
     assert "There are no more results" in html
+
+
+# Pieces of the query language and of both databases' own search syntax, in any order.
+PIECES = st.sampled_from(
+    ['"', "-", "@", "author:", "in:", "topic:", "scrub", "pool", " ", "OR", "AND", "NOT",
+     "NEAR", "*", "^", ":", "'", "(", ")", "!", "&", "|", "<->", "\\", "{", "}", "é", "1"]
+)  # fmt: skip
+QUERIES = st.one_of(
+    st.text(st.characters(blacklist_categories=["Cs"]), max_size=600),
+    st.lists(PIECES, max_size=80).map("".join),
+)
+
+
+@examples(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(q=QUERIES, page=st.text(max_size=25), sort=st.sampled_from(["", "newest", "x"]))
+def test_any_search_is_answered_with_results_or_a_reason(member_client, topic, q, page, sort):
+    response = member_client.get("/search/", {"q": q, "page": page, "sort": sort})
+
+    assert response.status_code in {200, 400}, q
+    if response.status_code == 400:
+        html = response.content.decode()
+        # A NUL anywhere in a request is refused before any view (forum.request_checks).
+        refused = "That request could not be understood"
+        expected = refused if "\x00" in q + page else 'id="search-error"'
+        assert expected in html

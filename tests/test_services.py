@@ -90,7 +90,7 @@ def test_a_reply_is_inserted_from_its_locked_parent_without_reading_it_again(
     with transaction.atomic():
         locked = services.locks.lock_topic(topic.pk)
         parent = Post.objects.get(pk=opening_post(topic).pk)
-        with django_assert_num_queries(3):  # the space made, the row, its fragment
+        with django_assert_num_queries(4):  # the space made, the row, its fragment, its entry
             post = services.writes.insert_post(
                 topic=locked,
                 parent=parent,

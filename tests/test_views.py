@@ -1622,6 +1622,7 @@ def test_repeated_failed_logins_lock_the_account_from_that_address(client, membe
 READ_ONLY_URLS = {
     "threads:formatting_help",
     "threads:index",
+    "threads:search",
     "threads:category",
     "threads:topic_detail",
     "threads:topic_detail_short",
