@@ -32,6 +32,7 @@ from django.contrib.postgres.search import (
 from django.db import connection
 from django.db.models import Count, QuerySet, TextChoices, Window
 from django.db.models.expressions import RawSQL
+from django.utils import dateformat, timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -47,7 +48,7 @@ from ..models import (
 )
 from ..search_query import Query
 from . import access
-from .threads import id_url
+from .threads import id_url, name_url
 
 CANDIDATES = 1000
 RESULTS_PER_PAGE = 20
@@ -81,10 +82,11 @@ class Result:
     # The topic's title with its matched words marked, when the post opens the topic.
     title_html: SafeString
     snippet_html: SafeString
-
-    @property
-    def url(self) -> str:
-        return id_url("threads:post_permalink").format(self.post_id)
+    # Links and the time, made here: in the template they were most of the page's cost.
+    url: str
+    author_url: str
+    category_url: str
+    when: str  # as every page writes a post's time
 
 
 @dataclass(frozen=True)
@@ -177,22 +179,34 @@ def _page(rows, offset: int) -> tuple[list[int], int | None]:
     return [row[0] for row in rows], rows[0][1]
 
 
-def _result(row: tuple, title: str, snippet: str) -> Result:
-    post_id, created, topic_id, topic_title, category_name, category_slug, username, name = row
-    if created.tzinfo is None:  # SQLite's, read without the ORM: UTC
-        created = created.replace(tzinfo=UTC)
-    return Result(
-        post_id=post_id,
-        created=created,
-        topic_id=topic_id,
-        topic_title=topic_title,
-        category_name=category_name,
-        category_slug=category_slug,
-        author_username=username,
-        author_display_name=name,
-        title_html=marked(title) if title else SafeString(""),
-        snippet_html=marked(snippet),
-    )
+def _results(rows) -> dict[int, Result]:
+    """Results by post id, from rows of _SHOWN with the marked title and snippet."""
+    permalink, profile = id_url("threads:post_permalink"), name_url("threads:profile")
+    category_url = name_url("threads:category")
+    results = {}
+    for row in rows:
+        post_id, created, topic_id, topic_title, category, slug, username, name, title, snippet = (
+            row
+        )
+        if created.tzinfo is None:  # SQLite's, read without the ORM: UTC
+            created = created.replace(tzinfo=UTC)
+        results[post_id] = Result(
+            post_id=post_id,
+            created=created,
+            topic_id=topic_id,
+            topic_title=topic_title,
+            category_name=category,
+            category_slug=slug,
+            author_username=username,
+            author_display_name=name,
+            title_html=marked(title) if title else SafeString(""),
+            snippet_html=marked(snippet),
+            url=permalink.format(post_id),
+            author_url=profile.format(username),
+            category_url=category_url.format(slug),
+            when=dateformat.format(timezone.localtime(created), "j M Y, H:i"),
+        )
+    return results
 
 
 # What a result shows, over post p, topic t, category c and member u.
@@ -218,30 +232,17 @@ class _sqlite:
     def ranked(cls, viewer, query: Query, sort: str, offset: int) -> tuple[list[int], int | None]:
         seen, seen_params = access.seen_categories_sql(viewer)
         filters, filter_params = _filters(query)
-        candidates = (
-            f'SELECT f.rowid AS id FROM "{FTS_TABLE}" f JOIN "{_POST}" p ON p.id = f.rowid'
+        # Newest first, bm25() of each, read as FTS5 walks the index: one pass.
+        score = "NULL" if sort == Sort.NEWEST else f"bm25({FTS_TABLE}, {TITLE_WEIGHT}, 1.0)"
+        order = "id DESC" if sort == Sort.NEWEST else "score, id DESC"
+        sql = (
+            f"WITH candidates AS MATERIALIZED (SELECT f.rowid AS id, {score} AS score"
+            f' FROM "{FTS_TABLE}" f JOIN "{_POST}" p ON p.id = f.rowid'
             f' JOIN "{_TOPIC}" t ON t.id = p.topic_id WHERE "{FTS_TABLE}" MATCH %s'
-            f" AND t.category_id IN ({seen}){filters} ORDER BY f.rowid DESC LIMIT {CANDIDATES}"
+            f" AND t.category_id IN ({seen}){filters} ORDER BY f.rowid DESC LIMIT {CANDIDATES})"
+            f" SELECT id, COUNT(*) OVER () FROM candidates ORDER BY {order} LIMIT %s OFFSET %s"
         )
-        match = cls._match(query)
-        params = [match, *seen_params, *filter_params]
-        if sort == Sort.NEWEST:
-            sql = (
-                f"WITH candidates AS MATERIALIZED ({candidates})"
-                " SELECT id, COUNT(*) OVER () FROM candidates ORDER BY id DESC LIMIT %s OFFSET %s"
-            )
-        else:
-            # bm25() only where FTS5 reads its own MATCH: over the candidates' range of ids.
-            sql = (
-                f"WITH candidates AS MATERIALIZED ({candidates}),"
-                " scored AS MATERIALIZED (SELECT rowid AS id,"
-                f' bm25({FTS_TABLE}, {TITLE_WEIGHT}, 1.0) AS score FROM "{FTS_TABLE}"'
-                f' WHERE "{FTS_TABLE}" MATCH %s'
-                " AND rowid >= (SELECT COALESCE(MIN(id), 0) FROM candidates))"
-                " SELECT c.id, COUNT(*) OVER () FROM candidates c JOIN scored s ON s.id = c.id"
-                " ORDER BY s.score, c.id DESC LIMIT %s OFFSET %s"
-            )
-            params.append(match)
+        params = [cls._match(query), *seen_params, *filter_params]
         with connection.cursor() as cursor:
             cursor.execute(sql, [*params, RESULTS_PER_PAGE, offset])
             return _page(cursor.fetchall(), offset)
@@ -262,7 +263,7 @@ class _sqlite:
         params = [_START, _STOP, _START, _STOP, cls._match(query), *post_ids, *seen_params]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            return {row[0]: _result(row[:8], row[8], row[9]) for row in cursor.fetchall()}
+            return _results(cursor.fetchall())
 
 
 class _postgresql:
@@ -339,4 +340,4 @@ class _postgresql:
                 fragment_delimiter=" … ",
             ),
         )
-        return {row[0]: _result(row[:8], row[8], row[9]) for row in rows}
+        return _results(rows)

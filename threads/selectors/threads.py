@@ -63,13 +63,21 @@ class Thread:
 
 def id_url(viewname: str) -> str:
     """The URL of `viewname` for any post id, as a str.format pattern."""
-    return _id_url_under(viewname, get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF)
+    return _url_under(viewname, 2_147_483_647, get_script_prefix(), get_urlconf())
+
+
+def name_url(viewname: str) -> str:
+    """The URL of `viewname` for any username or slug, as a str.format pattern.
+
+    Usernames and slugs have only characters a path keeps as they are.
+    """
+    return _url_under(viewname, "zz-name-zz", get_script_prefix(), get_urlconf())
 
 
 @functools.cache
-def _id_url_under(viewname: str, prefix: str, urlconf: str) -> str:
-    """`id_url`, once for each URL configuration (reversing is most of a member's controls)."""
-    marker = 2_147_483_647
+def _url_under(viewname: str, marker: int | str, prefix: str, urlconf: str | None) -> str:
+    """A URL pattern, once for each URL configuration (reversing is most of a member's controls)."""
+    urlconf = urlconf or settings.ROOT_URLCONF
     return reverse(viewname, args=[marker], urlconf=urlconf).replace(str(marker), "{0}")
 
 
