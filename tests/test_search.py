@@ -239,6 +239,15 @@ def test_pages_count_up_to_the_candidates(member, monkeypatch):
     assert (past.results, past.total, past.page) == ([], None, 2)
 
 
+def test_an_old_post_is_found_past_newer_ones_that_do_not_match(member, monkeypatch):
+    monkeypatch.setattr(search_module, "CANDIDATES", 3)
+    topic = TopicFactory(author=member, body="rare word")
+    for n in range(5):
+        ReplyFactory(topic=topic, author=member, body=f"common {n}")
+    assert found("rare") == [opening_post(topic).pk]
+    assert found("rare", sort=Sort.NEWEST) == [opening_post(topic).pk]
+
+
 @pytest.mark.parametrize("page", ["0", "-1", "x", "", None, "99999999999999999999"])
 def test_any_page_number_is_a_page(member, page):
     TopicFactory(author=member, body="word")

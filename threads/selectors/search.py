@@ -269,7 +269,9 @@ class _sqlite:
 class _postgresql:
     """websearch_to_tsquery over the weighted vector: each word and phrase quoted."""
 
-    _vector = RawSQL(f'"{_INDEX}"."{VECTOR_COLUMN}"', [], output_field=SearchVectorField())
+    # Unqualified, so that in a subquery it is the subquery's own entry's column (no other
+    # table a search reads has one).
+    _vector = RawSQL(f'"{VECTOR_COLUMN}"', [], output_field=SearchVectorField())
 
     @staticmethod
     def _query(query: Query) -> SearchQuery:
