@@ -10,6 +10,7 @@ from hypothesis import settings as examples
 from hypothesis import strategies as st
 
 from threads.models import RateEvent
+from threads.selectors import search as search_module
 
 from .factories import ReplyFactory, TopicFactory
 from .helpers import opening_post
@@ -179,3 +180,12 @@ def test_any_search_is_answered_with_results_or_a_reason(member_client, topic, q
         refused = "That request could not be understood"
         expected = refused if "\x00" in q + page else 'id="search-error"'
         assert expected in html
+
+
+def test_a_word_in_more_posts_than_are_ranked_says_so(client, member, topic, monkeypatch):
+    monkeypatch.setattr(search_module, "CANDIDATES", 5)
+    for n in range(6):
+        ReplyFactory(topic=topic, author=member, body=f"scrub {n}")
+    html = client.get("/search/?q=scrub").content.decode()
+    assert "At least 5 posts match; the newest 5 are ranked." in html
+    assert html.count('class="search-result"') == 5

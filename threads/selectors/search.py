@@ -100,7 +100,7 @@ class Results:
 
     @property
     def more(self) -> bool:
-        """Found in more posts than a search counts."""
+        """Found in as many posts as a search counts, or more."""
         return self.total is not None and self.total >= CANDIDATES
 
     @property
