@@ -189,3 +189,29 @@ def test_a_word_in_more_posts_than_are_ranked_says_so(client, member, topic, mon
     html = client.get("/search/?q=scrub").content.decode()
     assert "At least 5 posts match; the newest 5 are ranked." in html
     assert html.count('class="search-result"') == 5
+
+
+def _found_posts(client, text: str) -> list[str]:
+    html = client.get("/search/?q=" + text).content.decode()
+    return re.findall(r'<h2><a href="/p/(\d+)/">', html)
+
+
+def test_an_edit_through_its_form_is_searched_by_its_new_words_at_once(member_client, topic):
+    reply = ReplyFactory(parent=opening_post(topic), author=topic.author, body="a tpyo here")
+    assert _found_posts(member_client, "tpyo") == [str(reply.pk)]
+
+    assert member_client.post(f"/p/{reply.pk}/edit/", {"body": "a typo fixed"}).status_code == 302
+
+    assert _found_posts(member_client, "tpyo") == []
+    assert _found_posts(member_client, "fixed") == [str(reply.pk)]
+
+
+def test_a_post_removed_in_the_admin_is_gone_from_the_results(client, moderator, topic):
+    reply = ReplyFactory(parent=opening_post(topic), author=topic.author, body="buy pills now")
+    client.force_login(moderator)
+    assert _found_posts(client, "pills") == [str(reply.pk)]
+
+    removal = client.post(f"/admin/threads/post/{reply.pk}/remove/", {"reason": "spam"})
+
+    assert removal.status_code == 302
+    assert _found_posts(client, "pills") == []
