@@ -48,7 +48,8 @@ serve: export DJANGO_HTTPS ?= 0
 # the performance targets (writes bench/results.json), then a whole forum of 133,000
 # posts (bench/scale.py; built once into bench/.cache/, which `--fresh` rebuilds), and
 # the background rebuild of its busiest member's 16,000 bylines (bench/bylines.py), and
-# a reply into a topic 1,000 members watch and an inbox of 10,000 (bench/notifications.py).
+# a reply into a topic 1,000 members watch and an inbox of 10,000 (bench/notifications.py),
+# and searches of the whole forum (bench/search.py).
 # Uses wrk (Debian package) for the gunicorn figures and PostgreSQL when installed.
 # `make bench BENCH_FLAGS=--quick` for shorter runs.
 BENCH_FLAGS ?=
@@ -59,6 +60,7 @@ bench: $(VENV)/.dev-deps
 	$(BIN)/python bench/scale.py $(BENCH_FLAGS)
 	$(BIN)/python bench/bylines.py
 	$(BIN)/python bench/notifications.py $(BENCH_FLAGS)
+	$(BIN)/python bench/search.py $(BENCH_FLAGS)
 
 # Re-pin every dependency after changing pyproject.toml.
 lock: $(VENV)/.dev-deps
