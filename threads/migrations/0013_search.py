@@ -2,6 +2,7 @@
 # keeps over it, and the entries of the posts written before it.
 
 import django.db.models.deletion
+from django.conf import settings
 from django.db import migrations, models
 
 from threads.plaintext import html_text
@@ -18,7 +19,7 @@ SQLITE = [
     f"CREATE TRIGGER {TABLE}_deleted AFTER DELETE ON {TABLE} BEGIN"
     f" INSERT INTO {FTS}({FTS}, rowid, title, body)"
     " VALUES ('delete', old.post_id, old.title, old.body); END",
-    f"CREATE TRIGGER {TABLE}_updated AFTER UPDATE ON {TABLE} BEGIN"
+    f"CREATE TRIGGER {TABLE}_updated AFTER UPDATE OF title, body ON {TABLE} BEGIN"
     f" INSERT INTO {FTS}({FTS}, rowid, title, body)"
     " VALUES ('delete', old.post_id, old.title, old.body);"
     f" INSERT INTO {FTS}(rowid, title, body) VALUES (new.post_id, new.title, new.body); END",
@@ -40,7 +41,7 @@ POSTGRESQL_REVERSE = [f"ALTER TABLE {TABLE} DROP COLUMN vector"]
 
 # Every visible post with its body's HTML, and its topic's title when it opens the topic.
 ENTRIES = (
-    "SELECT p.id, p.body_html, CASE WHEN p.level = 0 AND NOT EXISTS (SELECT 1 FROM threads_post o"
+    "SELECT p.id, p.topic_id, t.category_id, p.author_id, p.body_html, CASE WHEN p.level = 0 AND NOT EXISTS (SELECT 1 FROM threads_post o"
     " WHERE o.topic_id = p.topic_id AND o.level = 0 AND o.tree_id < p.tree_id)"
     " THEN t.title ELSE '' END"
     " FROM threads_post p JOIN threads_topic t ON t.id = p.topic_id"
@@ -69,8 +70,9 @@ def entries_written(apps, schema_editor):
             if not rows:
                 return
             cursor.executemany(
-                f"INSERT INTO {TABLE} (post_id, title, body) VALUES (%s, %s, %s)",
-                [(pk, title, html_text(html)) for pk, html, title in rows],
+                f"INSERT INTO {TABLE} (post_id, topic_id, category_id, author_id, title, body)"
+                " VALUES (%s, %s, %s, %s, %s, %s)",
+                [row[:4] + (row[5], html_text(row[4])) for row in rows],
             )
             last = rows[-1][0]
 
@@ -88,6 +90,9 @@ class Migration(migrations.Migration):
                 ('post', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='+', serialize=False, to='threads.post')),
                 ('title', models.TextField(blank=True)),
                 ('body', models.TextField()),
+                ('author', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('category', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='threads.category')),
+                ('topic', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='threads.topic')),
             ],
             options={
                 'verbose_name': 'search index entry',

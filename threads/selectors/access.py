@@ -162,13 +162,6 @@ def about_visible_topics(rows: QuerySet, viewer) -> QuerySet:
     return rows.exclude(topic__category_id__in=_categories_where(_not(_sees(viewer))))
 
 
-def about_visible_posts(rows: QuerySet, viewer) -> QuerySet:
-    """Rows of a model with a `post` (search entries), only those of posts the reader sees."""
-    if permissions.is_moderator(viewer):
-        return rows
-    return rows.filter(post__topic__category_id__in=_categories_where(_sees(viewer)))
-
-
 def seen_categories_sql(viewer) -> tuple[str, list]:
     """SQL: the ids of the categories this reader may see, for reads written in SQL (search)."""
     if permissions.is_moderator(viewer):

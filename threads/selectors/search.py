@@ -150,20 +150,24 @@ def marked(text: str) -> SafeString:
     return mark_safe(html.replace(_START, "").replace(_STOP, ""))
 
 
+# The members and categories the query's author: and in: name, as SQL.
+_AUTHOR_IDS = f'SELECT id FROM "{_USER}" WHERE LOWER(username) = %s'
+_CATEGORY_IDS = (
+    f'SELECT c.id FROM "{_CATEGORY}" c JOIN "{_CATEGORY}" a ON {access.LINEAGE} WHERE a.slug = %s'
+)
+
+
 def _filters(query: Query) -> tuple[str, list]:
-    """SQL over post p and topic t: the query's author, category and topic."""
+    """SQL over entry s: the query's author, category and topic."""
     sql, params = [], []
     if query.author is not None:
-        sql.append(f'p.author_id IN (SELECT id FROM "{_USER}" WHERE LOWER(username) = %s)')
+        sql.append(f"s.author_id IN ({_AUTHOR_IDS})")
         params.append(query.author.lower())
     if query.category is not None:
-        sql.append(
-            f't.category_id IN (SELECT c.id FROM "{_CATEGORY}" c JOIN "{_CATEGORY}" a'
-            f" ON {access.LINEAGE} WHERE a.slug = %s)"
-        )
+        sql.append(f"s.category_id IN ({_CATEGORY_IDS})")
         params.append(query.category)
     if query.topic is not None:
-        sql.append("p.topic_id = %s")
+        sql.append("s.topic_id = %s")
         params.append(query.topic)
     return "".join(f" AND {each}" for each in sql), params
 
@@ -237,9 +241,9 @@ class _sqlite:
         order = "id DESC" if sort == Sort.NEWEST else "score, id DESC"
         sql = (
             f"WITH candidates AS MATERIALIZED (SELECT f.rowid AS id, {score} AS score"
-            f' FROM "{FTS_TABLE}" f JOIN "{_POST}" p ON p.id = f.rowid'
-            f' JOIN "{_TOPIC}" t ON t.id = p.topic_id WHERE "{FTS_TABLE}" MATCH %s'
-            f" AND t.category_id IN ({seen}){filters} ORDER BY f.rowid DESC LIMIT {CANDIDATES})"
+            f' FROM "{FTS_TABLE}" f JOIN "{_INDEX}" s ON s.post_id = f.rowid'
+            f' WHERE "{FTS_TABLE}" MATCH %s'
+            f" AND s.category_id IN ({seen}){filters} ORDER BY f.rowid DESC LIMIT {CANDIDATES})"
             f" SELECT id, COUNT(*) OVER () FROM candidates ORDER BY {order} LIMIT %s OFFSET %s"
         )
         params = [cls._match(query), *seen_params, *filter_params]
@@ -281,17 +285,15 @@ class _postgresql:
 
     @classmethod
     def _entries(cls, viewer, query: Query) -> QuerySet[PostSearch]:
-        entries = access.about_visible_posts(PostSearch.objects.all(), viewer)
-        entries = entries.alias(vector=cls._vector).filter(vector=cls._query(query))
-        filters, params = _filters(query)
-        if filters:
-            entries = entries.filter(
-                post_id__in=RawSQL(
-                    f'SELECT p.id FROM "{_POST}" p JOIN "{_TOPIC}" t ON t.id = p.topic_id'
-                    f" WHERE TRUE{filters}",
-                    params,
-                )
-            )
+        seen = RawSQL(*access.seen_categories_sql(viewer))
+        entries = PostSearch.objects.filter(category_id__in=seen).alias(vector=cls._vector)
+        entries = entries.filter(vector=cls._query(query))
+        if query.author is not None:
+            entries = entries.filter(author_id__in=RawSQL(_AUTHOR_IDS, [query.author.lower()]))
+        if query.category is not None:
+            entries = entries.filter(category_id__in=RawSQL(_CATEGORY_IDS, [query.category]))
+        if query.topic is not None:
+            entries = entries.filter(topic_id=query.topic)
         return entries
 
     @classmethod
@@ -323,7 +325,8 @@ class _postgresql:
                 **options,
             )
 
-        entries = access.about_visible_posts(PostSearch.objects.filter(pk__in=post_ids), viewer)
+        seen = RawSQL(*access.seen_categories_sql(viewer))
+        entries = PostSearch.objects.filter(pk__in=post_ids, category_id__in=seen)
         rows = entries.filter(post__removal="").values_list(
             "post_id",
             "post__created",

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from .. import permissions, selectors
 from ..models import Post, Topic, User
-from . import limits, locks, notifications, writes
+from . import limits, locks, notifications, search, writes
 from .errors import NotFound, Refused
 
 
@@ -206,6 +206,7 @@ def post_move(
             size = post.get_descendant_count() + 1
             newest = moved.aggregate(newest=Max("created"))["newest"]
             moved.update(topic_id=target_id)
+            search.topic_entries_moved(topics[target_id])
             source, target = topics[current], topics[target_id]
             writes.topic_changed(source, reply_count=source.reply_count - size)
             writes.topic_changed(

@@ -24,9 +24,11 @@ _TITLE = (
     " AND o.level = 0 AND o.tree_id < p.tree_id) THEN t.title ELSE '' END"
 )
 _UPSERT = (
-    f'INSERT INTO "{_INDEX}" (post_id, title, body) SELECT p.id, {_TITLE}, %s'
+    f'INSERT INTO "{_INDEX}" (post_id, topic_id, category_id, author_id, title, body)'
+    f" SELECT p.id, p.topic_id, t.category_id, p.author_id, {_TITLE}, %s"
     f' FROM "{_POST}" p JOIN "{_TOPIC}" t ON t.id = p.topic_id WHERE p.id = %s'
-    " ON CONFLICT (post_id) DO UPDATE SET title = excluded.title, body = excluded.body"
+    " ON CONFLICT (post_id) DO UPDATE SET topic_id = excluded.topic_id,"
+    " category_id = excluded.category_id, title = excluded.title, body = excluded.body"
 )
 # Entries written in one statement by `search_reindex`.
 _BATCH = 1000
@@ -66,14 +68,30 @@ def title_indexed(topic_id: int) -> None:
         )
 
 
+def topic_entries_moved(topic: Topic) -> None:
+    """The entries of the topic's posts name it and its category (after a move).
+
+    After a topic moves to another category, or posts move into the topic.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'UPDATE "{_INDEX}" SET topic_id = %s, category_id = %s WHERE post_id IN'
+            f' (SELECT id FROM "{_POST}" WHERE topic_id = %s)'
+            " AND (topic_id <> %s OR category_id <> %s)",
+            [topic.pk, topic.category_id, topic.pk, topic.pk, topic.category_id],
+        )
+
+
 def search_reindex() -> int:
     """Write every entry again from the posts, in one transaction; returns how many there are.
 
     On SQLite the FTS5 index is then rebuilt from the entries, whatever state it was in.
     """
     entries = (
-        f'SELECT p.id, p.body_html, {_TITLE} FROM "{_POST}" p JOIN "{_TOPIC}" t'
-        " ON t.id = p.topic_id WHERE p.removal = '' AND p.id > %s ORDER BY p.id LIMIT %s"
+        f"SELECT p.id, p.topic_id, t.category_id, p.author_id, {_TITLE}, p.body_html"
+        f' FROM "{_POST}" p'
+        f' JOIN "{_TOPIC}" t ON t.id = p.topic_id'
+        " WHERE p.removal = '' AND p.id > %s ORDER BY p.id LIMIT %s"
     )
     written, last = 0, 0
     with transaction.atomic(), connection.cursor() as cursor:
@@ -84,8 +102,9 @@ def search_reindex() -> int:
             if not rows:
                 break
             cursor.executemany(
-                f'INSERT INTO "{_INDEX}" (post_id, title, body) VALUES (%s, %s, %s)',
-                [(pk, title, html_text(html)) for pk, html, title in rows],
+                f'INSERT INTO "{_INDEX}" (post_id, topic_id, category_id, author_id, title, body)'
+                " VALUES (%s, %s, %s, %s, %s, %s)",
+                [(*row[:5], html_text(row[5])) for row in rows],
             )
             written, last = written + len(rows), rows[-1][0]
         if connection.vendor == "sqlite":

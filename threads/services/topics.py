@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from .. import permissions, selectors
 from ..models import Category, Post, Topic, User
-from . import limits, locks, notifications, writes
+from . import limits, locks, notifications, search, writes
 from .errors import NotFound
 
 
@@ -114,5 +114,6 @@ def topic_move(*, topic: Topic, moderator: User, category: Category) -> Topic:
         source_id = topic.category_id
         topic.category = target
         writes.topic_changed(topic, category=target)
+        search.topic_entries_moved(topic)
         writes.categories_recounted(source_id, target.pk)
     return topic
