@@ -32,7 +32,7 @@ from django.contrib.postgres.search import (
 from django.db import connection
 from django.db.models import Count, QuerySet, TextChoices, Window
 from django.db.models.expressions import RawSQL
-from django.utils import dateformat, timezone
+from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -50,7 +50,7 @@ from ..search_query import Query
 from . import access
 from .threads import id_url, name_url
 
-CANDIDATES = 1000
+CANDIDATES = 500
 RESULTS_PER_PAGE = 20
 # Words of context a snippet shows around what matched.
 SNIPPET_WORDS = 32
@@ -208,9 +208,14 @@ def _results(rows) -> dict[int, Result]:
             url=permalink.format(post_id),
             author_url=profile.format(username),
             category_url=category_url.format(slug),
-            when=dateformat.format(timezone.localtime(created), "j M Y, H:i"),
+            when=_when(timezone.localtime(created)),
         )
     return results
+
+
+def _when(moment: datetime) -> str:
+    """As templates write a post's time ("j M Y, H:i"), a tenth of the cost."""
+    return f"{moment.day} {moment:%b %Y, %H:%M}"
 
 
 # What a result shows, over post p, topic t, category c and member u.
