@@ -262,3 +262,25 @@ def test_a_search_is_two_queries_whatever_it_finds(member):
         with CaptureQueriesContext(connection) as queries:
             search(text, member)
         assert len(queries) == (1 if text == "absent" else 2), text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_indexes_the_posts_written_before_it(member, moderator):
+    from django.db.migrations.executor import MigrationExecutor
+
+    topic = TopicFactory(author=member, title="Written before", body="an older post")
+    removed = ReplyFactory(topic=topic, author=member, body="an older removed post")
+    services.post_remove(post=removed, moderator=moderator, reason="x")
+    before, latest = [("threads", "0012_topic_description")], [("threads", "0013_search")]
+
+    MigrationExecutor(connection).migrate(before)
+    executor = MigrationExecutor(connection)  # the graph as it now is
+    executor.migrate(latest)
+
+    assert found("older") == found("written") == [opening_post(topic).pk]
+    entry = PostSearch.objects.get()
+    assert (entry.topic_id, entry.category_id, entry.author_id) == (
+        topic.pk,
+        topic.category_id,
+        member.pk,
+    )
