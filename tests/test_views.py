@@ -1630,6 +1630,10 @@ READ_ONLY_URLS = {
     "threads:post_thread",
     "threads:profile",
     "threads:notifications",
+    "threads:feed",
+    "threads:category_feed",
+    "threads:topic_feed",
+    "threads:member_feed",
 }
 STATE_CHANGING_URLS = {
     "threads:topic_create": lambda d: reverse("threads:topic_create"),

@@ -29,6 +29,17 @@ from .lists import (
     startable_categories,
 )
 from .members import member
+from .public import (
+    FEED_ENTRIES,
+    feed_category,
+    feed_member,
+    feed_topic,
+    latest_topics,
+    latest_topics_stamp,
+    member_posts,
+    member_posts_stamp,
+    topic_posts,
+)
 from .threads import (
     CACHE_SECONDS,
     POSTS_PER_PAGE,
@@ -47,6 +58,7 @@ from .trees import TreeProblem, tree_problems
 
 __all__ = [
     "CACHE_SECONDS",
+    "FEED_ENTRIES",
     "POSTS_PER_PAGE",
     "PROFILE_POSTS_PER_PAGE",
     "THREAD_DEPTH",
@@ -60,8 +72,15 @@ __all__ = [
     "category_index",
     "category_page",
     "conversation_export",
+    "feed_category",
+    "feed_member",
+    "feed_topic",
     "is_opening_post",
+    "latest_topics",
+    "latest_topics_stamp",
     "member",
+    "member_posts",
+    "member_posts_stamp",
     "moderated_categories",
     "moderated_topics",
     "new_post_location",
@@ -73,6 +92,7 @@ __all__ = [
     "reply_target",
     "startable_categories",
     "topic_markdown",
+    "topic_posts",
     "topic_thread",
     "topics_with_rights",
     "tree_problems",

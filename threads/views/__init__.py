@@ -4,6 +4,7 @@ One module per area; the URL configuration uses the names below.
 """
 
 from .accounts import PasswordChangeView, PasswordResetView, csrf_failure, signup
+from .feeds import category_feed, forum_feed, member_feed, topic_feed
 from .members import all_read, ignore, settings_profile
 from .notifications import (
     category_watch,
@@ -31,12 +32,15 @@ __all__ = [
     "PasswordResetView",
     "all_read",
     "category",
+    "category_feed",
     "category_watch",
     "csrf_failure",
     "email_confirm",
+    "forum_feed",
     "ignore",
     "inbox",
     "index",
+    "member_feed",
     "notifications_read",
     "post_delete",
     "post_edit",
@@ -52,6 +56,7 @@ __all__ = [
     "topic_create",
     "topic_detail",
     "topic_download",
+    "topic_feed",
     "topic_watch",
     "unsubscribe",
 ]

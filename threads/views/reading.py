@@ -7,13 +7,19 @@ from django.views.decorators.http import require_safe
 
 from .. import permissions, selectors, services
 from ..models import Level
+from . import feeds
 from .common import missing_is_404, render_with_parts
 
 
 @require_safe
 def index(request: HttpRequest) -> HttpResponse:
     front = selectors.category_index(viewer=request.user, page=request.GET.get("page"))
-    context = {"categories": front.categories, "topics": front.topics, "page": front.topics.page}
+    context = {
+        "categories": front.categories,
+        "topics": front.topics,
+        "page": front.topics.page,
+        "feed": feeds.forum_link(),
+    }
     return render(request, "threads/index.html", context)
 
 
@@ -28,6 +34,7 @@ def category(request: HttpRequest, slug: str) -> HttpResponse:
         "page": place.topics.page,
         "start_refusal": permissions.start_refusal(request.user, place.category),
         "levels": Level.choices,
+        "feed": feeds.category_link(place.category, request.user),
     }
     return render(request, "threads/category.html", context)
 
@@ -49,6 +56,7 @@ def topic_detail(request: HttpRequest, pk: int, slug: str = "") -> HttpResponse:
             "is_moderator": permissions.moderates(request.user, thread.topic),
             "new_posts": thread.new_posts,
             "levels": Level.choices,
+            "feed": feeds.topic_link(thread.topic, request.user),
         },
         {"thread_html": thread.html},
     )
@@ -102,5 +110,6 @@ def profile(request: HttpRequest, username: str) -> HttpResponse:
     context = {
         "profile": member_profile,
         "ignore_refusal": permissions.ignore_refusal(request.user, member_profile.member),
+        "feed": feeds.member_link(member_profile.member),
     }
     return render(request, "threads/profile.html", context)
