@@ -134,6 +134,15 @@ def _flag(viewer, column: str):
     return _category_of(column, _moderates(viewer))
 
 
+def visitor_categories() -> tuple[str, list]:
+    """SQL: the ids of the categories anonymous visitors see (a subquery), and its parameters.
+
+    For the queries written in SQL of what anyone may read (threads.selectors.public).
+    """
+    sql, params = _sees(AnonymousUser())
+    return f'SELECT c.id FROM "{_CATEGORY}" c WHERE {sql}', params
+
+
 def public_category() -> RawSQL:
     """Whether anonymous visitors see the category of the outer query (a subquery).
 

@@ -2,7 +2,7 @@
 
 Every read goes through the access filter as an anonymous visitor sees the
 forum, so a topic or post of a category only members (or some groups) see is
-in no feed whoever asks. Removed posts are in no feed.
+in no feed, whoever asks. Removed posts are in no feed.
 
 A feed is read in two steps: its stamp, the (id, revision) of each entry's
 topic (every write that changes what a topic shows renews its revision:
@@ -13,7 +13,6 @@ stamp. Each is one query whatever the size of the forum, walking an index
 """
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Exists, OuterRef, QuerySet, Subquery
 
 from ..models import Category, Post, Topic, User
 from . import access, members
@@ -22,40 +21,42 @@ from . import access, members
 FEED_ENTRIES = 30
 
 _VISITOR = AnonymousUser()
-# What an entry shows of its post, its topic and its author.
-_ENTRY_FIELDS = (
-    "id",
-    "level",
-    "tree_id",
-    "topic_id",
-    "body_html",
-    "created",
-    "edited",
-    "topic__id",
-    "topic__title",
-    "topic__slug",
-    "author__id",
-    "author__username",
-    "author__display_name",
-)
-
 Stamp = tuple[tuple[int, int], ...]  # (id, topic revision) of each entry, newest first
 
+# The entries are written in SQL once, as the access filter is: the ORM took 1.5 ms
+# to build the query of a feed's thirty posts, which SQLite answers in 0.2 ms.
+_POST, _TOPIC, _USER = (model._meta.db_table for model in (Post, Topic, User))
+# An entry: its post, with its topic's title, its author's names, and whether it opens
+# the topic (`is_opening`); the post's other fields are not read.
+_ENTRY = (
+    "SELECT p.id, p.topic_id, p.author_id, p.body_html, p.created, p.edited,"
+    " t.title AS topic_title, u.username AS author_username,"
+    " u.display_name AS author_display_name, {opening} AS is_opening"
+)
+# SQL over topic t: its opening post, the first in tree order (an index's first row).
+_FIRST_POST = (
+    f'SELECT r.id FROM "{_POST}" r WHERE r.topic_id = t.id ORDER BY r.tree_id, r.lft LIMIT 1'
+)
+# SQL over post p: it is its topic's opening post, the first of its top-level posts.
+_OPENS = (
+    f'p.level = 0 AND NOT EXISTS (SELECT 1 FROM "{_POST}" r'
+    " WHERE r.topic_id = p.topic_id AND r.level = 0 AND r.tree_id < p.tree_id)"
+)
+_AUTHOR = f'JOIN "{_USER}" u ON u.id = p.author_id'
+_POST_TOPIC = f'"{_POST}" p JOIN "{_TOPIC}" t ON t.id = p.topic_id {_AUTHOR}'
+# What every entry is: shown to visitors, and not removed.
+_SHOWN = "p.removal = '' AND t.category_id IN ({categories})"
 
-def _first_post(topic: str = "pk") -> Subquery:
-    """The id of a topic's opening post (its first post in tree order), for a topic query."""
-    posts = Post.objects.filter(topic=OuterRef(topic)).order_by("tree_id", "lft")
-    return Subquery(posts.values("pk")[:1])
+
+def _entries(sql: str, params: list, *, limit: int) -> list[Post]:
+    """The posts of an `_ENTRY` query (`{shown}` in its WHERE, LIMIT %s last)."""
+    categories, seen = access.visitor_categories()
+    sql = sql.replace("{shown}", _SHOWN.format(categories=categories))
+    return list(Post.objects.raw(sql, [*params, *seen, limit]))
 
 
-def _posts() -> QuerySet[Post]:
-    """The posts a visitor sees, not removed, with what an entry shows of them."""
-    return (
-        access.visible_posts(_VISITOR)
-        .filter(removal=Post.Removal.VISIBLE)
-        .select_related("topic", "author")
-        .only(*_ENTRY_FIELDS)
-    )
+def _placeholders(values) -> str:
+    return ", ".join(["%s"] * len(values))
 
 
 # --- The latest topics: of the forum, of a category -----------------------------------------
@@ -79,30 +80,32 @@ def latest_topics(*, stamp: Stamp) -> list[Post]:
 
     A topic whose opening post is removed is left out: the post is its entry.
     """
-    openers = Topic.objects.filter(pk__in=[pk for pk, _ in stamp]).values(first=_first_post())
-    posts = _posts().filter(pk__in=openers).order_by("-topic_id")
-    return [_opening(post, True) for post in posts]
-
-
-def _opening(post: Post, is_opening: bool) -> Post:
-    """The post, marked with whether it opens its topic (`is_opening`: an entry's title)."""
-    post.is_opening = is_opening
-    return post
+    ids = [pk for pk, _ in stamp]
+    if not ids:
+        return []
+    sql = (
+        f'{_ENTRY.format(opening="1")} FROM "{_TOPIC}" t JOIN "{_POST}" p ON p.id = ({_FIRST_POST})'
+        f" {_AUTHOR} WHERE t.id IN ({_placeholders(ids)}) AND {{shown}} ORDER BY t.id DESC"
+        " LIMIT %s"
+    )
+    return _entries(sql, ids, limit=len(ids))
 
 
 # --- A topic's posts ---------------------------------------------------------------------------
 
 
 def feed_topic(*, topic_id: int) -> Topic:
-    """A topic a visitor sees, with its revision and `first_post` (DoesNotExist if none)."""
-    topics = access.visible_topics(_VISITOR).only("id", "title", "slug", "revision")
-    return topics.annotate(first_post=_first_post()).get(pk=topic_id)
+    """A topic a visitor sees, with its revision (DoesNotExist if none)."""
+    return access.visible_topics(_VISITOR).only("id", "title", "slug", "revision").get(pk=topic_id)
 
 
 def topic_posts(*, topic: Topic) -> list[Post]:
     """The topic's newest posts a visitor sees, newest first."""
-    posts = _posts().filter(topic=topic).order_by("-pk")[:FEED_ENTRIES]
-    return [_opening(post, post.pk == topic.first_post) for post in posts]
+    sql = (
+        f"{_ENTRY.format(opening=_OPENS)} FROM {_POST_TOPIC}"
+        " WHERE p.topic_id = %s AND {shown} ORDER BY p.id DESC LIMIT %s"
+    )
+    return _entries(sql, [topic.pk], limit=FEED_ENTRIES)
 
 
 # --- A member's posts --------------------------------------------------------------------------
@@ -113,25 +116,21 @@ def feed_member(*, username: str) -> User:
     return members.member(username=username)
 
 
-def _member_posts(member: User) -> QuerySet[Post]:
-    return _posts().filter(author=member).order_by("-created", "-pk")
-
-
 def member_posts_stamp(*, member: User) -> Stamp:
     """The member's newest posts a visitor sees, with their topics' revisions."""
-    rows = _member_posts(member).values_list("pk", "topic__revision")
+    posts = access.visible_posts(_VISITOR).filter(author=member, removal=Post.Removal.VISIBLE)
+    rows = posts.order_by("-created", "-pk").values_list("pk", "topic__revision")
     return tuple(rows[:FEED_ENTRIES])
 
 
 def member_posts(*, stamp: Stamp) -> list[Post]:
-    """The stamp's posts, newest first, each knowing whether it opens its topic."""
-    earlier_root = Post.objects.filter(
-        topic_id=OuterRef("topic_id"), level=0, tree_id__lt=OuterRef("tree_id")
+    """The stamp's posts, newest first."""
+    ids = [pk for pk, _ in stamp]
+    if not ids:
+        return []
+    sql = (
+        f"{_ENTRY.format(opening=_OPENS)} FROM {_POST_TOPIC}"
+        f" WHERE p.id IN ({_placeholders(ids)}) AND {{shown}} ORDER BY p.created DESC, p.id DESC"
+        " LIMIT %s"
     )
-    posts = (
-        _posts()
-        .filter(pk__in=[pk for pk, _ in stamp])
-        .annotate(after_first=Exists(earlier_root))
-        .order_by("-created", "-pk")
-    )
-    return [_opening(post, post.level == 0 and not post.after_first) for post in posts]
+    return _entries(sql, ids, limit=len(ids))
