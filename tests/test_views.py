@@ -1634,6 +1634,9 @@ READ_ONLY_URLS = {
     "threads:category_feed",
     "threads:topic_feed",
     "threads:member_feed",
+    "threads:sitemap",
+    "threads:sitemap_section",
+    "threads:robots",
 }
 STATE_CHANGING_URLS = {
     "threads:topic_create": lambda d: reverse("threads:topic_create"),

@@ -38,6 +38,8 @@ from .public import (
     latest_topics_stamp,
     member_posts,
     member_posts_stamp,
+    public_categories,
+    public_topic_pages,
     topic_posts,
 )
 from .threads import (
@@ -88,6 +90,8 @@ __all__ = [
     "post_location",
     "post_thread",
     "profile",
+    "public_categories",
+    "public_topic_pages",
     "reply_place",
     "reply_target",
     "startable_categories",

@@ -1,8 +1,8 @@
-"""What anyone may read without logging in: the feeds.
+"""What anyone may read without logging in: the feeds and the sitemap.
 
 Every read goes through the access filter as an anonymous visitor sees the
 forum, so a topic or post of a category only members (or some groups) see is
-in no feed, whoever asks. Removed posts are in no feed.
+in no feed and no sitemap, whoever asks. Removed posts are in no feed.
 
 A feed is read in two steps: its stamp, the (id, revision) of each entry's
 topic (every write that changes what a topic shows renews its revision:
@@ -13,9 +13,11 @@ stamp. Each is one query whatever the size of the forum, walking an index
 """
 
 from django.contrib.auth.models import AnonymousUser
+from django.core.paginator import Paginator
 
 from ..models import Category, Post, Topic, User
 from . import access, members
+from .lists import CountedPaginator
 
 # Entries of a feed: the newest.
 FEED_ENTRIES = 30
@@ -134,3 +136,23 @@ def member_posts(*, stamp: Stamp) -> list[Post]:
         " LIMIT %s"
     )
     return _entries(sql, ids, limit=len(ids))
+
+
+# --- The sitemap -------------------------------------------------------------------------------
+
+
+def public_categories() -> list[Category]:
+    """The categories a visitor sees, in order, with their stored counts and latest activity."""
+    categories = access.seen_categories(_VISITOR).order_by("tree_id", "lft")
+    return list(categories.only("id", "slug", "topic_count", "last_activity"))
+
+
+def public_topic_pages(*, categories: list[Category], per_page: int) -> Paginator:
+    """Pages of the topics a visitor sees, by id, as (id, slug, last activity) rows.
+
+    Their number comes from the categories' stored counts (`public_categories`), so no
+    query counts them; a page is one query, a deep one read from the nearer end.
+    """
+    rows = access.visible_topics(_VISITOR).order_by("pk").values_list("pk", "slug", "last_activity")
+    count = sum(category.topic_count for category in categories)
+    return CountedPaginator(rows, per_page, count)

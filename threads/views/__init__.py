@@ -24,6 +24,7 @@ from .reading import (
 )
 from .settings_avatar import settings_avatar
 from .settings_email import email_confirm, settings_email
+from .sitemaps import robots_txt, sitemap_index, sitemap_section
 from .unsubscribe import unsubscribe
 from .writing import post_delete, post_edit, reply, topic_create
 
@@ -48,11 +49,14 @@ __all__ = [
     "post_thread",
     "profile",
     "reply",
+    "robots_txt",
     "settings_avatar",
     "settings_email",
     "settings_notifications",
     "settings_profile",
     "signup",
+    "sitemap_index",
+    "sitemap_section",
     "topic_create",
     "topic_detail",
     "topic_download",
