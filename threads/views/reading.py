@@ -1,5 +1,6 @@
 """Pages that read: the front page, categories, topics, posts and profiles."""
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import urlencode
@@ -56,10 +57,17 @@ def topic_detail(request: HttpRequest, pk: int, slug: str = "") -> HttpResponse:
             "is_moderator": permissions.moderates(request.user, thread.topic),
             "new_posts": thread.new_posts,
             "levels": Level.choices,
+            "canonical_url": _canonical_url(thread),
             "feed": feeds.topic_link(thread.topic, request.user),
         },
         {"thread_html": thread.html},
     )
+
+
+def _canonical_url(thread: selectors.Thread) -> str:
+    """The one address of this page of the topic, absolute (settings.FORUM_SITE_URL)."""
+    query = f"?page={thread.page.number}" if thread.page.number > 1 else ""
+    return settings.FORUM_SITE_URL + thread.topic.get_absolute_url() + query
 
 
 def _page_query(request: HttpRequest) -> str:
