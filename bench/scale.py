@@ -247,8 +247,9 @@ def pages(shape: Shape) -> dict[str, str]:
     topic = Topic.objects.get(title=REFERENCE_TITLE)
     biggest = Topic.objects.filter(category=big).order_by("-reply_count", "pk").first()
     assert Post.objects.filter(topic=topic).count() == REFERENCE_POSTS
-    # The sitemap page read deepest, whichever end it is read from.
-    sitemaps = max(1, math.ceil(access.visible_topics(anonymous).count() / TopicSitemap.limit))
+    # A sitemap page is a range of topic ids: the middle one of the public topics'.
+    highest = access.visible_topics(anonymous).order_by("-pk").values_list("pk", flat=True)[0]
+    sitemaps = max(1, math.ceil(highest / TopicSitemap.limit))
     return {
         "home": "/",
         "home_middle": f"/?page={(front + 1) // 2}",

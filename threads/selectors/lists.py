@@ -24,7 +24,7 @@ PROFILE_POSTS_PER_PAGE = 20
 PROFILE_TOPICS = 10
 
 
-class CountedPaginator(Paginator):
+class _CountedPaginator(Paginator):
     """Pages of a list whose length is known (stored), read from the nearer end.
 
     A page past the middle is read in reverse order, so that no query skips
@@ -65,10 +65,10 @@ def _topic_rows(topics: QuerySet[Topic], count: int, page: int | str | None, vie
     topics = topics.order_by("-is_pinned", "-last_activity", "-id")
     if not viewer.is_authenticated:
         rows = topics.values_list("row_html", flat=True)
-        page_of_rows = CountedPaginator(rows, TOPICS_PER_PAGE, count).get_page(page)
+        page_of_rows = _CountedPaginator(rows, TOPICS_PER_PAGE, count).get_page(page)
         return TopicList(page=page_of_rows, html=mark_safe("".join(page_of_rows)))
     rows = unread.with_seen(topics, viewer).values_list("row_html", *_ROW_MARKS, "category_read")
-    page_of_rows = CountedPaginator(rows, TOPICS_PER_PAGE, count).get_page(page)
+    page_of_rows = _CountedPaginator(rows, TOPICS_PER_PAGE, count).get_page(page)
     start = unread.horizon(viewer)
     html = "".join(unread.marked_row(row[0], unread.Marks(*row[1:]), start) for row in page_of_rows)
     return TopicList(page=page_of_rows, html=mark_safe(html))

@@ -4,20 +4,22 @@ Every read goes through the access filter as an anonymous visitor sees the
 forum, so a topic or post of a category only members (or some groups) see is
 in no feed and no sitemap, whoever asks. Removed posts are in no feed.
 
-A feed is read in two steps: its stamp, the (id, revision) of each entry's
-topic (every write that changes what a topic shows renews its revision:
-an edit, a removal, a retitle, a byline), from which the view answers a
-conditional GET without reading a post; then its entries, by the ids of the
-stamp. Each is one query whatever the size of the forum, walking an index
+A feed is read in two steps: its stamp, each entry's id with the revision of
+its topic (a topic's feed: the topic's own revision; every write that changes
+what a topic shows renews it: an edit, a removal, a retitle, a byline), from
+which the view answers a conditional GET without reading a post; then its
+entries. Each is one query whatever the size of the forum, walking an index
 (topics by id, a topic's posts by id, a member's posts by date).
 """
 
+from functools import cached_property
+
 from django.contrib.auth.models import AnonymousUser
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
 
 from ..models import Category, Post, Topic, User
 from . import access, members
-from .lists import CountedPaginator
 
 # Entries of a feed: the newest.
 FEED_ENTRIES = 30
@@ -142,17 +144,41 @@ def member_posts(*, stamp: Stamp) -> list[Post]:
 
 
 def public_categories() -> list[Category]:
-    """The categories a visitor sees, in order, with their stored counts and latest activity."""
+    """The categories a visitor sees, in order, with their latest activity."""
     categories = access.seen_categories(_VISITOR).order_by("tree_id", "lft")
-    return list(categories.only("id", "slug", "topic_count", "last_activity"))
+    return list(categories.only("id", "slug", "last_activity"))
 
 
-def public_topic_pages(*, categories: list[Category], per_page: int) -> Paginator:
-    """Pages of the topics a visitor sees, by id, as (id, slug, last activity) rows.
+class IdRanges(Paginator):
+    """Pages of rows by ranges of ids: page n holds the ids from (n - 1) * per_page + 1 to
+    n * per_page.
 
-    Their number comes from the categories' stored counts (`public_categories`), so no
-    query counts them; a page is one query, a deep one read from the nearer end.
+    A page is an index range, as cheap at any depth as the first (an OFFSET read
+    every row before it, and PostgreSQL sorted the whole table for it). A page
+    holds at most `per_page` rows, fewer where ids went to deleted or private
+    topics, maybe none; how many pages there are comes from the highest id.
     """
-    rows = access.visible_topics(_VISITOR).order_by("pk").values_list("pk", "slug", "last_activity")
-    count = sum(category.topic_count for category in categories)
-    return CountedPaginator(rows, per_page, count)
+
+    def __init__(self, rows: QuerySet, per_page: int, highest_id: int) -> None:
+        super().__init__(rows, per_page)
+        self.highest_id = highest_id
+
+    @cached_property
+    def count(self) -> int:
+        return self.highest_id  # what the pages span, so that num_pages counts the ranges
+
+    def page(self, number) -> Page:
+        number = self.validate_number(number)
+        top = number * self.per_page
+        rows = self.object_list.filter(pk__gt=top - self.per_page, pk__lte=top)
+        return self._get_page(list(rows), number, self)
+
+
+def public_topic_pages(*, per_page: int) -> IdRanges:
+    """Pages of the topics a visitor sees, by ranges of ids, as (id, slug, last activity) rows.
+
+    One query for the highest id; then one for each page read.
+    """
+    topics = access.visible_topics(_VISITOR).order_by("pk")
+    highest = topics.reverse().values_list("pk", flat=True).first() or 0
+    return IdRanges(topics.values_list("pk", "slug", "last_activity"), per_page, highest)

@@ -18,6 +18,7 @@ import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.syndication.views import Feed
@@ -147,7 +148,7 @@ class _PostsFeed(Feed):
     ) -> None:
         self.read, self.feed_title, self.feed_subtitle = read, title, subtitle
         self.page, self.path = page, path
-        # Reversed once, not for each entry (most of a feed's time went there).
+        # Reversed once, not for each entry (a fifth of a feed's time went there).
         marker = 2_147_483_647
         self.permalink = _absolute(reverse("threads:post_permalink", args=[marker]))
         self.permalink = self.permalink.replace(str(marker), "{0}")
@@ -181,10 +182,7 @@ class _PostsFeed(Feed):
         return {"content": _xml(post.body_html)}
 
     def item_link(self, post: Post) -> str:
-        return self.permalink.format(post.pk)
-
-    def item_guid(self, post: Post) -> str:
-        return self.permalink.format(post.pk)
+        return self.permalink.format(post.pk)  # and the entry's id (Feed's item_guid)
 
     def item_author_name(self, post: Post) -> str:
         return _xml(_byline(post.author_display_name, post.author_username))
@@ -192,10 +190,10 @@ class _PostsFeed(Feed):
     def item_author_link(self, post: Post) -> str:
         return _absolute(_profile_path(post.author_username, get_script_prefix(), get_urlconf()))
 
-    def item_pubdate(self, post: Post):
+    def item_pubdate(self, post: Post) -> datetime:
         return post.created
 
-    def item_updateddate(self, post: Post):
+    def item_updateddate(self, post: Post) -> datetime:
         return post.edited or post.created
 
 

@@ -5,6 +5,7 @@ addresses on settings.FORUM_SITE_URL, whatever Host a request names. On a
 members-only forum there is no sitemap (404) and robots.txt keeps crawlers out.
 """
 
+from functools import cached_property
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -22,9 +23,8 @@ from .. import selectors
 from ..models import Category
 from .common import public_only
 
-# URLs per page of the topics' section. The protocol allows 50,000; a smaller page
-# is what keeps one within 50 ms: the template takes most of it (bench/scale.py measures
-# the middle page, the deepest from either end).
+# Topic ids per page of the topics' section. The protocol allows 50,000 URLs; a smaller
+# page is what keeps one within 50 ms: the template takes most of it.
 TOPICS_PER_SITEMAP = 1_000
 
 
@@ -39,10 +39,14 @@ class _OnSite(Sitemap):
 
 
 class CategorySitemap(_OnSite):
-    def __init__(self, categories: list[Category]) -> None:
+    """The public categories (read when the section is asked for, unless given)."""
+
+    def __init__(self, categories: list[Category] | None = None) -> None:
         self.categories = categories
 
     def items(self) -> list[Category]:
+        if self.categories is None:
+            self.categories = selectors.public_categories()
         return self.categories
 
     def lastmod(self, category: Category):
@@ -50,20 +54,19 @@ class CategorySitemap(_OnSite):
 
 
 class TopicSitemap(_OnSite):
-    """The topics' first pages, by id, `TOPICS_PER_SITEMAP` to a page of the section."""
+    """The topics' first pages, by id, a range of `TOPICS_PER_SITEMAP` ids to a page."""
 
     limit = TOPICS_PER_SITEMAP
 
-    def __init__(self, categories: list[Category]) -> None:
-        self.categories = categories
+    def __init__(self) -> None:
         # Reversed once, not for each of thousands of URLs.
         marker = (2_147_483_647, "marker")
         path = reverse("threads:topic_detail", args=marker)
         self.path = path.replace(f"{marker[0]}-{marker[1]}", "{0}-{1}", 1)
 
-    @property
+    @cached_property
     def paginator(self) -> Paginator:
-        return selectors.public_topic_pages(categories=self.categories, per_page=self.limit)
+        return selectors.public_topic_pages(per_page=self.limit)
 
     def location(self, row: tuple) -> str:
         return self.path.format(row[0], row[1])
@@ -72,8 +75,8 @@ class TopicSitemap(_OnSite):
         return row[2]
 
 
-def _sections(categories: list[Category]) -> dict[str, Sitemap]:
-    return {"categories": CategorySitemap(categories), "topics": TopicSitemap(categories)}
+# Built for the section asked for only: Django's view makes an instance of a class.
+SECTIONS = {"categories": CategorySitemap, "topics": TopicSitemap}
 
 
 @public_only
@@ -82,13 +85,15 @@ def _sections(categories: list[Category]) -> dict[str, Sitemap]:
 def sitemap_index(request: HttpRequest) -> TemplateResponse:
     """The sections and each page of them, with the latest activity of the public categories.
 
-    Django's index view would take its addresses from the request's Host; one query.
+    Django's index view would take its addresses from the request's Host. Two queries:
+    the categories, and the highest topic id (how many pages of topics there are).
     """
     categories = selectors.public_categories()
     activity = [category.last_activity for category in categories if category.last_activity]
     latest = max(activity, default=None)
     items = []
-    for name, section in _sections(categories).items():
+    sections = {"categories": CategorySitemap(categories), "topics": TopicSitemap()}
+    for name, section in sections.items():
         url = settings.FORUM_SITE_URL + reverse("threads:sitemap_section", args=[name])
         pages = section.paginator.num_pages
         items += [
@@ -110,10 +115,7 @@ def sitemap_index(request: HttpRequest) -> TemplateResponse:
 def sitemap_section(request: HttpRequest, section: str) -> HttpResponse:
     """A page of a section (`?p=`): Django's view, which answers 404 to a page there is not."""
     return sitemap_views.sitemap(
-        request,
-        _sections(selectors.public_categories()),
-        section=section,
-        template_name="threads/sitemap.xml",
+        request, SECTIONS, section=section, template_name="threads/sitemap.xml"
     )
 
 
