@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import pytest
 from django.urls import reverse
 
-from threads import selectors, services
-from threads.models import Post
+from threads import conversation, selectors, services
+from threads.models import Post, Topic
 
-from .factories import CategoryFactory, ReplyFactory, TopicFactory
+from .factories import CategoryFactory, ReplyFactory, TopicFactory, importer
 from .helpers import opening_post
 
 pytestmark = pytest.mark.django_db
@@ -138,6 +138,29 @@ def test_the_topic_feed_has_its_newest_posts_replies_named_after_the_topic(
 
     monkeypatch.setattr(selectors.public, "FEED_ENTRIES", 30)
     assert _titles(client.get(_topic_feed(topic)))[-1] == "A first topic"
+
+
+def test_newest_is_by_time_written_whatever_the_ids(client, member):
+    """An import writes a topic's posts level by level (replies get ids after every
+    top-level post), and its topics with the times of their files."""
+    text = (
+        "### Imported\n\n"
+        "- @ann [2025-01-01T10:00:00Z]: First\n"
+        "  - @ben [2025-01-01T10:15:00Z]: A reply, the second written\n"
+        "- @ann [2025-01-01T10:30:00Z]: Second\n"
+        "\n### Older\n\n- @ann [2024-06-01T10:00:00Z]: From 2024\n"
+    )
+    services.conversation_import(
+        documents=[conversation.read(text.encode(), filename="a.md")], moderator=importer()
+    )
+    topic = Topic.objects.get(title="Imported")
+
+    contents = [entry["content"] for entry in _entries(client.get(_topic_feed(topic)))]
+
+    assert contents == ["<p>Second</p>", "<p>A reply, the second written</p>", "<p>First</p>"]
+    TopicFactory(author=member, title="Now", created=datetime(2024, 1, 1, tzinfo=UTC))
+    assert _titles(client.get("/feed/")) == ["Imported", "Older", "Now"]
+    assert _titles(client.get("/c/general/feed/")) == ["Imported", "Older", "Now"]
 
 
 def test_the_member_feed_has_their_newest_posts_everywhere(client, topic, member, other_member):

@@ -42,13 +42,19 @@ class Migration(migrations.Migration):
             field=models.CharField(blank=True, default='', editable=False, max_length=300),
         ),
         migrations.RunPython(fill_descriptions, migrations.RunPython.noop, elidable=True),
-        # The newest topics of a category and posts of a topic, for their feeds.
+        # The newest topics of the forum and of a category, and posts of a topic: the feeds.
         migrations.AddIndex(
             model_name='post',
-            index=models.Index(fields=['topic', '-id'], name='post_topic_newest_idx'),
+            index=models.Index(fields=['topic', '-created', '-id'], name='post_topic_newest_idx'),
         ),
         migrations.AddIndex(
             model_name='topic',
-            index=models.Index(fields=['category', '-id'], name='topic_category_newest_idx'),
+            index=models.Index(fields=['-created', '-id'], name='topic_newest_idx'),
+        ),
+        migrations.AddIndex(
+            model_name='topic',
+            index=models.Index(
+                fields=['category', '-created', '-id'], name='topic_category_newest_idx'
+            ),
         ),
     ]

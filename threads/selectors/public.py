@@ -9,7 +9,8 @@ its topic (a topic's feed: the topic's own revision; every write that changes
 what a topic shows renews it: an edit, a removal, a retitle, a byline), from
 which the view answers a conditional GET without reading a post; then its
 entries. Each is one query whatever the size of the forum, walking an index
-(topics by id, a topic's posts by id, a member's posts by date).
+(newest first: by when they were written, not by id, which an import does not
+give in that order).
 """
 
 from functools import cached_property
@@ -76,7 +77,8 @@ def latest_topics_stamp(*, category: Category | None = None) -> Stamp:
     topics = access.visible_topics(_VISITOR)
     if category is not None:
         topics = topics.filter(category=category)
-    return tuple(topics.order_by("-pk").values_list("pk", "revision")[:FEED_ENTRIES])
+    topics = topics.order_by("-created", "-pk")
+    return tuple(topics.values_list("pk", "revision")[:FEED_ENTRIES])
 
 
 def latest_topics(*, stamp: Stamp) -> list[Post]:
@@ -89,8 +91,8 @@ def latest_topics(*, stamp: Stamp) -> list[Post]:
         return []
     sql = (
         f'{_ENTRY.format(opening="1")} FROM "{_TOPIC}" t JOIN "{_POST}" p ON p.id = ({_FIRST_POST})'
-        f" {_AUTHOR} WHERE t.id IN ({_placeholders(ids)}) AND {{shown}} ORDER BY t.id DESC"
-        " LIMIT %s"
+        f" {_AUTHOR} WHERE t.id IN ({_placeholders(ids)}) AND {{shown}}"
+        " ORDER BY t.created DESC, t.id DESC LIMIT %s"
     )
     return _entries(sql, ids, limit=len(ids))
 
@@ -107,7 +109,7 @@ def topic_posts(*, topic: Topic) -> list[Post]:
     """The topic's newest posts a visitor sees, newest first."""
     sql = (
         f"{_ENTRY.format(opening=_OPENS)} FROM {_POST_TOPIC}"
-        " WHERE p.topic_id = %s AND {shown} ORDER BY p.id DESC LIMIT %s"
+        " WHERE p.topic_id = %s AND {shown} ORDER BY p.created DESC, p.id DESC LIMIT %s"
     )
     return _entries(sql, [topic.pk], limit=FEED_ENTRIES)
 
