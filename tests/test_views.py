@@ -1631,6 +1631,13 @@ READ_ONLY_URLS = {
     "threads:post_thread",
     "threads:profile",
     "threads:notifications",
+    "threads:feed",
+    "threads:category_feed",
+    "threads:topic_feed",
+    "threads:member_feed",
+    "threads:sitemap",
+    "threads:sitemap_section",
+    "threads:robots",
 }
 STATE_CHANGING_URLS = {
     "threads:topic_create": lambda d: reverse("threads:topic_create"),

@@ -259,6 +259,10 @@ class Topic(models.Model):
             ),
             # A profile's recent topics, without sorting all of a member's topics.
             models.Index(fields=["author", "-created", "-id"], name="topic_author_recent_idx"),
+            # The newest topics of the forum and of a category (their feeds), by when they
+            # were written: ids are not (an import writes its files' old topics).
+            models.Index(fields=["-created", "-id"], name="topic_newest_idx"),
+            models.Index(fields=["category", "-created", "-id"], name="topic_category_newest_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=~models.Q(title=""), name="topic_title_not_empty"),
@@ -308,6 +312,9 @@ class Post(MPTTModel):
         indexes = [
             models.Index(fields=["topic", "tree_id", "lft"], name="post_topic_tree_order_idx"),
             models.Index(fields=["author", "-created"], name="post_author_recent_idx"),
+            # A topic's newest posts (its feed), likewise: an import writes a topic's
+            # replies after all its top-level posts.
+            models.Index(fields=["topic", "-created", "-id"], name="post_topic_newest_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=~models.Q(body=""), name="post_body_not_empty"),

@@ -29,6 +29,19 @@ from .lists import (
     startable_categories,
 )
 from .members import member
+from .public import (
+    FEED_ENTRIES,
+    feed_category,
+    feed_member,
+    feed_topic,
+    latest_topics,
+    latest_topics_stamp,
+    member_posts,
+    member_posts_stamp,
+    public_categories,
+    public_topic_pages,
+    topic_posts,
+)
 from .search import Results, Sort, search_results
 from .threads import (
     CACHE_SECONDS,
@@ -48,6 +61,7 @@ from .trees import TreeProblem, tree_problems
 
 __all__ = [
     "CACHE_SECONDS",
+    "FEED_ENTRIES",
     "POSTS_PER_PAGE",
     "PROFILE_POSTS_PER_PAGE",
     "THREAD_DEPTH",
@@ -63,8 +77,15 @@ __all__ = [
     "category_index",
     "category_page",
     "conversation_export",
+    "feed_category",
+    "feed_member",
+    "feed_topic",
     "is_opening_post",
+    "latest_topics",
+    "latest_topics_stamp",
     "member",
+    "member_posts",
+    "member_posts_stamp",
     "moderated_categories",
     "moderated_topics",
     "new_post_location",
@@ -72,11 +93,14 @@ __all__ = [
     "post_location",
     "post_thread",
     "profile",
+    "public_categories",
+    "public_topic_pages",
     "reply_place",
     "reply_target",
     "search_results",
     "startable_categories",
     "topic_markdown",
+    "topic_posts",
     "topic_thread",
     "topics_with_rights",
     "tree_problems",

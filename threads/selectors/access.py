@@ -13,7 +13,7 @@ they moderate. Global moderators see and moderate everything; staff members
 of a category's moderator groups moderate it and its subcategories.
 """
 
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import AnonymousUser, Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.db.models import BooleanField, CharField, QuerySet, Value
@@ -132,6 +132,29 @@ def _flag(viewer, column: str):
     if not _is_staff(viewer):
         return Value(False)
     return _category_of(column, _moderates(viewer))
+
+
+def visitor_categories() -> tuple[str, list]:
+    """SQL: the ids of the categories anonymous visitors see (a subquery), and its parameters.
+
+    For the queries written in SQL of what anyone may read (threads.selectors.public).
+    """
+    sql, params = _sees(AnonymousUser())
+    return f'SELECT c.id FROM "{_CATEGORY}" c WHERE {sql}', params
+
+
+def public_category() -> RawSQL:
+    """Whether anonymous visitors see the category of the outer query (a subquery).
+
+    For what only public places have: a member's page links a feed only for a
+    category or topic anyone may read.
+    """
+    return _category_of(_CATEGORY_ID, _sees(AnonymousUser()))
+
+
+def public_topic() -> RawSQL:
+    """Whether anonymous visitors see the topic of the outer query (`public_category`)."""
+    return _category_of(_TOPIC_CATEGORY, _sees(AnonymousUser()))
 
 
 def seen_categories(viewer) -> QuerySet[Category]:

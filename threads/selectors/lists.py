@@ -110,8 +110,10 @@ def category_page(*, viewer, slug: str, page: int | str | None) -> CategoryPage:
     The category and the subcategories this reader sees are read in one query.
     """
     categories = access.visible_categories(viewer)
-    if viewer.is_authenticated:
-        categories = levels.category_levels(categories, viewer)
+    if viewer.is_authenticated:  # and whether anyone may read it: the page links its feed
+        categories = levels.category_levels(categories, viewer).annotate(
+            public=access.public_category()
+        )
     rows = list(
         categories.filter(Q(slug=slug) | Q(parent__slug=slug))
         .select_related("parent", "last_topic")

@@ -199,6 +199,7 @@ def topic_thread(*, topic_id: int, page: int | str | None, viewer) -> Thread:
     if viewer.is_authenticated:  # the reader's marks, in one annotate (each one copies the query)
         topics = topics.annotate(
             reader_ignores=_ignores(viewer),
+            public=access.public_topic(),  # anyone may read it: the page links its feed
             **unread.seen_marks(viewer),
             **levels.topic_marks(viewer),
         )

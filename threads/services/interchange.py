@@ -126,8 +126,9 @@ def conversation_import(
                 created=messages[0][0].created,
                 last_activity=max(message.created for message, _ in messages),
                 reply_count=len(messages) - 1,
+                description=writes.description(htmls[0]),
             )
-            for title, messages in topics
+            for (title, messages), htmls in zip(topics, rendered, strict=True)
         )
         by_level: dict[int, list[Post]] = defaultdict(list)
         for topic, (_, messages), htmls in zip(topic_rows, topics, rendered, strict=True):

@@ -3,9 +3,10 @@
 from collections.abc import Sequence
 
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 
 from .. import fragments, rendering
-from ..models import Post
+from ..models import Post, Topic
 from . import locks, search, writes
 from .errors import NotFound, Refused
 
@@ -114,6 +115,13 @@ def _regroup_tree(tree_id: int) -> set[int]:
     return touched
 
 
+def _opening_posts(topic_ids) -> set[int]:
+    """The ids of these topics' opening posts (each the first post in tree order), one query."""
+    first = Post.objects.filter(topic=OuterRef("pk")).order_by("tree_id", "lft").values("pk")[:1]
+    topics = Topic.objects.filter(pk__in=topic_ids).annotate(opener=Subquery(first))
+    return set(topics.values_list("opener", flat=True))
+
+
 def posts_rerender(*, everything: bool = False, batch_size: int = 500) -> int:
     """Render posts again after the Markdown rules or the fragment changed.
 
@@ -157,7 +165,16 @@ def posts_rerender(*, everything: bool = False, batch_size: int = 500) -> int:
                 post.fragment = fragments.post_fragment(post)
             Post.objects.bulk_update(posts, ["body_html", "fragment", "render_version"])
             search.posts_indexed(posts)
+            openers = _opening_posts(topics)
+            descriptions = {
+                post.topic_id: writes.description(post.body_html, removed=post.is_removed)
+                for post in posts
+                if post.pk in openers
+            }
             for topic in topics.values():
-                writes.topic_changed(topic)
+                if topic.pk in descriptions:
+                    writes.topic_changed(topic, description=descriptions[topic.pk])
+                else:
+                    writes.topic_changed(topic)
         done += len(posts)
         last_pk = max(batch)

@@ -54,7 +54,7 @@ def topic_create(
         post = writes.insert_post(
             topic=topic, parent=None, author=author, body=body, body_html=body_html, created=created
         )
-        writes.topic_changed(topic)
+        writes.topic_changed(topic, description=writes.description(body_html))
         writes.category_counted(topic, topics=1, posts=1)
         notifications.own_topic_watched(member=author, topic=topic)
         notifications.post_notified(

@@ -21,7 +21,7 @@ from django.db.models.functions import Coalesce, Lower
 from django.urls import reverse
 from django.utils.text import slugify
 
-from .. import conversation, fragments, rendering
+from .. import conversation, fragments, plaintext, rendering, selectors
 from ..models import (
     BODY_MAX_LENGTH,
     TITLE_MAX_LENGTH,
@@ -227,7 +227,11 @@ def insert_post(
 
 
 def rewrite(post: Post, **changes) -> Post:
-    """Change a post's own fields (never its place in the tree) and rebuild its fragment."""
+    """Change a post's own fields (never its place in the tree) and rebuild its fragment.
+
+    A new text, a removal or a restoration of the opening post gives its topic
+    a new description (a query more, for a top-level post only).
+    """
     for field, value in changes.items():
         setattr(post, field, value)
     post.render_version = rendering.RENDER_VERSION
@@ -237,8 +241,26 @@ def rewrite(post: Post, **changes) -> Post:
     )
     if {"body_html", "removal"} & changes.keys():
         search.posts_indexed([post])
-    topic_changed(post.topic)
+    opening = {}
+    if {"body_html", "removal"} & changes.keys() and selectors.is_opening_post(post):
+        opening["description"] = description(post.body_html, removed=post.is_removed)
+    topic_changed(post.topic, **opening)
     return post
+
+
+# How much of its opening post's text a topic keeps, for its page's description and
+# link previews (the whole field).
+DESCRIPTION_LENGTH = Topic._meta.get_field("description").max_length
+
+
+def description(body_html: str, *, removed: bool = False) -> str:
+    """A topic's description: the start of its opening post's text, as readers see it.
+
+    Empty for a removed (or deleted) opening post, whose text is no longer shown.
+    """
+    if removed:
+        return ""
+    return plaintext.excerpt(plaintext.html_text(body_html), DESCRIPTION_LENGTH)
 
 
 def retitle(topic: Topic, title: str) -> None:

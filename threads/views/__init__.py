@@ -4,6 +4,7 @@ One module per area; the URL configuration uses the names below.
 """
 
 from .accounts import PasswordChangeView, PasswordResetView, csrf_failure, signup
+from .feeds import category_feed, forum_feed, member_feed, topic_feed
 from .members import all_read, ignore, settings_profile
 from .notifications import (
     category_watch,
@@ -24,6 +25,7 @@ from .reading import (
 from .search import search
 from .settings_avatar import settings_avatar
 from .settings_email import email_confirm, settings_email
+from .sitemaps import robots_txt, sitemap_index, sitemap_section
 from .unsubscribe import unsubscribe
 from .writing import post_delete, post_edit, reply, topic_create
 
@@ -32,12 +34,15 @@ __all__ = [
     "PasswordResetView",
     "all_read",
     "category",
+    "category_feed",
     "category_watch",
     "csrf_failure",
     "email_confirm",
+    "forum_feed",
     "ignore",
     "inbox",
     "index",
+    "member_feed",
     "notifications_read",
     "post_delete",
     "post_edit",
@@ -45,15 +50,19 @@ __all__ = [
     "post_thread",
     "profile",
     "reply",
+    "robots_txt",
     "search",
     "settings_avatar",
     "settings_email",
     "settings_notifications",
     "settings_profile",
     "signup",
+    "sitemap_index",
+    "sitemap_section",
     "topic_create",
     "topic_detail",
     "topic_download",
+    "topic_feed",
     "topic_watch",
     "unsubscribe",
 ]

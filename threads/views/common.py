@@ -56,6 +56,24 @@ def missing_is_404(view):
     return wrapper
 
 
+def public_only(view):
+    """A page for anyone, and for search engines and feed readers (feeds, the sitemap).
+
+    None of them asks who is reading, and none exists on a members-only forum
+    (FORUM_LOGIN_REQUIRED), where no page is public: there they are 404s, not
+    redirects to the login page.
+    """
+
+    @login_not_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if settings.FORUM_LOGIN_REQUIRED:
+            raise Http404("This forum is for members only.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
 def post_form(
     request: HttpRequest,
     *,

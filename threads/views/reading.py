@@ -1,5 +1,6 @@
 """Pages that read: the front page, categories, topics, posts and profiles."""
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import urlencode
@@ -7,13 +8,19 @@ from django.views.decorators.http import require_safe
 
 from .. import permissions, selectors, services
 from ..models import Level
+from . import feeds
 from .common import missing_is_404, render_with_parts
 
 
 @require_safe
 def index(request: HttpRequest) -> HttpResponse:
     front = selectors.category_index(viewer=request.user, page=request.GET.get("page"))
-    context = {"categories": front.categories, "topics": front.topics, "page": front.topics.page}
+    context = {
+        "categories": front.categories,
+        "topics": front.topics,
+        "page": front.topics.page,
+        "feed": feeds.forum_link(),
+    }
     return render(request, "threads/index.html", context)
 
 
@@ -28,6 +35,7 @@ def category(request: HttpRequest, slug: str) -> HttpResponse:
         "page": place.topics.page,
         "start_refusal": permissions.start_refusal(request.user, place.category),
         "levels": Level.choices,
+        "feed": feeds.category_link(place.category, request.user),
     }
     return render(request, "threads/category.html", context)
 
@@ -49,9 +57,17 @@ def topic_detail(request: HttpRequest, pk: int, slug: str = "") -> HttpResponse:
             "is_moderator": permissions.moderates(request.user, thread.topic),
             "new_posts": thread.new_posts,
             "levels": Level.choices,
+            "canonical_url": _canonical_url(thread),
+            "feed": feeds.topic_link(thread.topic, request.user),
         },
         {"thread_html": thread.html},
     )
+
+
+def _canonical_url(thread: selectors.Thread) -> str:
+    """The one address of this page of the topic, absolute (settings.FORUM_SITE_URL)."""
+    query = f"?page={thread.page.number}" if thread.page.number > 1 else ""
+    return settings.FORUM_SITE_URL + thread.topic.get_absolute_url() + query
 
 
 def _page_query(request: HttpRequest) -> str:
@@ -102,5 +118,6 @@ def profile(request: HttpRequest, username: str) -> HttpResponse:
     context = {
         "profile": member_profile,
         "ignore_refusal": permissions.ignore_refusal(request.user, member_profile.member),
+        "feed": feeds.member_link(member_profile.member),
     }
     return render(request, "threads/profile.html", context)
