@@ -51,6 +51,17 @@ def test_stems_match_and_markdown_syntax_is_not_text(member):
     assert found("hidden") == []
 
 
+@pytest.mark.parametrize(
+    "text", ["script", "usb", "evil example", "example", "bob", "conf", '"x js"', "alert"]
+)
+def test_words_in_tags_hosts_paths_and_addresses_are_words(member, text):
+    body = "`<script>alert(1)</script>` at evil.example/x.js, /mnt/usb/restic, bob@example.org"
+    body += ", a.conf"
+    topic = TopicFactory(author=member, title="<b>Odd</b> words", body=body)
+    assert found(text) == [opening_post(topic).pk]
+    assert found("odd") == [opening_post(topic).pk]
+
+
 def test_a_result_carries_its_topic_category_author_time_and_permalink(member):
     category = CategoryFactory(name="Storage", slug="storage")
     topic = TopicFactory(author=member, title="Pools", body="A zpool scrub.", category=category)

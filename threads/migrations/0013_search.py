@@ -1,6 +1,8 @@
 # The search index (threads.models.search): its table, the index each database
 # keeps over it, and the entries of the posts written before it.
 
+import string
+
 import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
@@ -30,11 +32,22 @@ SQLITE_REVERSE = [
     f"DROP TRIGGER {TABLE}_updated",
     f"DROP TABLE {FTS}",
 ]
+
+
+# PostgreSQL's parser reads <words> as a tag and drops them, and keeps a host, an address
+# or a path as one word: ASCII punctuation is read as space first, as FTS5 reads it
+# (threads.selectors.search does the same to what is typed).
+def words(column):
+    """SQL: the column with each ASCII punctuation character read as a space."""
+    quoted = string.punctuation.replace("'", "''")
+    return f"translate({column}, '{quoted}', '{' ' * len(string.punctuation)}')"
+
+
 POSTGRESQL = [
     # Title above body; computed by PostgreSQL itself whenever a row is written.
     f"ALTER TABLE {TABLE} ADD COLUMN vector tsvector GENERATED ALWAYS AS"
-    " (setweight(to_tsvector('english', title), 'A')"
-    " || setweight(to_tsvector('english', body), 'B')) STORED",
+    f" (setweight(to_tsvector('english', {words('title')}), 'A')"
+    f" || setweight(to_tsvector('english', {words('body')}), 'B')) STORED",
     f"CREATE INDEX {TABLE}_vector_idx ON {TABLE} USING gin (vector)",
 ]
 POSTGRESQL_REVERSE = [f"ALTER TABLE {TABLE} DROP COLUMN vector"]
@@ -52,13 +65,13 @@ ENTRIES = (
 def index_objects(apps, schema_editor):
     statements = {"sqlite": SQLITE, "postgresql": POSTGRESQL}[schema_editor.connection.vendor]
     for statement in statements:
-        schema_editor.execute(statement)
+        schema_editor.execute(statement, params=None)
 
 
 def index_objects_dropped(apps, schema_editor):
     statements = {"sqlite": SQLITE_REVERSE, "postgresql": POSTGRESQL_REVERSE}
     for statement in statements[schema_editor.connection.vendor]:
-        schema_editor.execute(statement)
+        schema_editor.execute(statement, params=None)
 
 
 def entries_written(apps, schema_editor):

@@ -20,6 +20,7 @@ text is escaped, and only then do the marks become <mark> elements.
 
 import math
 import re
+import string
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -282,10 +283,17 @@ class _postgresql:
     # table a search reads has one).
     _vector = RawSQL(f'"{VECTOR_COLUMN}"', [], output_field=SearchVectorField())
 
-    @staticmethod
-    def _query(query: Query) -> SearchQuery:
-        text = " ".join(f'"{term}"' for term in query.terms)
-        text += "".join(f' -"{term}"' for term in query.excluded)
+    # ASCII punctuation read as space, as the indexed text is (migration 0013): PostgreSQL's
+    # parser would take <words> for a tag, and a host or a path for one word.
+    _as_space = str.maketrans(string.punctuation, " " * len(string.punctuation))
+
+    @classmethod
+    def _query(cls, query: Query) -> SearchQuery:
+        def quoted(term: str) -> str:
+            return '"' + " ".join(term.translate(cls._as_space).split()) + '"'
+
+        text = " ".join(quoted(term) for term in query.terms)
+        text += "".join(f" -{quoted(term)}" for term in query.excluded)
         return SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
 
     @classmethod
