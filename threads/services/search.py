@@ -1,7 +1,8 @@
 """The search index, written in the transaction of every write that changes what can be found.
 
 A visible post has one entry (threads.models.PostSearch): the plain text of
-its body, and its topic's title when it opens the topic. A removed or deleted
+its body, its topic's title when it opens the topic, and its topic, category
+and author, which moves keep (`topic_entries_moved`). A removed or deleted
 post has none, so no search can find it. The databases index the entries
 themselves as they are written (migration 0013), so a search run after the
 write's commit finds exactly what the write left, and no worker is needed.

@@ -239,11 +239,11 @@ def rewrite(post: Post, **changes) -> Post:
     Post.objects.filter(pk=post.pk).update(
         **changes, fragment=post.fragment, render_version=post.render_version
     )
-    if {"body_html", "removal"} & changes.keys():
-        search.posts_indexed([post])
     opening = {}
-    if {"body_html", "removal"} & changes.keys() and selectors.is_opening_post(post):
-        opening["description"] = description(post.body_html, removed=post.is_removed)
+    if {"body_html", "removal"} & changes.keys():  # what readers find and see of it changed
+        search.posts_indexed([post])
+        if selectors.is_opening_post(post):
+            opening["description"] = description(post.body_html, removed=post.is_removed)
     topic_changed(post.topic, **opening)
     return post
 
