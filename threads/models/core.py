@@ -100,6 +100,10 @@ class User(AbstractUser):
     )
     # Starting or replying to a topic watches it (every new post notifies).
     watch_own_topics = models.BooleanField("watch the topics I start or reply to", default=True)
+    # Suspended until then: the member reads and changes their settings, but does not
+    # post or report; the reason is shown to them when they try. Ends by itself.
+    suspended_until = models.DateTimeField(null=True, blank=True, editable=False)
+    suspension_reason = models.CharField(max_length=500, blank=True, editable=False)
 
     objects = ForumUserManager()
 
@@ -178,6 +182,11 @@ class Category(MPTTModel):
     who_replies = models.CharField(
         "who may reply", max_length=10, choices=Posters.choices, blank=True, default=""
     )
+    requires_approval = models.BooleanField(
+        "new topics need approval",
+        default=False,
+        help_text="New topics here wait for a moderator before anyone else sees them.",
+    )
     moderator_groups = models.ManyToManyField(
         Group,
         blank=True,
@@ -234,6 +243,8 @@ class Topic(models.Model):
     reply_count = models.PositiveIntegerField(default=0)
     is_locked = models.BooleanField("locked", default=False)
     is_pinned = models.BooleanField("pinned", default=False)
+    # Slow mode: each member may post here once per this interval (moderators set it).
+    slow_mode = models.DurationField(null=True, blank=True, editable=False)
     # Renewed by every write that changes what the topic page shows; cached
     # parts of the page are keyed by it, so they can never be served stale.
     revision = models.BigIntegerField(default=new_revision, editable=False)
@@ -288,6 +299,7 @@ class Post(MPTTModel):
         VISIBLE = "", "Visible"
         AUTHOR = "author", "Deleted by its author"
         MODERATOR = "moderator", "Removed by a moderator"
+        REPORTED = "reported", "Hidden after reports, until a moderator decides"
 
     topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="posts")
     parent = TreeForeignKey(
@@ -307,6 +319,9 @@ class Post(MPTTModel):
     edited = models.DateTimeField(null=True, blank=True)
     removal = models.CharField(max_length=10, choices=Removal.choices, blank=True, default="")
     removal_reason = models.CharField(max_length=500, blank=True)
+    # Left where replies were split off into another topic: [{"count", "topic", "title"}],
+    # shown in the post's fragment (threads.services.moderation).
+    split_notes = models.JSONField(default=list, blank=True, editable=False)
 
     class Meta:
         indexes = [
@@ -323,7 +338,7 @@ class Post(MPTTModel):
                 name="post_body_max_length",
             ),
             models.CheckConstraint(
-                condition=models.Q(removal__in=["", "author", "moderator"]),
+                condition=models.Q(removal__in=["", "author", "moderator", "reported"]),
                 name="post_removal_valid",
             ),
         ]
