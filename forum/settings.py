@@ -391,6 +391,9 @@ FORUM_LIMITS = {
     # (Django keeps uploads over 2.5 MB in a temporary file, not in memory, until
     # then); a file of 10,000 messages is about 2 MB.
     "import_max_bytes": 5 * 1024 * 1024,
+    # Slow mode (a topic's moderators set it): the longest interval between one
+    # member's posts in a topic; a reply looks back this far for their last one there.
+    "slow_mode_max": timedelta(days=1),
 }
 # No request body is bigger than the biggest form (an import) with room to spare:
 # bigger ones are refused before they are read (forum.request_checks).

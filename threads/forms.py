@@ -13,6 +13,7 @@ from .models import (
     Level,
     User,
 )
+from .models.moderation import REASON_MAX_LENGTH
 
 
 class BodyField(forms.CharField):
@@ -267,3 +268,14 @@ class AvatarForm(forms.Form):
         upload = self.cleaned_data["image"]
         avatars.check_size(upload)
         return upload
+
+
+class RevisionHiddenForm(forms.Form):
+    """A moderator hides an earlier version of a post, or shows it again (the history page)."""
+
+    hidden = forms.TypedChoiceField(
+        choices=[("1", "Hide"), ("0", "Show")], coerce=lambda value: value == "1"
+    )
+    reason = forms.CharField(required=False, max_length=REASON_MAX_LENGTH)
+    # The page of the history to go back to.
+    page = forms.IntegerField(required=False, min_value=1, max_value=1_000_000)

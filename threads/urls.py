@@ -48,4 +48,6 @@ urlpatterns = [
         ),
         name="formatting_help",
     ),
+    path("p/<int:pk>/history/", views.post_history, name="post_history"),
+    path("p/<int:pk>/history/<int:revision_pk>/", views.revision_hidden, name="revision_hidden"),
 ]

@@ -1,4 +1,5 @@
-"""Posts in the admin: each topic's tree, removal with a reason, restoring, moving.
+"""Posts in the admin: each topic's tree, removal with a reason, restoring, moving, and
+each post's earlier versions.
 
 Category moderators see and moderate the posts of their categories (common.CategoryModerators).
 """
@@ -10,12 +11,13 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.text import Truncator
 from mptt.admin import MPTTModelAdmin
 
 from .. import permissions, selectors, services
-from ..models import Post, Topic
+from ..models import Post, PostRevision, Topic
 from .common import (
     NAME_CHARS,
     CategoryModerators,
@@ -80,6 +82,42 @@ class MoveForm(forms.Form):
         return topic
 
 
+class RevisionInline(admin.TabularInline):
+    """The post's earlier versions, read-only: moderators hide or show them on its history
+    page, through the service (which logs it)."""
+
+    model = PostRevision
+    fields = ["created", "editor", "excerpt", "hidden", "history"]
+    readonly_fields = fields
+    ordering = ["-id"]
+    extra = 0
+    can_delete = False
+    verbose_name = "earlier version"
+    verbose_name_plural = "earlier versions (hide or show them on the post's history page)"
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).select_related("editor")
+
+    # The post's page is the moderator's already (PostAdmin): the inline follows it.
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return True
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Text")
+    def excerpt(self, revision: PostRevision) -> str:
+        return Truncator(revision.body).chars(80)
+
+    @admin.display(description="History")
+    def history(self, revision: PostRevision) -> str:
+        url = reverse("threads:post_history", args=[revision.post_id])
+        return format_html('<a href="{}#r{}">On the history page</a>', url, revision.pk)
+
+
 @admin.register(Post)
 class PostAdmin(CategoryModerators, ServiceRefusals, MPTTModelAdmin):
     # Few, narrow columns, so that the tree of excerpts has room at 1280 px.
@@ -102,6 +140,7 @@ class PostAdmin(CategoryModerators, ServiceRefusals, MPTTModelAdmin):
     ]
     fields = [*readonly_fields, "body"]
     actions = ["remove", "restore"]
+    inlines = [RevisionInline]
 
     def lookup_allowed(self, lookup, value, request) -> bool:
         # The topic list links here with ?topic__id__exact=N to show one topic's tree.

@@ -1,9 +1,11 @@
-"""Topics in the admin: flags, retitling, moving, deleting, and importing ConversationJS files.
+"""Topics in the admin: flags, slow mode, retitling, moving, deleting, and importing
+ConversationJS files.
 
 Category moderators see and moderate the topics of their categories (common.CategoryModerators).
 """
 
 import contextlib
+from datetime import timedelta
 
 from django import forms
 from django.conf import settings
@@ -104,6 +106,29 @@ class MoveForm(forms.Form):
         self.fields["category"].label_from_instance = _indented
 
 
+# The intervals moderators choose from ("" turns slow mode off); the service takes any
+# up to FORUM_LIMITS["slow_mode_max"].
+SLOW_MODE_CHOICES = [
+    ("", "Off"),
+    ("30", "30 seconds"),
+    ("60", "1 minute"),
+    ("300", "5 minutes"),
+    ("900", "15 minutes"),
+    ("3600", "1 hour"),
+    ("86400", "1 day"),
+]
+
+
+class SlowModeForm(forms.Form):
+    interval = forms.TypedChoiceField(
+        choices=SLOW_MODE_CHOICES,
+        coerce=lambda seconds: timedelta(seconds=int(seconds)),
+        empty_value=None,
+        required=False,
+        label="One post per member every",
+    )
+
+
 class CategoryFilter(admin.SimpleListFilter):
     """The categories the moderator moderates, as a tree (Django's own would list them all)."""
 
@@ -140,9 +165,10 @@ class TopicAdmin(CategoryModerators, ServiceRefusals, admin.ModelAdmin):
         "reply_count",
         "is_locked",
         "is_pinned",
+        "slow_mode",
     ]
     fields = ["title", *readonly_fields]
-    actions = ["lock", "unlock", "pin", "unpin", "move"]
+    actions = ["lock", "unlock", "pin", "unpin", "move", "set_slow_mode"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # topics are started on the site
@@ -261,6 +287,42 @@ class TopicAdmin(CategoryModerators, ServiceRefusals, admin.ModelAdmin):
         page.status_code = 400 if form.errors else 200
         return page
 
+    def _slow_mode_page(self, request, topics, as_action: bool) -> HttpResponse | None:
+        """Ask for the interval, then set it on each topic. None when it was set."""
+        form = SlowModeForm(request.POST if "interval" in request.POST else None)
+        if form.is_valid():
+            interval = form.cleaned_data["interval"]
+            each_selected(
+                request,
+                topics,
+                lambda topic: services.topic_set_slow_mode(
+                    topic=topic, moderator=request.user, interval=interval
+                ),
+                "Slow mode set on" if interval else "Slow mode turned off on",
+            )
+            return None
+        page = admin_page(
+            self,
+            request,
+            "admin/threads/topic/slow_mode.html",
+            form=form,
+            topics=list(topics),
+            as_action=as_action,
+            title="Slow mode",
+        )
+        page.status_code = 400 if form.errors else 200
+        return page
+
+    @admin.action(description="Set slow mode on selected topics", permissions=["change"])
+    def set_slow_mode(self, request, queryset) -> HttpResponse | None:
+        return self._slow_mode_page(request, queryset, as_action=True)
+
+    def slow_mode_view(self, request, pk: int) -> HttpResponse:
+        """Set one topic's slow mode; linked from the topic page."""
+        topic = self._moderated_topic(request, pk)
+        page = self._slow_mode_page(request, [topic], as_action=False)
+        return page or redirect(topic)
+
     def get_urls(self):
         view = self.admin_site.admin_view(self.flag_view)
         return [
@@ -279,6 +341,11 @@ class TopicAdmin(CategoryModerators, ServiceRefusals, admin.ModelAdmin):
                 "<int:pk>/move/",
                 self.admin_site.admin_view(self.move_view),
                 name="threads_topic_move",
+            ),
+            path(
+                "<int:pk>/slow-mode/",
+                self.admin_site.admin_view(self.slow_mode_view),
+                name="threads_topic_slow_mode",
             ),
             *super().get_urls(),
         ]

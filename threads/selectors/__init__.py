@@ -15,6 +15,7 @@ from .access import (
     visible_posts,
     visible_topics,
 )
+from .history import VERSIONS_PER_PAGE, History, Version, line_diff, post_history
 from .interchange import conversation_export, topic_markdown
 from .lists import (
     PROFILE_POSTS_PER_PAGE,
@@ -66,7 +67,9 @@ __all__ = [
     "PROFILE_POSTS_PER_PAGE",
     "THREAD_DEPTH",
     "TOPICS_PER_PAGE",
+    "VERSIONS_PER_PAGE",
     "CategoryPage",
+    "History",
     "Index",
     "Profile",
     "Results",
@@ -74,6 +77,7 @@ __all__ = [
     "Thread",
     "TopicList",
     "TreeProblem",
+    "Version",
     "category_index",
     "category_page",
     "conversation_export",
@@ -83,6 +87,7 @@ __all__ = [
     "is_opening_post",
     "latest_topics",
     "latest_topics_stamp",
+    "line_diff",
     "member",
     "member_posts",
     "member_posts_stamp",
@@ -90,6 +95,7 @@ __all__ = [
     "moderated_topics",
     "new_post_location",
     "post_for_change",
+    "post_history",
     "post_location",
     "post_thread",
     "profile",

@@ -10,7 +10,7 @@ lock, and then writes inside one transaction, holding the locks of
 One module per area. Imports run one way: `errors` ← `locks` ← `limits` ←
 `search` (the search index) ← `writes` ← `bylines` ← `notifications` ← the
 areas (`categories`, `topics`, `posts`, `accounts`, `members`, `avatars`,
-`interchange`, `repair`, `unread`),
+`interchange`, `repair`, `unread`, `history`),
 which never import each other; `mail` (the outbox) needs only `errors` (and
 the access filter of selectors), and `notification_mails` (the sweep of mail
 about notifications) only `errors` and `mail`; the areas that send mail use them.
@@ -40,6 +40,7 @@ from .categories import (
     category_delete_refusal,
 )
 from .errors import AlreadyPosted, BadLink, NotFound, RateLimited, Refused
+from .history import revision_set_hidden
 from .interchange import ImportSummary, conversation_import
 from .mail import MailKind, mail_queue, mail_refusal, mail_send, message_id
 from .members import member_ignore, member_unignore, profile_reset, profile_update
@@ -74,6 +75,7 @@ from .topics import (
     topic_retitle,
     topic_set_locked,
     topic_set_pinned,
+    topic_set_slow_mode,
 )
 from .unread import all_read, read_marks_prune, topic_seen
 from .writes import default_category, normalize_body
@@ -130,6 +132,7 @@ __all__ = [
     "profile_reset",
     "profile_update",
     "read_marks_prune",
+    "revision_set_hidden",
     "search_counted",
     "search_reindex",
     "topic_create",
@@ -139,6 +142,7 @@ __all__ = [
     "topic_seen",
     "topic_set_locked",
     "topic_set_pinned",
+    "topic_set_slow_mode",
     "trees_repair",
     "unsubscribe_read",
     "unsubscribe_token",

@@ -1,4 +1,4 @@
-"""Posting, editing and counted limits (FORUM_LIMITS), and the duplicate guard."""
+"""Posting, editing and counted limits (FORUM_LIMITS), slow mode, and the duplicate guard."""
 
 import math
 from datetime import datetime, timedelta
@@ -6,6 +6,7 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Value
 from django.utils import timezone
 
 from .. import permissions
@@ -25,12 +26,16 @@ def check_posting(
 ) -> None:
     """`refuse_duplicate`, then `check_posting_limits`: what every new post must pass.
 
-    Whether the author posted this text here already, and whether they posted
-    anything within their interval, is one query; their last post is read
-    again only to say how long to wait, and a newcomer's day only for them.
+    Whether the author posted this text here already, whether they posted
+    anything within their interval, and the topic's slow mode with their last
+    post there, is one query; their last post is read again only to say how
+    long to wait, and a newcomer's day only for them.
     """
     now, limits = timezone.now(), settings.FORUM_LIMITS
     guarded, limited = bool(limits["duplicate_window"]), not permissions.is_moderator(author)
+    # Slow mode, in the same query, for members who cannot moderate the topic; staff
+    # (who may moderate it) are checked with their rights under its lock (`check_slow_mode`).
+    slowed = topic is not None and limited and not author.is_staff
     newcomer = now < _newcomer_until(author)
     lookups = []
     if guarded:
@@ -40,13 +45,32 @@ def check_posting(
     if limited:
         interval = limits["new_account_post_interval" if newcomer else "post_interval"]
         lookups.append(_posted_since_sql(author, now - interval, now))
+    if slowed:
+        lookups += _slow_mode_sql(author, topic, now)
     found = list(_select(lookups)) if lookups else []
     duplicate = found.pop(0) if guarded else None
     too_soon = found.pop(0) if limited else False
     if duplicate:
         raise AlreadyPosted(Post.objects.select_related("topic").get(pk=duplicate))
+    if slowed:
+        _check_slow_mode(*found, now=now)
     if limited and (too_soon or newcomer):
         check_posting_limits(author, body_html)  # how long to wait; a newcomer's day and links
+
+
+def check_slow_mode(author: User, topic: Topic) -> None:
+    """Refuse a post in a slowed topic by a staff member who does not moderate it.
+
+    For the topic as locked, with the author's rights (`locks.lock_topic`):
+    `check_posting` has checked everyone else in its one query. One query
+    more, only for staff in a slowed topic; moderators of the topic are not slowed.
+    """
+    if not author.is_staff or topic.slow_mode is None or permissions.moderates(author, topic):
+        return
+    now = timezone.now()
+    posts = Post.objects.filter(author=author, topic=topic, created__lte=now)
+    last = posts.order_by("-created").values_list("created", flat=True).first()
+    _check_slow_mode_interval(topic.slow_mode, last, now)
 
 
 def refuse_duplicate(
@@ -118,6 +142,49 @@ def _posted_since_sql(author: User, since: datetime, now: datetime) -> tuple[str
         f'EXISTS (SELECT 1 FROM "{_POSTS}" WHERE author_id = %s AND created > %s AND created <= %s)'
     )
     return sql, [author.pk, adapt(since), adapt(now)]
+
+
+def _slow_mode_sql(author: User, topic: Topic, now: datetime) -> list[tuple[str, list]]:
+    """SQL: the topic's slow mode, and the author's latest post there within the longest
+    slow mode (`FORUM_LIMITS["slow_mode_max"]`), looked up only when the topic is slowed."""
+    adapt = connection.ops.adapt_datetimefield_value
+    since = now - settings.FORUM_LIMITS["slow_mode_max"]
+    slow_mode = f'(SELECT slow_mode FROM "{_TOPICS}" WHERE id = %s)'
+    latest = (
+        f'(SELECT MAX(p.created) FROM "{_POSTS}" p JOIN "{_TOPICS}" t ON t.id = p.topic_id'
+        " WHERE t.id = %s AND t.slow_mode IS NOT NULL AND p.author_id = %s"
+        " AND p.created > %s AND p.created <= %s)"
+    )
+    return [(slow_mode, [topic.pk]), (latest, [topic.pk, author.pk, adapt(since), adapt(now)])]
+
+
+def _from_db(value, field):
+    """A value of `field` as the database driver returned it, as the ORM would read it."""
+    expression = Value(None, output_field=field)
+    converters = connection.ops.get_db_converters(expression) + field.get_db_converters(connection)
+    for converter in converters:
+        value = converter(value, expression, connection)
+    return value
+
+
+def _check_slow_mode(slow_mode, latest, *, now: datetime) -> None:
+    """Refuse a post within the slow mode's interval (raw values of `_slow_mode_sql`)."""
+    if slow_mode is None or latest is None:
+        return
+    _check_slow_mode_interval(
+        _from_db(slow_mode, Topic._meta.get_field("slow_mode")),
+        _from_db(latest, Post._meta.get_field("created")),
+        now,
+    )
+
+
+def _check_slow_mode_interval(interval: timedelta, last: datetime | None, now: datetime) -> None:
+    if last is not None and now - last < interval:
+        raise RateLimited(
+            f"This topic is in slow mode: each member may post here once every "
+            f"{errors.duration(math.ceil(interval.total_seconds()))}.",
+            interval - (now - last),
+        )
 
 
 def _newcomer_until(author: User) -> datetime:

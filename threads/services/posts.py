@@ -9,8 +9,8 @@ from django.db.models import Max
 from django.utils import timezone
 
 from .. import permissions, selectors
-from ..models import Post, Topic, User
-from . import limits, locks, notifications, search, writes
+from ..models import ModerationAction, Post, PostRevision, Topic, User
+from . import limits, locks, moderation_log, notifications, search, writes
 from .errors import NotFound, Refused
 
 
@@ -33,6 +33,7 @@ def post_reply(
         locks.lock_author(author)
         limits.check_posting(author, body, topic=topic, parent=parent, body_html=body_html)
         topic = locks.lock_topic(topic.pk, viewer=author)
+        limits.check_slow_mode(author, topic)
         if parent is not None:
             try:
                 parent = Post.objects.get(pk=parent.pk)
@@ -65,11 +66,13 @@ def post_reply(
 
 
 def post_edit(*, post: Post, editor: User, body: str, title: str | None = None) -> Post:
-    """Replace the text of one's own post, marking it edited.
+    """Replace the text of one's own post (a moderator: of any), marking it edited.
 
     `title` renames the topic too; only the opening post carries it, and a
     new title marks it edited as well. An edit that changes nothing costs
-    nothing: no render, no write.
+    nothing: no render, no write. A new text keeps the one it replaces as a
+    revision (its history); a new title alone keeps none (titles have no
+    history). A moderator's edit of someone else's post is logged.
     """
     body = writes.clean_body(body)
     if title is not None:
@@ -98,17 +101,30 @@ def post_edit(*, post: Post, editor: User, body: str, title: str | None = None) 
                     "Only the opening post carries the topic's title.", code="not_opening_post"
                 )
             writes.retitle(post.topic, title)
+        now, changed = timezone.now(), []
         if body != post.body:
             if body_html is None:
                 raise Refused("This post was changed meanwhile: look at it again, then edit it.")
             # Members mentioned by the edit, not by the text before it, are notified.
             mentioned = mentions.notified(body_html, besides=post.body_html)
-            post = writes.rewrite(post, body=body, body_html=body_html, edited=timezone.now())
+            PostRevision.objects.create(post=post, body=post.body, editor=editor, created=now)
+            post = writes.rewrite(post, body=body, body_html=body_html, edited=now)
             notifications.post_notified(
                 post=post, topic=post.topic, parent=None, mentioned=mentioned, watchers=False
             )
+            changed.append("text")
         elif retitled:
-            post = writes.rewrite(post, edited=timezone.now())
+            post = writes.rewrite(post, edited=now)
+        if retitled:
+            changed.append("title")
+        if changed and post.author_id != editor.pk:
+            moderation_log.action_logged(
+                action=ModerationAction.Action.EDIT,
+                moderator=editor,
+                post=post,
+                member=post.author,
+                details=f"Changed the {' and the '.join(changed)}.",
+            )
     return post
 
 

@@ -1,13 +1,16 @@
-"""Topics: starting one, and what moderators do to a whole topic."""
+"""Topics: starting one, and what moderators do to a whole topic (slow mode too)."""
 
-from datetime import datetime
+import math
+from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from .. import permissions, selectors
-from ..models import Category, Post, Topic, User
-from . import limits, locks, notifications, search, writes
+from ..models import Category, ModerationAction, Post, Topic, User
+from . import errors, limits, locks, moderation_log, notifications, search, writes
 from .errors import NotFound
 
 
@@ -116,4 +119,35 @@ def topic_move(*, topic: Topic, moderator: User, category: Category) -> Topic:
         writes.topic_changed(topic, category=target)
         search.topic_entries_moved(topic)
         writes.categories_recounted(source_id, target.pk)
+    return topic
+
+
+def slow_mode_text(interval: timedelta) -> str:
+    """What a topic's page says of its slow mode: "one post per 5 minutes per member"."""
+    return f"one post per {errors.duration(math.ceil(interval.total_seconds()))} per member"
+
+
+def topic_set_slow_mode(*, topic: Topic, moderator: User, interval: timedelta | None) -> Topic:
+    """Let each member post in the topic at most once per `interval` (None: turn it off).
+
+    From a second up to FORUM_LIMITS["slow_mode_max"]. Edits are not slowed,
+    nor are the topic's moderators. The topic's page says so; logged.
+    """
+    longest = settings.FORUM_LIMITS["slow_mode_max"]
+    if interval is not None and not timedelta(seconds=1) <= interval <= longest:
+        raise ValidationError(
+            f"Slow mode is from a second to {errors.duration(int(longest.total_seconds()))}.",
+            code="slow_mode",
+        )
+    with transaction.atomic():
+        topic = _moderated_topic(topic, moderator)
+        if topic.slow_mode == interval:
+            return topic
+        writes.topic_changed(topic, slow_mode=interval)
+        moderation_log.action_logged(
+            action=ModerationAction.Action.SLOW_MODE,
+            moderator=moderator,
+            topic=topic,
+            details=f"Slow mode: {slow_mode_text(interval)}." if interval else "Slow mode off.",
+        )
     return topic

@@ -1,9 +1,12 @@
 """Template filters of the forum's pages."""
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 from django import template
 from django.core.paginator import Page
+
+from ..services.topics import slow_mode_text
 
 register = template.Library()
 
@@ -15,3 +18,9 @@ def page_numbers(page: Page) -> Iterator[int | str]:
     Gaps are the paginator's ELLIPSIS ("…").
     """
     return page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)
+
+
+@register.filter
+def slow_mode(interval: timedelta) -> str:
+    """A topic's slow mode as its page says it: "one post per 5 minutes per member"."""
+    return slow_mode_text(interval)

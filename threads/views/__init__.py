@@ -5,6 +5,7 @@ One module per area; the URL configuration uses the names below.
 
 from .accounts import PasswordChangeView, PasswordResetView, csrf_failure, signup
 from .feeds import category_feed, forum_feed, member_feed, topic_feed
+from .history import post_history, revision_hidden
 from .members import all_read, ignore, settings_profile
 from .notifications import (
     category_watch,
@@ -46,10 +47,12 @@ __all__ = [
     "notifications_read",
     "post_delete",
     "post_edit",
+    "post_history",
     "post_permalink",
     "post_thread",
     "profile",
     "reply",
+    "revision_hidden",
     "robots_txt",
     "search",
     "settings_avatar",
