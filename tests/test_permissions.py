@@ -24,12 +24,14 @@ The forum of these tests (the `categories` fixture):
       Lounge open      "everyone", which cannot widen what Lounge allows
 """
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth.models import AnonymousUser, Group
 from django.core.exceptions import ObjectDoesNotExist
 
 from threads import permissions, selectors, services
-from threads.models import Category, Post, Topic
+from threads.models import Category, Post, PostRevision, Topic
 from threads.selectors import access
 
 from .factories import CategoryFactory, GroupFactory, TopicFactory, UserFactory, in_groups
@@ -930,3 +932,94 @@ def test_a_category_moderator_replies_and_edits_in_a_locked_topic_they_moderate(
 
     assert Post.objects.get(pk=op.pk).body == "fixed by a helper"
     assert Post.objects.filter(topic=locked).count() == 2
+
+
+# --- Edit history and slow mode -----------------------------------------------------------
+#
+# Hiding and showing an earlier version of a post, and setting a topic's slow mode, by
+# every actor in each place of the moderation matrix: it happens exactly where they
+# moderate (MODERATES). Hidden versions are seen only by those who moderate there.
+
+
+@pytest.fixture
+def history_scene(categories, topics, actors):
+    """Each place's topic, its opening post edited once: its original text a revision."""
+    moderator = actors["moderator"]
+    elsewhere = TopicFactory(author=moderator, category=categories["announcements"])
+    scene = {}
+    for place, topic in {**topics, "elsewhere": elsewhere}.items():
+        post = services.post_edit(post=opening_post(topic), editor=topic.author, body="edited")
+        scene[place] = (topic, PostRevision.objects.get(post=post))
+    return scene
+
+
+def _history_snapshot() -> tuple[list, list]:
+    return (
+        list(Topic.objects.order_by("pk").values_list()),
+        list(PostRevision.objects.order_by("pk").values_list()),
+    )
+
+
+HISTORY_ACTIONS = ["hide", "show", "slow_mode"]
+
+
+def _moderate_history(user, scene: dict, place: str, action: str) -> bool:
+    """Do one action through its service; True when it happened."""
+    topic, revision = scene[place]
+    calls = {
+        "hide": lambda: services.revision_set_hidden(
+            revision=revision, moderator=user, hidden=True
+        ),
+        "show": lambda: services.revision_set_hidden(
+            revision=revision, moderator=user, hidden=False
+        ),
+        "slow_mode": lambda: services.topic_set_slow_mode(
+            topic=topic, moderator=user, interval=timedelta(minutes=1)
+        ),
+    }
+    if action == "show":  # hidden first, by a global moderator
+        PostRevision.objects.filter(pk=revision.pk).update(hidden=True)
+    before = _history_snapshot()
+    try:
+        calls[action]()
+    except services.Refused:
+        assert _history_snapshot() == before, "a refusal changed something"
+        return False
+    return {
+        "hide": lambda: PostRevision.objects.get(pk=revision.pk).hidden,
+        "show": lambda: not PostRevision.objects.get(pk=revision.pk).hidden,
+        "slow_mode": lambda: Topic.objects.get(pk=topic.pk).slow_mode is not None,
+    }[action]()
+
+
+@pytest.mark.parametrize("place", MODERATION_PLACES)
+@pytest.mark.parametrize("actor", ACTORS)
+def test_history_and_slow_mode_matrix(actors, history_scene, actor, place):
+    may = MODERATES.get(actor, (F, F, F))[MODERATION_PLACES.index(place)]
+
+    happened = {
+        action: _moderate_history(actors[actor], history_scene, place, action)
+        for action in HISTORY_ACTIONS
+    }
+
+    assert happened == dict.fromkeys(HISTORY_ACTIONS, may)
+
+
+@pytest.mark.parametrize("place", MODERATION_PLACES)
+def test_who_sees_a_hidden_version(actors, history_scene, moderator, place):
+    _, revision = history_scene[place]
+    services.revision_set_hidden(revision=revision, moderator=moderator, hidden=True)
+
+    def seen(user) -> str | None:
+        versions = selectors.post_history(post_id=revision.post_id, viewer=user, page=None)
+        return versions.versions[-1].body  # the original text: the hidden one
+
+    answers = _ask_everyone(actors, seen)
+
+    def expected(actor: str) -> str | None:
+        """The text for those who moderate there; None (replaced) for other readers."""
+        if MODERATES.get(actor, (F, F, F))[MODERATION_PLACES.index(place)]:
+            return revision.body
+        return MISSING if place == "private" and actor in OUTSIDERS else None
+
+    assert answers == {actor: expected(actor) for actor in ACTORS}
