@@ -1629,6 +1629,7 @@ READ_ONLY_URLS = {
     "threads:topic_download",
     "threads:post_permalink",
     "threads:post_thread",
+    "threads:post_history",
     "threads:profile",
     "threads:notifications",
     "threads:feed",
@@ -1693,6 +1694,10 @@ STATE_CHANGING_URLS = {
     ),
     "admin:threads_user_changelist": lambda d: reverse("admin:threads_user_changelist"),
     "admin:logout": lambda d: reverse("admin:logout"),
+    "threads:revision_hidden": lambda d: reverse("threads:revision_hidden", args=[d["post"].pk, 1]),
+    "admin:threads_topic_slow_mode": lambda d: reverse(
+        "admin:threads_topic_slow_mode", args=[d["topic"].pk]
+    ),
 }
 # Changes state without a CSRF token, on purpose: mail clients POST to it on their own
 # (RFC 8058), and the signed token in its address proves the request

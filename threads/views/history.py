@@ -26,7 +26,9 @@ def revision_hidden(request: HttpRequest, pk: int, revision_pk: int) -> HttpResp
     """Hide a version of the post (hidden=1) or show it again (hidden=0), then go back."""
     form = RevisionHiddenForm(request.POST)
     if not form.is_valid():
-        return refused_page(request, "Choose whether to hide or show this version.", 400)
+        return refused_page(
+            request, "Hide or show the version, with a reason of at most 500 characters.", 400
+        )
     try:
         services.revision_set_hidden(
             revision=PostRevision(pk=revision_pk, post_id=pk),
