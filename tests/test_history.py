@@ -358,6 +358,26 @@ def test_a_hostile_history_stays_fast(client, topic, member):
     assert html.count('<li class="version') == history.VERSIONS_PER_PAGE
 
 
+def test_changes_difflib_finds_slowest_stay_fast(client, topic, member):
+    """Lines that match here and there, within the budget: difflib's slowest shape."""
+    side = int(history.DIFF_BUDGET**0.5)
+    texts = [
+        "\n".join(str(n * (2 if version % 2 else 1) + version) for n in range(side))
+        for version in range(25)
+    ]
+    post = ReplyFactory(topic=topic, author=member, body=texts[-1])
+    PostRevision.objects.bulk_create(
+        PostRevision(post=post, body=text, editor=member, created=post.created)
+        for text in texts[:-1]
+    )
+
+    started = time.monotonic()
+    html = _page(client, post)
+
+    assert time.monotonic() - started < 1
+    assert "<del>- " in html
+
+
 def test_a_big_change_is_diffed_within_budget():
     before = "\n".join(str(n) for n in range(2_000))
     after = "\n".join(str(n) for n in range(2_000, 4_000))
