@@ -471,4 +471,8 @@ def test_hiding_needs_a_post_and_a_login(client, revised, moderator):
     assert client.post(f"/p/{post.pk + 50}/history/{second.pk}/", {"hidden": "1"}).status_code == (
         404
     )
+    huge = 99_999_999_999_999_999_999
+    for url in (f"/p/{post.pk}/history/{huge}/", f"/p/{huge}/history/{second.pk}/"):
+        assert client.post(url, {"hidden": "1"}).status_code == 404
+    assert client.get(f"/p/{post.pk}/history/?page=-1x").status_code == 200
     assert not PostRevision.objects.filter(hidden=True).exists()
