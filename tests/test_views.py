@@ -1623,6 +1623,8 @@ READ_ONLY_URLS = {
     "threads:formatting_help",
     "threads:index",
     "threads:search",
+    "threads:moderation_log",
+    "threads:moderation_feed",
     "threads:category",
     "threads:topic_detail",
     "threads:topic_detail_short",

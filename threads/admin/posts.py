@@ -33,7 +33,7 @@ class RemovalForm(forms.Form):
     reason = forms.CharField(
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Kept with the post, for moderators. Readers only see that it was removed.",
+        help_text="Shown in the public moderation log; the thread shows only that it was removed.",
     )
 
 

@@ -6,8 +6,9 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import PermissionDenied
 
 from .. import services
-from ..models import User
+from ..models import ModeratorNote, User
 from .common import ServiceRefusals, each_selected, on_the_form
+from .notes import ModeratorNoteInline
 
 
 class ForumUserChangeForm(UserChangeForm):
@@ -42,6 +43,7 @@ class ForumUserAdmin(ServiceRefusals, UserAdmin):
         "is_staff",
     ]
     search_fields = ["username", "display_name", "email"]
+    inlines = [ModeratorNoteInline]
     actions = ["ban", "unban", "reset_profile"]
     # Django's, with the address's confirmation (read-only) beside it.
     fieldsets = [
@@ -106,6 +108,23 @@ class ForumUserAdmin(ServiceRefusals, UserAdmin):
                     services.user_set_active(user=obj, moderator=request.user, active=obj.is_active)
             return
         super().save_model(request, obj, form, change)
+
+    def save_formset(self, request, form, formset, change) -> None:
+        if formset.model is not ModeratorNote:
+            return super().save_formset(request, form, formset, change)
+        # What the admin's change message lists, as ModelFormSet.save() would set it.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for note in formset.forms:
+            if note.has_changed() and note.instance.pk is None and note.cleaned_data.get("body"):
+                with on_the_form(None):
+                    formset.new_objects.append(
+                        services.moderator_note_add(
+                            member=form.instance,
+                            moderator=request.user,
+                            body=note.cleaned_data["body"],
+                        )
+                    )
+        return None
 
     @admin.action(description="Ban selected members (deactivate)", permissions=["change"])
     def ban(self, request, queryset) -> None:

@@ -29,6 +29,7 @@ from .lists import (
     startable_categories,
 )
 from .members import member
+from .moderation_log import moderation_feed, moderation_log
 from .public import (
     FEED_ENTRIES,
     feed_category,
@@ -88,6 +89,8 @@ __all__ = [
     "member_posts_stamp",
     "moderated_categories",
     "moderated_topics",
+    "moderation_feed",
+    "moderation_log",
     "new_post_location",
     "post_for_change",
     "post_location",

@@ -43,6 +43,7 @@ from .errors import AlreadyPosted, BadLink, NotFound, RateLimited, Refused
 from .interchange import ImportSummary, conversation_import
 from .mail import MailKind, mail_queue, mail_refusal, mail_send, message_id
 from .members import member_ignore, member_unignore, profile_reset, profile_update
+from .notes import moderator_note_add
 from .notification_mails import (
     mailing_unsubscribe,
     mails_scheduled,
@@ -112,6 +113,7 @@ __all__ = [
     "member_ignore",
     "member_unignore",
     "message_id",
+    "moderator_note_add",
     "normalize_body",
     "notification_mails_sweep",
     "notification_read",

@@ -9,9 +9,11 @@ from django.db.models import Max
 from django.utils import timezone
 
 from .. import permissions, selectors
-from ..models import Post, Topic, User
-from . import limits, locks, notifications, search, writes
+from ..models import ModerationAction, Post, Topic, User
+from . import limits, locks, moderation_log, notifications, search, writes
 from .errors import NotFound, Refused
+
+Action = ModerationAction.Action
 
 
 def post_reply(
@@ -149,18 +151,27 @@ def _moderated_post(post: Post, moderator: User) -> Post:
 
 
 def post_remove(*, post: Post, moderator: User, reason: str) -> Post:
-    """Hide a post from readers, keeping its place in the thread."""
+    """Hide a post from readers, keeping its place in the thread; the reason is logged."""
+    reason = moderation_log.clean_reason(reason, action=Action.REMOVE)
     with transaction.atomic():
         post = _moderated_post(post, moderator)
         notifications.notifications_withdrawn(post=post)
-        return writes.rewrite(post, removal=Post.Removal.MODERATOR, removal_reason=reason.strip())
+        post = writes.rewrite(post, removal=Post.Removal.MODERATOR, removal_reason=reason)
+        moderation_log.action_logged(
+            action=Action.REMOVE, moderator=moderator, reason=reason, post=post, member=post.author
+        )
+    return post
 
 
 def post_restore(*, post: Post, moderator: User) -> Post:
     """Show a removed or deleted post again."""
     with transaction.atomic():
         post = _moderated_post(post, moderator)
-        return writes.rewrite(post, removal=Post.Removal.VISIBLE, removal_reason="")
+        post = writes.rewrite(post, removal=Post.Removal.VISIBLE, removal_reason="")
+        moderation_log.action_logged(
+            action=Action.RESTORE, moderator=moderator, post=post, member=post.author
+        )
+    return post
 
 
 def post_move(
@@ -231,4 +242,11 @@ def post_move(
         post.refresh_from_db()
         post.topic = topics[target_id]
         writes.rewrite(post)  # its parent link changed
+        moderation_log.action_logged(
+            action=Action.MOVE_POST,
+            moderator=moderator,
+            post=post,
+            member=post.author,
+            previous_category=topics[current].category_id,
+        )
     return post

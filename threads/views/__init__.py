@@ -6,6 +6,7 @@ One module per area; the URL configuration uses the names below.
 from .accounts import PasswordChangeView, PasswordResetView, csrf_failure, signup
 from .feeds import category_feed, forum_feed, member_feed, topic_feed
 from .members import all_read, ignore, settings_profile
+from .moderation import moderation_feed, moderation_log
 from .notifications import (
     category_watch,
     inbox,
@@ -43,6 +44,8 @@ __all__ = [
     "inbox",
     "index",
     "member_feed",
+    "moderation_feed",
+    "moderation_log",
     "notifications_read",
     "post_delete",
     "post_edit",
