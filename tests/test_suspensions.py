@@ -117,7 +117,7 @@ def test_lifting_a_suspension(suspended, moderator, topic):
         (UNTIL, "   ", "Say why"),
         (UNTIL, "x" * 501, "at most"),
         (datetime(2001, 1, 1, tzinfo=UTC), "Flaming", "in the future"),
-        (datetime(2099, 1, 1), "Flaming", "time zone"),  # noqa: DTZ001: naive, refused
+        (datetime(2099, 1, 1), "Flaming", "time zone"),  # naive: refused
     ],
 )
 def test_a_suspension_needs_a_reason_and_a_future_end(member, moderator, until, reason, message):
