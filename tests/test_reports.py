@@ -8,6 +8,9 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 
 from threads import permissions, services
 from threads.models import ModerationAction, Post, PostSearch, Report, User
@@ -344,3 +347,27 @@ def test_members_reporting_at_once_all_count_and_hide_once(settings):
     assert Report.objects.filter(post=post).count() == 4
     assert Post.objects.get(pk=post.pk).removal == Post.Removal.REPORTED
     assert Post.objects.get(pk=post.pk).topic.description == ""
+
+
+@examples(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    post_id=st.one_of(st.integers(min_value=0, max_value=2**70), st.sampled_from([1, 2])),
+    why=st.one_of(st.sampled_from(Report.Why.values), st.text(max_size=20)),
+    note=st.one_of(st.text(max_size=600), st.just("n" * 100_000)),
+)
+def test_any_report_is_taken_or_refused_with_a_message(member_client, reply, post_id, why, note):
+    before = Report.objects.count()
+    exists = post_id < 2**63 and Post.objects.filter(pk=post_id).exists()
+
+    response = member_client.post(f"/p/{post_id}/report/", {"why": why, "note": note})
+
+    if not exists:
+        assert response.status_code == 404
+    elif response.status_code == 302:
+        assert Report.objects.count() == before + 1
+    else:
+        assert response.status_code in {400, 403}
+        assert 'class="errorlist' in response.content.decode()
+        assert Report.objects.count() == before
