@@ -391,6 +391,14 @@ FORUM_LIMITS = {
     # (Django keeps uploads over 2.5 MB in a temporary file, not in memory, until
     # then); a file of 10,000 messages is about 2 MB.
     "import_max_bytes": 5 * 1024 * 1024,
+    # Reports of posts per member in a window: enough for a wave of spam, too
+    # few to bury the moderators' queue.
+    "reports_per_window": 10,
+    "report_window": timedelta(hours=1),
+    # Auto-hide: a post reported by this many distinct members in good standing
+    # (active, not suspended, older than new_account_age, not its author) is
+    # hidden until a moderator decides. None: never hidden by reports alone.
+    "reports_to_hide": None,
 }
 # No request body is bigger than the biggest form (an import) with room to spare:
 # bigger ones are refused before they are read (forum.request_checks).

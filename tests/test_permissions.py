@@ -24,15 +24,25 @@ The forum of these tests (the `categories` fixture):
       Lounge open      "everyone", which cannot widen what Lounge allows
 """
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth.models import AnonymousUser, Group
 from django.core.exceptions import ObjectDoesNotExist
+from django.utils import timezone
 
 from threads import permissions, selectors, services
-from threads.models import Category, Post, Topic
+from threads.models import Category, Post, Report, Topic, User
 from threads.selectors import access
 
-from .factories import CategoryFactory, GroupFactory, TopicFactory, UserFactory, in_groups
+from .factories import (
+    CategoryFactory,
+    GroupFactory,
+    ModeratorFactory,
+    TopicFactory,
+    UserFactory,
+    in_groups,
+)
 from .helpers import opening_post
 
 pytestmark = pytest.mark.django_db
@@ -930,3 +940,129 @@ def test_a_category_moderator_replies_and_edits_in_a_locked_topic_they_moderate(
 
     assert Post.objects.get(pk=op.pk).body == "fixed by a helper"
     assert Post.objects.filter(topic=locked).count() == 2
+
+
+# --- Reports and suspensions, through the services -----------------------------------------
+#
+# Any member who sees a post reports it (never their own); the report queue's decisions
+# (dismiss, remove, suspend the author) are the moderators' of the post's place, as
+# MODERATES says. Suspending and lifting a suspension outside the queue is for global
+# moderators only.
+
+REPORT_ACTIONS = ["report", "dismiss", "remove", "suspend"]
+
+
+@pytest.fixture
+def report_scene(categories, topics, actors):
+    """Each place's topic, with a reply by a staff member to report, and a reply by the
+    author for each of the queue's decisions, reported by a reader who sees every place."""
+    moderator = actors["moderator"]
+    reporter = in_groups(UserFactory(username="reporter"), Group.objects.get(name="Staff"))
+    poster = in_groups(UserFactory(username="poster"), Group.objects.get(name="Staff"))
+    elsewhere = TopicFactory(author=moderator, category=categories["announcements"])
+    scene = {}
+    for place, topic in {**topics, "elsewhere": elsewhere}.items():
+        posts = {"report": services.post_reply(author=poster, topic=topic, body=f"To {place}")}
+        for action in REPORT_ACTIONS[1:]:
+            posts[action] = services.post_reply(
+                author=actors["author"], topic=topic, body=f"{action} {place}"
+            )
+            services.post_report(post=posts[action], reporter=reporter, why="abuse")
+        scene[place] = posts
+    return scene
+
+
+def _report_state() -> tuple:
+    return (
+        list(Report.objects.order_by("pk").values_list()),
+        list(Post.objects.order_by("pk").values_list("pk", "removal")),
+        list(User.objects.order_by("pk").values_list("pk", "suspended_until")),
+    )
+
+
+def _decide(user, posts: dict, action: str) -> bool:
+    """Do one report action through its service; True when it happened."""
+    until = timezone.now() + timedelta(days=1)
+    post = posts[action]
+    calls = {
+        "report": lambda: services.post_report(post=post, reporter=user, why="spam"),
+        "dismiss": lambda: services.reports_dismiss(post=post, moderator=user),
+        "remove": lambda: services.reported_post_remove(post=post, moderator=user, reason="x"),
+        "suspend": lambda: services.reported_author_suspend(
+            post=post, moderator=user, until=until, reason="x"
+        ),
+    }
+    before = _report_state()
+    try:
+        calls[action]()
+    except services.Refused:
+        assert _report_state() == before, "a refusal changed something"
+        return False
+    outcomes = Report.objects.filter(post=post).values_list("outcome", flat=True)
+    return {
+        "report": lambda: Report.objects.filter(post=post, reporter=user).exists(),
+        "dismiss": lambda: set(outcomes) == {"dismissed"},
+        "remove": lambda: set(outcomes) == {"removed"},
+        "suspend": lambda: set(outcomes) == {"suspended"},
+    }[action]()
+
+
+@pytest.mark.parametrize("place", MODERATION_PLACES)
+@pytest.mark.parametrize("actor", ACTORS)
+def test_report_matrix(actors, report_scene, actor, place):
+    may_moderate = MODERATES.get(actor, (F, F, F))[MODERATION_PLACES.index(place)]
+    sees = not (place == "private" and actor in OUTSIDERS)
+    may_report = actor not in {"anonymous", "banned"} and sees
+
+    happened = {
+        action: _decide(actors[actor], report_scene[place], action) for action in REPORT_ACTIONS
+    }
+
+    assert happened == {
+        "report": may_report,
+        "dismiss": may_moderate,
+        "remove": may_moderate,
+        "suspend": may_moderate,
+    }
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+def test_suspension_matrix(actors, actor):
+    """Suspending and lifting outside the queue: global moderators only."""
+    user, target = actors[actor], UserFactory(username="target")
+    until = timezone.now() + timedelta(days=1)
+    expected = actor == "moderator"
+
+    try:
+        services.member_suspend(member=target, moderator=user, until=until, reason="x")
+        suspended = True
+    except services.Refused:
+        suspended = False
+    services.member_suspend(
+        member=target, moderator=actors["moderator"], until=until, reason="by the moderator"
+    )
+    try:
+        services.member_unsuspend(member=target, moderator=user)
+        lifted = True
+    except services.Refused:
+        lifted = False
+
+    assert (suspended, lifted) == (expected, expected)
+    assert User.objects.get(pk=target.pk).suspended_until == (None if expected else until)
+
+
+@pytest.mark.parametrize("target", ["category_moderator", "another moderator"])
+def test_moderators_and_staff_are_never_suspended(actors, report_scene, target):
+    moderator = actors["moderator"]
+    staff = actors.get(target) or ModeratorFactory()
+    until = timezone.now() + timedelta(days=1)
+    post = services.post_reply(
+        author=staff, topic=report_scene["public"]["report"].topic, body="a staff reply"
+    )
+    services.post_report(post=post, reporter=actors["member"], why="abuse")
+
+    with pytest.raises(services.Refused, match="cannot be suspended"):
+        services.reported_author_suspend(post=post, moderator=moderator, until=until, reason="x")
+    with pytest.raises(services.Refused, match="cannot be suspended"):
+        services.member_suspend(member=staff, moderator=moderator, until=until, reason="x")
+    assert User.objects.get(pk=staff.pk).suspended_until is None

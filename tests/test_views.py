@@ -1695,6 +1695,8 @@ STATE_CHANGING_URLS = {
     ),
     "admin:threads_user_changelist": lambda d: reverse("admin:threads_user_changelist"),
     "admin:logout": lambda d: reverse("admin:logout"),
+    "threads:post_report": lambda d: reverse("threads:post_report", args=[d["post"].pk]),
+    "admin:threads_report_changelist": lambda d: reverse("admin:threads_report_changelist"),
 }
 # Changes state without a CSRF token, on purpose: mail clients POST to it on their own
 # (RFC 8058), and the signed token in its address proves the request

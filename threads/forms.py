@@ -11,8 +11,10 @@ from .models import (
     DISPLAY_NAME_MAX_LENGTH,
     TITLE_MAX_LENGTH,
     Level,
+    Report,
     User,
 )
+from .models.moderation import REASON_MAX_LENGTH
 
 
 class BodyField(forms.CharField):
@@ -267,3 +269,21 @@ class AvatarForm(forms.Form):
         upload = self.cleaned_data["image"]
         avatars.check_size(upload)
         return upload
+
+
+class ReportForm(forms.Form):
+    """Why a member reports a post (threads.services.reports checks it again)."""
+
+    why = forms.ChoiceField(
+        label="What is wrong with this post?",
+        choices=Report.Why.choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Choose why you report this post."},
+    )
+    note = forms.CharField(
+        label="A note for the moderators",
+        required=False,
+        max_length=REASON_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Needed for “Something else”; only moderators read it.",
+    )

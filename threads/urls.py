@@ -50,4 +50,5 @@ urlpatterns = [
         ),
         name="formatting_help",
     ),
+    path("p/<int:pk>/report/", views.post_report, name="post_report"),
 ]

@@ -1,4 +1,4 @@
-"""Members in the admin: usernames read-only, bans through the service."""
+"""Members in the admin: usernames read-only, bans and suspensions through the services."""
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
@@ -8,7 +8,11 @@ from django.core.exceptions import PermissionDenied
 from .. import services
 from ..models import ModeratorNote, User
 from .common import ServiceRefusals, each_selected, on_the_form
+from .decisions import SuspensionForm, decided
 from .notes import ModeratorNoteInline
+
+# What the change page shows of a suspension (read-only: the actions set and lift it).
+SUSPENSION = ["suspended_until", "suspension_reason"]
 
 
 class ForumUserChangeForm(UserChangeForm):
@@ -44,12 +48,12 @@ class ForumUserAdmin(ServiceRefusals, UserAdmin):
     ]
     search_fields = ["username", "display_name", "email"]
     inlines = [ModeratorNoteInline]
-    actions = ["ban", "unban", "reset_profile"]
+    actions = ["ban", "unban", "reset_profile", "suspend", "unsuspend"]
     # Django's, with the address's confirmation (read-only) beside it.
     fieldsets = [
         (name, {**options, "fields": _with_confirmation(options["fields"])})
         for name, options in UserAdmin.fieldsets
-    ]
+    ] + [("Suspension", {"fields": SUSPENSION})]
 
     # What a moderator who is not a superuser sees of a member: enough to ban them.
     moderator_fieldsets = [
@@ -64,6 +68,7 @@ class ForumUserAdmin(ServiceRefusals, UserAdmin):
                     "email_confirmed",
                     "is_active",
                     "date_joined",
+                    *SUSPENSION,
                 ]
             },
         )
@@ -78,7 +83,15 @@ class ForumUserAdmin(ServiceRefusals, UserAdmin):
         if obj is None:
             return super().get_readonly_fields(request, obj)
         if not request.user.is_superuser:
-            return ["username", "display_name", "bio", "email", "email_confirmed", "date_joined"]
+            return [
+                "username",
+                "display_name",
+                "bio",
+                "email",
+                "email_confirmed",
+                "date_joined",
+                *SUSPENSION,
+            ]
         # A username is an identity: it is written into every post and every export. Only
         # following the link mailed to an address confirms it.
         return [
@@ -86,6 +99,7 @@ class ForumUserAdmin(ServiceRefusals, UserAdmin):
             "username",
             "email_confirmed",
             "pending_email",
+            *SUSPENSION,
         ]
 
     def has_add_permission(self, request) -> bool:
@@ -154,3 +168,35 @@ class ForumUserAdmin(ServiceRefusals, UserAdmin):
             services.avatar_remove(user=user, moderator=request.user)
 
         each_selected(request, queryset, reset, "Took down the profile of")
+
+    @admin.action(
+        description="Suspend selected members (asks until when, and why)", permissions=["change"]
+    )
+    def suspend(self, request, queryset):
+        return decided(
+            self,
+            request,
+            form_class=SuspensionForm,
+            rows=queryset,
+            items=lambda user: f"@{user.username}",
+            action="suspend",
+            intro="These members will not be able to post until then; they may still read.",
+            submit="Suspend",
+            act=lambda data: each_selected(
+                request,
+                queryset,
+                lambda user: services.member_suspend(
+                    member=user, moderator=request.user, until=data["until"], reason=data["reason"]
+                ),
+                "Suspended",
+            ),
+        )
+
+    @admin.action(description="Lift the suspension of selected members", permissions=["change"])
+    def unsuspend(self, request, queryset) -> None:
+        each_selected(
+            request,
+            queryset,
+            lambda user: services.member_unsuspend(member=user, moderator=request.user),
+            "Lifted the suspension of",
+        )

@@ -43,6 +43,7 @@ from .public import (
     public_topic_pages,
     topic_posts,
 )
+from .reports import ReportPage, report_page, report_queue
 from .search import Results, Sort, search_results
 from .threads import (
     CACHE_SECONDS,
@@ -70,6 +71,7 @@ __all__ = [
     "CategoryPage",
     "Index",
     "Profile",
+    "ReportPage",
     "Results",
     "Sort",
     "Thread",
@@ -100,6 +102,8 @@ __all__ = [
     "public_topic_pages",
     "reply_place",
     "reply_target",
+    "report_page",
+    "report_queue",
     "search_results",
     "startable_categories",
     "topic_markdown",

@@ -10,10 +10,11 @@ lock, and then writes inside one transaction, holding the locks of
 One module per area. Imports run one way: `errors` ← `locks` ← `limits` ←
 `search` (the search index) ← `writes` ← `bylines` ← `notifications` ← the
 areas (`categories`, `topics`, `posts`, `accounts`, `members`, `avatars`,
-`interchange`, `repair`, `unread`),
+`interchange`, `repair`, `unread`, `suspensions`, `reports`),
 which never import each other; `mail` (the outbox) needs only `errors` (and
 the access filter of selectors), and `notification_mails` (the sweep of mail
 about notifications) only `errors` and `mail`; the areas that send mail use them.
+`reports` uses `suspensions` (suspending an author from the report queue), one way.
 Services may use selectors, never the reverse.
 """
 
@@ -67,7 +68,14 @@ from .posts import (
     post_restore,
 )
 from .repair import posts_rerender, trees_repair
+from .reports import (
+    post_report,
+    reported_author_suspend,
+    reported_post_remove,
+    reports_dismiss,
+)
 from .search import search_counted, search_reindex
+from .suspensions import member_suspend, member_unsuspend
 from .topics import (
     topic_create,
     topic_delete,
@@ -111,7 +119,9 @@ __all__ = [
     "mailing_unsubscribe",
     "mails_scheduled",
     "member_ignore",
+    "member_suspend",
     "member_unignore",
+    "member_unsuspend",
     "message_id",
     "moderator_note_add",
     "normalize_body",
@@ -127,11 +137,15 @@ __all__ = [
     "post_preview",
     "post_remove",
     "post_reply",
+    "post_report",
     "post_restore",
     "posts_rerender",
     "profile_reset",
     "profile_update",
     "read_marks_prune",
+    "reported_author_suspend",
+    "reported_post_remove",
+    "reports_dismiss",
     "search_counted",
     "search_reindex",
     "topic_create",

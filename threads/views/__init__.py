@@ -23,6 +23,7 @@ from .reading import (
     topic_detail,
     topic_download,
 )
+from .reports import post_report
 from .search import search
 from .settings_avatar import settings_avatar
 from .settings_email import email_confirm, settings_email
@@ -50,6 +51,7 @@ __all__ = [
     "post_delete",
     "post_edit",
     "post_permalink",
+    "post_report",
     "post_thread",
     "profile",
     "reply",
