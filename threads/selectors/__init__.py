@@ -43,6 +43,7 @@ from .public import (
     topic_posts,
 )
 from .search import Results, Sort, search_results
+from .splits import redirected_topic
 from .threads import (
     CACHE_SECONDS,
     POSTS_PER_PAGE,
@@ -95,6 +96,7 @@ __all__ = [
     "profile",
     "public_categories",
     "public_topic_pages",
+    "redirected_topic",
     "reply_place",
     "reply_target",
     "search_results",
