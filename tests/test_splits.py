@@ -415,3 +415,61 @@ def test_a_title_in_a_note_is_escaped(thread, moderator):
     fragment = Post.objects.get(pk=thread["answer"].pk).fragment
     assert "<script>" not in fragment
     assert "&lt;script&gt;" in fragment
+
+
+# --- Locks ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def taken(monkeypatch):
+    """The locks taken, in order: ("topics", ids), ("tree ids",), ("categories", ids)."""
+    events: list[tuple] = []
+    locks = services.locks
+    lock_topics, lock_tree_ids, lock_categories = (
+        locks.lock_topics,
+        locks.lock_tree_ids,
+        locks.lock_categories,
+    )
+    recounted = services.writes.categories_recounted
+
+    def spy(name, real):
+        def call(*args, **kwargs):
+            events.append((name, *args))
+            return real(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(locks, "lock_topics", spy("topics", lock_topics))
+    monkeypatch.setattr(locks, "lock_tree_ids", spy("tree ids", lock_tree_ids))
+    monkeypatch.setattr(locks, "lock_categories", spy("categories", lock_categories))
+    monkeypatch.setattr(services.writes, "categories_recounted", spy("recounted", recounted))
+    return events
+
+
+def test_a_split_locks_the_topic_then_the_tree_ids_then_counts(thread, moderator, taken):
+    old = thread["topic"]
+    category = CategoryFactory(name="Tools")
+
+    services.topic_split(post=thread["branch"], moderator=moderator, title="B", category=category)
+
+    assert taken == [
+        ("topics", old.pk),
+        ("tree ids",),
+        ("recounted", old.category_id, category.pk),
+    ]
+
+
+def test_a_merge_locks_both_topics_then_the_tree_ids_then_the_categories(
+    two_topics, moderator, taken
+):
+    into, merged = two_topics["into"], two_topics["merged"]
+
+    services.topic_merge(topic=merged, into=into, moderator=moderator)
+
+    category = into.category_id
+    assert taken == [
+        ("topics", merged.pk, into.pk),
+        ("tree ids",),
+        ("categories", category, category),
+        ("recounted", category, category),
+    ]

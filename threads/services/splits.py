@@ -7,7 +7,8 @@ a merged topic's address redirects to the topic it went into (`TopicRedirect`).
 
 Locks, in the order of `locks`: the rows of every topic touched (a split's new
 topic is made under them), the tree-id lock (a split makes a tree, a merge
-renumbers the trees of both topics), then the categories' counts.
+renumbers the trees of both topics), then the categories' counts (a merge
+takes them before the inbox counts it changes, as replies do).
 
 What follows the posts: the search entries, and inbox entries whose latest post
 moved. A split leaves watches and read marks with the old topic; a merge takes
@@ -145,6 +146,7 @@ def topic_merge(*, topic: Topic, into: Topic, moderator: User, reason: str = "")
         for place in (source, target):
             writes.refuse_if(permissions.moderation_refusal(moderator, place))
         locks.lock_tree_ids()
+        locks.lock_categories(source.category_id, target.category_id)
         _renumbered(source, target)
         size = Post.objects.filter(topic=source).update(topic=target)
         search.topic_entries_moved(target)
