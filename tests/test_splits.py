@@ -211,6 +211,20 @@ def test_members_may_not_split(thread, member):
     assert _everything() == before
 
 
+def test_a_new_byline_keeps_the_note(thread, moderator, other_member):
+    services.topic_split(
+        post=thread["branch"], moderator=moderator, title="Borg", category=thread["topic"].category
+    )
+    other_member.display_name = "Bob B."
+    other_member.save(update_fields=["display_name"])
+
+    services.bylines_rebuild(user_id=other_member.pk, pause=0)
+
+    fragment = Post.objects.get(pk=thread["answer"].pk).fragment
+    assert "Bob B." in fragment
+    assert "2 replies were moved to" in fragment
+
+
 # --- Merge ----------------------------------------------------------------------------------
 
 
