@@ -212,3 +212,14 @@ def test_category_moderators_find_the_links_only_where_they_moderate(
     assert "/merge/" not in general
     client.force_login(member)  # a member sees neither
     assert "/split/" not in client.get(scene["helped"].get_absolute_url()).content.decode()
+
+
+@pytest.mark.parametrize("category", ["", "nope", "99999999999999999999999", "-1"])
+def test_a_bad_category_is_refused_on_the_form(moderator_client, scene, category):
+    response = moderator_client.post(
+        _split_url(scene["reply"]), {"title": "Kept title", "category": category}
+    )
+
+    assert response.status_code == 400
+    assert form_values(response)["title"] == "Kept title"
+    assert Topic.objects.count() == 2
