@@ -1007,6 +1007,41 @@ def _decide(user, posts: dict, action: str) -> bool:
     }[action]()
 
 
+# --- Splitting and merging topics ------------------------------------------------------------
+#
+# By every actor, in each place of MODERATES: a reply split off into the place's
+# MOVE_TARGETS category, and another topic of the place's category merged into
+# its topic. Both happen exactly where the actor moderates.
+
+SPLIT_ACTIONS = ["split", "merge"]
+
+
+def _split_or_merge(user, scene: dict, place: str, action: str, categories, other: Topic) -> bool:
+    """Split or merge through the service; True when it happened, and nothing changed if not."""
+    topic, reply, _ = scene[place]
+    before = (
+        list(Topic.objects.order_by("pk").values_list()),
+        list(Post.objects.order_by("pk").values_list()),
+    )
+    try:
+        if action == "split":
+            services.topic_split(
+                post=reply, moderator=user, title="Split", category=categories[MOVE_TARGETS[place]]
+            )
+        else:
+            services.topic_merge(topic=other, into=topic, moderator=user)
+    except services.Refused:
+        after = (
+            list(Topic.objects.order_by("pk").values_list()),
+            list(Post.objects.order_by("pk").values_list()),
+        )
+        assert after == before, "a refusal changed something"
+        return False
+    if action == "split":
+        return Post.objects.get(pk=reply.pk).topic.category.slug == MOVE_TARGETS[place]
+    return not Topic.objects.filter(pk=other.pk).exists()
+
+
 @pytest.mark.parametrize("place", MODERATION_PLACES)
 @pytest.mark.parametrize("actor", ACTORS)
 def test_report_matrix(actors, report_scene, actor, place):
@@ -1066,3 +1101,44 @@ def test_moderators_and_staff_are_never_suspended(actors, report_scene, target):
     with pytest.raises(services.Refused, match="cannot be suspended"):
         services.member_suspend(member=staff, moderator=moderator, until=until, reason="x")
     assert User.objects.get(pk=staff.pk).suspended_until is None
+
+
+def test_split_and_merge_matrix(actors, categories, moderation_scene, actor, place):
+    may = MODERATES.get(actor, (F, F, F))[MODERATION_PLACES.index(place)]
+    topic = moderation_scene[place][0]
+    starter = actors["moderator"] if place == "elsewhere" else actors["author"]
+    other = TopicFactory(author=starter, category=topic.category, title="Another")
+
+    happened = {
+        action: _split_or_merge(actors[actor], moderation_scene, place, action, categories, other)
+        for action in SPLIT_ACTIONS
+    }
+
+    assert happened == dict.fromkeys(SPLIT_ACTIONS, may)
+
+
+def test_a_category_moderator_splits_and_merges_only_within_what_they_moderate(
+    actors, categories, topics
+):
+    helper, author = actors["category_moderator"], actors["author"]
+    reply = services.post_reply(author=author, topic=topics["public"], body="a reply")
+    general_topic = TopicFactory(author=actors["member"], category=categories["general"])
+
+    # Not into a category they do not moderate, nor from or into a topic they do not.
+    with pytest.raises(services.Refused):
+        services.topic_split(
+            post=reply, moderator=helper, title="Out", category=categories["general"]
+        )
+    with pytest.raises(services.Refused):
+        services.topic_merge(topic=topics["public"], into=general_topic, moderator=helper)
+    with pytest.raises(services.Refused):
+        services.topic_merge(topic=general_topic, into=topics["public"], moderator=helper)
+    assert Post.objects.get(pk=reply.pk).topic_id == topics["public"].pk
+    assert Topic.objects.filter(pk__in=[general_topic.pk, topics["public"].pk]).count() == 2
+
+    # Between their categories, they may.
+    split = services.topic_split(
+        post=reply, moderator=helper, title="In", category=categories["staff"]
+    )
+    services.topic_merge(topic=split, into=topics["private"], moderator=helper)
+    assert Post.objects.get(pk=reply.pk).topic_id == topics["private"].pk

@@ -16,6 +16,7 @@ from mptt.admin import MPTTModelAdmin
 
 from .. import permissions, selectors, services
 from ..models import Post, Topic
+from . import splits
 from .common import (
     NAME_CHARS,
     CategoryModerators,
@@ -149,6 +150,7 @@ class PostAdmin(CategoryModerators, ServiceRefusals, MPTTModelAdmin):
             path("<int:pk>/remove/", view(self.remove_view), name="threads_post_remove"),
             path("<int:pk>/restore/", view(self.restore_view), name="threads_post_restore"),
             path("<int:pk>/move/", view(self.move_view), name="threads_post_move"),
+            path("<int:pk>/split/", view(self.split_view), name="threads_post_split"),
             *super().get_urls(),
         ]
 
@@ -221,3 +223,6 @@ class PostAdmin(CategoryModerators, ServiceRefusals, MPTTModelAdmin):
                 messages.success(request, "Moved.")
                 return HttpResponseRedirect(post.get_absolute_url())
         return self._render(request, "move.html", form=form, post=post, title="Move a post")
+
+    def split_view(self, request, pk: int) -> HttpResponse:
+        return splits.split_view(self, request, self._moderated_post(request, pk))

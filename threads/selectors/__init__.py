@@ -45,6 +45,7 @@ from .public import (
 )
 from .reports import ReportPage, report_page, report_queue
 from .search import Results, Sort, search_results
+from .splits import redirected_topic
 from .threads import (
     CACHE_SECONDS,
     POSTS_PER_PAGE,
@@ -100,6 +101,7 @@ __all__ = [
     "profile",
     "public_categories",
     "public_topic_pages",
+    "redirected_topic",
     "reply_place",
     "reply_target",
     "report_page",

@@ -10,7 +10,7 @@ lock, and then writes inside one transaction, holding the locks of
 One module per area. Imports run one way: `errors` ← `locks` ← `limits` ←
 `search` (the search index) ← `writes` ← `bylines` ← `notifications` ← the
 areas (`categories`, `topics`, `posts`, `accounts`, `members`, `avatars`,
-`interchange`, `repair`, `unread`, `suspensions`, `reports`),
+`interchange`, `repair`, `unread`, `suspensions`, `reports`, `splits`),
 which never import each other; `mail` (the outbox) needs only `errors` (and
 the access filter of selectors), and `notification_mails` (the sweep of mail
 about notifications) only `errors` and `mail`; the areas that send mail use them.
@@ -75,6 +75,7 @@ from .reports import (
     reports_dismiss,
 )
 from .search import search_counted, search_reindex
+from .splits import topic_merge, topic_split
 from .suspensions import member_suspend, member_unsuspend
 from .topics import (
     topic_create,
@@ -150,11 +151,13 @@ __all__ = [
     "search_reindex",
     "topic_create",
     "topic_delete",
+    "topic_merge",
     "topic_move",
     "topic_retitle",
     "topic_seen",
     "topic_set_locked",
     "topic_set_pinned",
+    "topic_split",
     "trees_repair",
     "unsubscribe_read",
     "unsubscribe_token",
