@@ -185,6 +185,27 @@ def test_a_moderators_restore_shows_a_hidden_post(client, hide_at, topic, reply,
     services.post_restore(post=reply, moderator=moderator)
 
     assert "cheap" in _thread(client, topic)
+    # A decision like a dismissal: the queue no longer holds the post.
+    assert set(Report.objects.values_list("outcome", "resolved_by")) == {
+        ("dismissed", moderator.pk)
+    }
+
+
+def test_a_removal_outside_the_queue_closes_the_posts_reports(reply, member, moderator):
+    services.post_report(post=reply, reporter=member, why="spam")
+
+    services.post_remove(post=reply, moderator=moderator, reason="spam")
+
+    assert set(Report.objects.values_list("outcome", "resolved_by")) == {("removed", moderator.pk)}
+
+
+def test_restoring_a_post_a_moderator_removed_keeps_its_closed_reports(reply, member, moderator):
+    services.post_report(post=reply, reporter=member, why="spam")
+    services.post_remove(post=reply, moderator=moderator, reason="spam")
+
+    services.post_restore(post=reply, moderator=moderator)
+
+    assert list(Report.objects.values_list("outcome", flat=True)) == ["removed"]
 
 
 def test_suspending_the_author_from_the_queue(client, hide_at, topic, reply, moderator):

@@ -9,7 +9,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from .. import permissions, selectors
-from ..models import ModerationAction, Post, Topic, User
+from ..models import ModerationAction, Post, Report, Topic, User
 from . import limits, locks, moderation_log, notifications, search, writes
 from .errors import NotFound, Refused
 
@@ -157,6 +157,9 @@ def post_remove(*, post: Post, moderator: User, reason: str) -> Post:
         post = _moderated_post(post, moderator)
         notifications.notifications_withdrawn(post=post)
         post = writes.rewrite(post, removal=Post.Removal.MODERATOR, removal_reason=reason)
+        moderation_log.reports_closed(
+            post=post, moderator=moderator, outcome=Report.Outcome.REMOVED
+        )
         moderation_log.action_logged(
             action=Action.REMOVE, moderator=moderator, reason=reason, post=post, member=post.author
         )
@@ -164,9 +167,12 @@ def post_remove(*, post: Post, moderator: User, reason: str) -> Post:
 
 
 def post_restore(*, post: Post, moderator: User) -> Post:
-    """Show a removed or deleted post again."""
+    """Show a removed or deleted post again (one hidden by reports: its reports are dismissed)."""
     with transaction.atomic():
         post = _moderated_post(post, moderator)
+        if post.removal == Post.Removal.REPORTED:
+            outcome = Report.Outcome.DISMISSED
+            moderation_log.reports_closed(post=post, moderator=moderator, outcome=outcome)
         post = writes.rewrite(post, removal=Post.Removal.VISIBLE, removal_reason="")
         moderation_log.action_logged(
             action=Action.RESTORE, moderator=moderator, post=post, member=post.author

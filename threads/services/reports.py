@@ -95,13 +95,6 @@ def _reported_post(post: Post, moderator: User) -> Post:
     return post
 
 
-def _closed(post: Post, moderator: User, outcome: str) -> int:
-    """Close the post's open reports with this outcome; how many there were."""
-    return Report.objects.filter(post=post, outcome="").update(
-        outcome=outcome, resolved=timezone.now(), resolved_by=moderator
-    )
-
-
 def _count(reports: int) -> str:
     return f"{reports} report{'s' if reports != 1 else ''}"
 
@@ -113,7 +106,9 @@ def reports_dismiss(*, post: Post, moderator: User) -> int:
     """
     with transaction.atomic():
         post = _reported_post(post, moderator)
-        closed = _closed(post, moderator, Report.Outcome.DISMISSED)
+        closed = moderation_log.reports_closed(
+            post=post, moderator=moderator, outcome=Report.Outcome.DISMISSED
+        )
         if not closed:
             writes.refuse_if("This post has no open reports.")
         if post.removal == Post.Removal.REPORTED:
@@ -129,7 +124,9 @@ def reported_post_remove(*, post: Post, moderator: User, reason: str) -> Post:
     reason = moderation_log.clean_reason(reason, action=Action.REMOVE)
     with transaction.atomic():
         post = _reported_post(post, moderator)
-        closed = _closed(post, moderator, Report.Outcome.REMOVED)
+        closed = moderation_log.reports_closed(
+            post=post, moderator=moderator, outcome=Report.Outcome.REMOVED
+        )
         if not closed:
             writes.refuse_if("This post has no open reports.")
         if post.removal in (Post.Removal.VISIBLE, Post.Removal.REPORTED):
@@ -170,7 +167,9 @@ def reported_author_suspend(*, post: Post, moderator: User, until: datetime, rea
             place=post.topic,
             post=post,
         )
-        if not _closed(post, moderator, Report.Outcome.SUSPENDED):
+        if not moderation_log.reports_closed(
+            post=post, moderator=moderator, outcome=Report.Outcome.SUSPENDED
+        ):
             writes.refuse_if("This post has no open reports.")
         if post.removal == Post.Removal.REPORTED:
             notifications.notifications_withdrawn(post=post)
