@@ -391,6 +391,12 @@ FORUM_LIMITS = {
     # (Django keeps uploads over 2.5 MB in a temporary file, not in memory, until
     # then); a file of 10,000 messages is about 2 MB.
     "import_max_bytes": 5 * 1024 * 1024,
+    # A member's first N posts wait for a moderator's approval (0: none do;
+    # FORUM_APPROVAL_POSTS sets it, `make run` turns it on for the demo). New
+    # topics in a category that requires approval always wait. A member with
+    # pending_posts_per_member posts waiting may send no more until some are decided.
+    "approval_posts": int(os.environ.get("FORUM_APPROVAL_POSTS", "0")),
+    "pending_posts_per_member": 10,
 }
 # No request body is bigger than the biggest form (an import) with room to spare:
 # bigger ones are refused before they are read (forum.request_checks).
