@@ -1638,6 +1638,8 @@ READ_ONLY_URLS = {
     "threads:sitemap",
     "threads:sitemap_section",
     "threads:robots",
+    "threads:pending",
+    "threads:pending_list",
 }
 STATE_CHANGING_URLS = {
     "threads:topic_create": lambda d: reverse("threads:topic_create"),
@@ -1693,6 +1695,9 @@ STATE_CHANGING_URLS = {
     ),
     "admin:threads_user_changelist": lambda d: reverse("admin:threads_user_changelist"),
     "admin:logout": lambda d: reverse("admin:logout"),
+    "admin:threads_pendingpost_changelist": lambda d: reverse(
+        "admin:threads_pendingpost_changelist"
+    ),
 }
 # Changes state without a CSRF token, on purpose: mail clients POST to it on their own
 # (RFC 8058), and the signed token in its address proves the request

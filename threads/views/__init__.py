@@ -4,6 +4,7 @@ One module per area; the URL configuration uses the names below.
 """
 
 from .accounts import PasswordChangeView, PasswordResetView, csrf_failure, signup
+from .approval import pending_detail, pending_list
 from .feeds import category_feed, forum_feed, member_feed, topic_feed
 from .members import all_read, ignore, settings_profile
 from .notifications import (
@@ -44,6 +45,8 @@ __all__ = [
     "index",
     "member_feed",
     "notifications_read",
+    "pending_detail",
+    "pending_list",
     "post_delete",
     "post_edit",
     "post_permalink",
