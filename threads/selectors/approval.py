@@ -14,6 +14,8 @@ from . import access
 
 # A member's pending posts listed on their page of them, newest first.
 OWN_PENDING_LISTED = 50
+# The ids a BigAutoField holds: no row has another (and SQLite cannot be asked for one).
+_ID_RANGE = (-(2**63), 2**63 - 1)
 
 
 def _moderated(viewer) -> Q:
@@ -40,7 +42,7 @@ def pending_post(*, pending_id: int, viewer) -> PendingPost:
 
     Annotated `moderated`: whether the reader moderates its place. One query.
     """
-    if not viewer.is_authenticated:
+    if not viewer.is_authenticated or not _ID_RANGE[0] <= pending_id <= _ID_RANGE[1]:
         raise PendingPost.DoesNotExist
     mine = Q(author_id=viewer.pk)
     moderated = _moderated(viewer)
