@@ -419,3 +419,19 @@ def test_a_category_moderator_decides_only_in_their_categories(approval_posts, m
         services.pending_approve(pending=not_theirs, moderator=helper)
     assert services.pending_approve(pending=theirs, moderator=helper).status == "approved"
     assert list(approval.pending_queue(helper)) == []
+
+
+def test_the_same_text_sent_again_is_the_same_pending_post(
+    settings, approval_posts, topic, newcomer
+):
+    settings.FORUM_LIMITS = {**settings.FORUM_LIMITS, "duplicate_window": timedelta(minutes=5)}
+    first = services.post_reply(author=newcomer, topic=topic, body="twice")
+
+    again = services.post_reply(author=newcomer, topic=topic, body="twice")
+    other = services.post_reply(
+        author=newcomer, topic=topic, parent=opening_post(topic), body="twice"
+    )
+
+    assert again.pk == first.pk
+    assert other.pk != first.pk
+    assert PendingPost.objects.count() == 2

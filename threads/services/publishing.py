@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from .. import permissions
 from ..models import Category, PendingPost, Post, Topic, User
@@ -140,8 +141,23 @@ def held_post(
 ) -> PendingPost:
     """Keep a post for a moderator: a reply (`topic`, `parent`), or a topic (`category`, `title`).
 
-    Nothing else is written: no count, no search entry, no notification.
+    Nothing else is written: no count, no search entry, no notification. The
+    same text sent again to the same place within the duplicate window (a
+    second click) is the pending post sent first.
     """
+    if window := settings.FORUM_LIMITS["duplicate_window"]:
+        sent = PendingPost.objects.filter(
+            author=author,
+            status=PendingPost.Status.PENDING,
+            body=body,
+            topic=topic,
+            parent=parent,
+            category=category,
+            title=title,
+            created__gte=timezone.now() - window,
+        )
+        if (first := sent.order_by("pk").first()) is not None:
+            return first
     return PendingPost.objects.create(
         author=author,
         topic=topic,
