@@ -399,6 +399,12 @@ FORUM_LIMITS = {
     # (active, not suspended, older than new_account_age, not its author) is
     # hidden until a moderator decides. None: never hidden by reports alone.
     "reports_to_hide": None,
+    # A member's first N posts wait for a moderator's approval (0: none do;
+    # FORUM_APPROVAL_POSTS sets it, `make run` turns it on for the demo). New
+    # topics in a category that requires approval always wait. A member with
+    # pending_posts_per_member posts waiting may send no more until some are decided.
+    "approval_posts": int(os.environ.get("FORUM_APPROVAL_POSTS", "0")),
+    "pending_posts_per_member": 10,
 }
 # No request body is bigger than the biggest form (an import) with room to spare:
 # bigger ones are refused before they are read (forum.request_checks).

@@ -1042,6 +1042,61 @@ def _split_or_merge(user, scene: dict, place: str, action: str, categories, othe
     return not Topic.objects.filter(pk=other.pk).exists()
 
 
+# --- The approval queue -------------------------------------------------------------------
+#
+# Approving and rejecting held posts, by every actor, in Help ("public"), Staff
+# room ("private") and Announcements ("elsewhere"): a reply in each place's
+# topic, and a new topic in each place's category (Announcement talk, where
+# members start topics, for "elsewhere"). It happens exactly where the actor
+# moderates (MODERATES); anywhere else it is refused and changes nothing. Only
+# the author and those moderators see a held post's page.
+
+APPROVAL_ACTIONS = ["approve_reply", "reject_reply", "approve_topic", "reject_topic"]
+APPROVAL_CATEGORIES = {"public": "help", "private": "staff", "elsewhere": "announcement-talk"}
+
+
+@pytest.fixture
+def approval_scene(settings, categories, topics, actors):
+    """For each place: two held replies by the author and two held new topics."""
+    from threads.models import PendingPost
+
+    limits = {"approval_posts": 1_000, "pending_posts_per_member": 100}
+    settings.FORUM_LIMITS = {**settings.FORUM_LIMITS, **limits}
+    Category.objects.filter(slug__in=APPROVAL_CATEGORIES.values()).update(requires_approval=True)
+    author = actors["author"]
+    elsewhere = TopicFactory(author=actors["moderator"], category=categories["announcements"])
+    scene = {}
+    for place, topic in {**topics, "elsewhere": elsewhere}.items():
+        category = Category.objects.get(slug=APPROVAL_CATEGORIES[place])
+        held = [
+            services.post_reply(author=author, topic=topic, body=f"{place} {n}") for n in (1, 2)
+        ]
+        held += [
+            services.topic_create(author=author, title=f"{place} {n}", body="b", category=category)
+            for n in (3, 4)
+        ]
+        assert all(isinstance(pending, PendingPost) for pending in held)
+        scene[place] = dict(zip(APPROVAL_ACTIONS, held, strict=True))
+    return scene
+
+
+def _decide(user, pending, action: str) -> bool:
+    """Approve or reject through the service; True when it happened."""
+    from threads.models import PendingPost
+
+    before = list(PendingPost.objects.order_by("pk").values_list())
+    try:
+        if action.startswith("approve"):
+            services.pending_approve(pending=pending, moderator=user)
+        else:
+            services.pending_reject(pending=pending, moderator=user, reason="test")
+    except (services.Refused, services.NotFound):
+        assert list(PendingPost.objects.order_by("pk").values_list()) == before
+        return False
+    status = PendingPost.objects.get(pk=pending.pk).status
+    return status == ("approved" if action.startswith("approve") else "rejected")
+
+
 @pytest.mark.parametrize("place", MODERATION_PLACES)
 @pytest.mark.parametrize("actor", ACTORS)
 def test_report_matrix(actors, report_scene, actor, place):
@@ -1142,3 +1197,29 @@ def test_a_category_moderator_splits_and_merges_only_within_what_they_moderate(
     )
     services.topic_merge(topic=split, into=topics["private"], moderator=helper)
     assert Post.objects.get(pk=reply.pk).topic_id == topics["private"].pk
+
+
+def test_approval_matrix(actors, approval_scene, actor, place):
+    may = MODERATES.get(actor, (F, F, F))[MODERATION_PLACES.index(place)]
+
+    happened = {
+        action: _decide(actors[actor], approval_scene[place][action], action)
+        for action in APPROVAL_ACTIONS
+    }
+
+    assert happened == dict.fromkeys(APPROVAL_ACTIONS, may)
+
+
+@pytest.mark.parametrize("place", MODERATION_PLACES)
+@pytest.mark.parametrize("actor", ACTORS)
+def test_who_sees_a_held_posts_page(client, actors, approval_scene, actor, place):
+    may = actor == "author" or MODERATES.get(actor, (F, F, F))[MODERATION_PLACES.index(place)]
+    if actor != "anonymous":
+        client.force_login(actors[actor])
+
+    seen = {
+        action: client.get(f"/pending/{pending.pk}/").status_code
+        for action, pending in approval_scene[place].items()
+    }
+
+    assert seen == dict.fromkeys(APPROVAL_ACTIONS, 200 if may else 404)

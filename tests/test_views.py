@@ -1640,6 +1640,8 @@ READ_ONLY_URLS = {
     "threads:sitemap",
     "threads:sitemap_section",
     "threads:robots",
+    "threads:pending",
+    "threads:pending_list",
 }
 STATE_CHANGING_URLS = {
     "threads:topic_create": lambda d: reverse("threads:topic_create"),
@@ -1697,6 +1699,9 @@ STATE_CHANGING_URLS = {
     "admin:logout": lambda d: reverse("admin:logout"),
     "threads:post_report": lambda d: reverse("threads:post_report", args=[d["post"].pk]),
     "admin:threads_report_changelist": lambda d: reverse("admin:threads_report_changelist"),
+    "admin:threads_pendingpost_changelist": lambda d: reverse(
+        "admin:threads_pendingpost_changelist"
+    ),
 }
 # Changes state without a CSRF token, on purpose: mail clients POST to it on their own
 # (RFC 8058), and the signed token in its address proves the request

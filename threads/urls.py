@@ -42,6 +42,8 @@ urlpatterns = [
     path("settings/avatar/", views.settings_avatar, name="settings_avatar"),
     path("settings/notifications/", views.settings_notifications, name="settings_notifications"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("pending/", views.pending_list, name="pending_list"),
+    path("pending/<int:pk>/", views.pending_detail, name="pending"),
     path(
         "help/formatting/",
         TemplateView.as_view(

@@ -26,7 +26,7 @@ from django.urls import get_script_prefix, get_urlconf, reverse
 
 from .. import fragments, permissions, rendering
 from ..models import Ignore, Post, Topic
-from . import access, unread
+from . import access, approval, unread
 from . import notifications as levels
 
 # A topic page holds whole top-level posts with all their replies, at most this
@@ -214,6 +214,7 @@ def topic_thread(*, topic_id: int, page: int | str | None, viewer) -> Thread:
             public=access.public_topic(),  # anyone may read it: the page links its feed
             **unread.seen_marks(viewer),
             **levels.topic_marks(viewer),
+            reader_pending=approval.reader_pending(viewer),
         )
     topic = (
         topics.select_related("author", "category__parent")
@@ -242,13 +243,37 @@ def topic_thread(*, topic_id: int, page: int | str | None, viewer) -> Thread:
     opening = stamps[0][0] if pages.number == 1 and stamps else None
     tools, folded = _tools(owners, viewer, topic, opening), _folded(owners, viewer, topic)
     new = _new_posts(stamps, viewer, topic, owners)
+    last_page = pages.number == pages.paginator.num_pages
+    after = _with_pending(tools, html.slots, viewer, topic, last_page)
     return Thread(
         topic=topic,
-        html=html.with_tools(tools, folded, new),
+        html=html.with_tools(tools, folded, new) + after,
         page=pages,
         new_posts=new,
         last_post_id=max((post_id for post_id, _ in stamps), default=0),
     )
+
+
+def _with_pending(
+    tools: dict[int, str], slots: dict[int, int], viewer, topic: Topic, last_page: bool
+) -> list[bytes]:
+    """Add the reader's own replies awaiting approval under their parents on this page.
+
+    A query only for a reader who has some in the topic (`reader_pending`, from
+    the topic's query). Returns what goes after the thread: their top-level
+    replies, on the last page.
+    """
+    if not getattr(topic, "reader_pending", False):
+        return []
+    under: dict[int | None, list] = defaultdict(list)
+    for pending in approval.pending_replies(topic_id=topic.pk, viewer=viewer):
+        under[pending.parent_id].append(pending)
+    for parent_id, replies in under.items():
+        if parent_id in slots:
+            tools[parent_id] = tools.get(parent_id, "") + fragments.pending_replies(replies)
+    if last_page and None in under:
+        return [fragments.pending_replies(under[None]).encode()]
+    return []
 
 
 def _new_posts(

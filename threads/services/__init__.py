@@ -8,9 +8,10 @@ lock, and then writes inside one transaction, holding the locks of
 `services.locks`.
 
 One module per area. Imports run one way: `errors` ← `locks` ← `limits` ←
-`search` (the search index) ← `writes` ← `bylines` ← `notifications` ← the
-areas (`categories`, `topics`, `posts`, `accounts`, `members`, `avatars`,
-`interchange`, `repair`, `unread`, `suspensions`, `reports`, `splits`),
+`search` (the search index) ← `writes` ← `bylines` ← `notifications` ←
+`publishing` (what posting and approval publish, and whether a post is held) ←
+the areas (`categories`, `topics`, `posts`, `accounts`, `members`, `avatars`,
+`interchange`, `repair`, `unread`, `suspensions`, `reports`, `splits`, `approval`),
 which never import each other; `mail` (the outbox) needs only `errors` (and
 the access filter of selectors), and `notification_mails` (the sweep of mail
 about notifications) only `errors` and `mail`; the areas that send mail use them.
@@ -32,6 +33,7 @@ from .accounts import (
     user_create,
     user_set_active,
 )
+from .approval import pending_approve, pending_reject
 from .avatars import avatar_remove, avatar_set
 from .bylines import bylines_rebuild
 from .categories import (
@@ -132,6 +134,8 @@ __all__ = [
     "notifications_all_read",
     "password_change_count",
     "password_reset_send",
+    "pending_approve",
+    "pending_reject",
     "post_delete",
     "post_edit",
     "post_move",

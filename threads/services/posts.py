@@ -9,8 +9,8 @@ from django.db.models import Max
 from django.utils import timezone
 
 from .. import permissions, selectors
-from ..models import ModerationAction, Post, Report, Topic, User
-from . import limits, locks, moderation_log, notifications, search, writes
+from ..models import ModerationAction, PendingPost, Post, Report, Topic, User
+from . import limits, locks, moderation_log, notifications, publishing, search, writes
 from .errors import NotFound, Refused
 
 Action = ModerationAction.Action
@@ -23,8 +23,12 @@ def post_reply(
     parent: Post | None = None,
     body: str,
     created: datetime | None = None,
-) -> Post:
-    """Reply to `parent`, or to the topic itself (a new top-level post) when it is None."""
+) -> Post | PendingPost:
+    """Reply to `parent`, or to the topic itself (a new top-level post) when it is None.
+
+    A reply held for a moderator (`publishing.held`) is returned as the
+    PendingPost that keeps it, and nothing else is written.
+    """
     body = writes.clean_body(body)
     writes.refuse_if(permissions.posting_refusal(author))
     limits.check_posting(author, body, topic=topic, parent=parent)
@@ -45,25 +49,12 @@ def post_reply(
                     "The post you replied to is in another topic.", code="wrong_topic"
                 )
         writes.refuse_if(permissions.reply_refusal(author, topic, parent))
-        post = writes.insert_post(
-            topic=topic,
-            parent=parent,
-            author=author,
-            body=body,
-            body_html=body_html,
-            created=created,
+        written = {"author": author, "body": body, "body_html": body_html, "created": created}
+        if why := publishing.held(author, topic):
+            return publishing.held_post(why=why, topic=topic, parent=parent, **written)
+        return publishing.reply_published(
+            topic=topic, parent=parent, mentioned=mentions.notified(body_html), **written
         )
-        writes.topic_changed(
-            topic,
-            reply_count=topic.reply_count + 1,
-            last_activity=max(topic.last_activity, created),
-        )
-        writes.category_counted(topic, posts=1)
-        notifications.own_topic_watched(member=author, topic=topic)
-        notifications.post_notified(
-            post=post, topic=topic, parent=parent, mentioned=mentions.notified(body_html)
-        )
-    return post
 
 
 def post_edit(*, post: Post, editor: User, body: str, title: str | None = None) -> Post:

@@ -6,8 +6,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import permissions, selectors
-from ..models import Category, ModerationAction, Post, Topic, User
-from . import limits, locks, moderation_log, notifications, search, writes
+from ..models import Category, ModerationAction, PendingPost, Post, Topic, User
+from . import limits, locks, moderation_log, publishing, search, writes
 from .errors import NotFound
 
 Action = ModerationAction.Action
@@ -29,8 +29,12 @@ def topic_create(
     body: str,
     category: Category | None = None,
     created: datetime | None = None,
-) -> Topic:
-    """Start a topic with its opening post, in `category` (the default category when None)."""
+) -> Topic | PendingPost:
+    """Start a topic with its opening post, in `category` (the default category when None).
+
+    A topic held for a moderator (`publishing.held`) is returned as the
+    PendingPost that keeps it, and nothing else is written.
+    """
     title = writes.clean_title(title)
     body = writes.clean_body(body)
     writes.refuse_if(permissions.posting_refusal(author))
@@ -45,24 +49,13 @@ def topic_create(
         locks.lock_author(author)
         limits.refuse_duplicate(author, body, topic=None, parent=None, title=title)
         limits.check_posting_limits(author, body_html)
-        topic = Topic.objects.create(
-            title=title,
-            slug=writes.slug(title),
-            category=category,
-            author=author,
-            created=created,
-            last_activity=created,
+        written = {"author": author, "title": title, "body": body, "body_html": body_html}
+        if why := publishing.held(author, category):
+            return publishing.held_post(why=why, category=category, created=created, **written)
+        opening = publishing.topic_published(
+            category=category, created=created, mentioned=mentions.notified(body_html), **written
         )
-        post = writes.insert_post(
-            topic=topic, parent=None, author=author, body=body, body_html=body_html, created=created
-        )
-        writes.topic_changed(topic, description=writes.description(body_html))
-        writes.category_counted(topic, topics=1, posts=1)
-        notifications.own_topic_watched(member=author, topic=topic)
-        notifications.post_notified(
-            post=post, topic=topic, parent=None, mentioned=mentions.notified(body_html)
-        )
-    return topic
+    return opening.topic
 
 
 def _moderated_topic(topic: Topic, moderator: User) -> Topic:

@@ -4,6 +4,7 @@ One module per area; the URL configuration uses the names below.
 """
 
 from .accounts import PasswordChangeView, PasswordResetView, csrf_failure, signup
+from .approval import pending_detail, pending_list
 from .feeds import category_feed, forum_feed, member_feed, topic_feed
 from .members import all_read, ignore, settings_profile
 from .moderation import moderation_feed, moderation_log
@@ -48,6 +49,8 @@ __all__ = [
     "moderation_feed",
     "moderation_log",
     "notifications_read",
+    "pending_detail",
+    "pending_list",
     "post_delete",
     "post_edit",
     "post_permalink",
