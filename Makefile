@@ -9,10 +9,13 @@ PIP_COMPILE := $(BIN)/pip-compile --quiet --strip-extras --no-header --allow-uns
 
 # Serve the forum with demo content on http://127.0.0.1:8000 (SQLite in the checkout),
 # with the background worker beside it (mail goes to this console); Ctrl-C stops both.
+# A new member's first FORUM_APPROVAL_POSTS posts wait for a moderator's approval.
+FORUM_APPROVAL_POSTS ?= 2
 run: $(VENV)/.run-deps
 	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --no-input
 	DJANGO_DEBUG=1 $(BIN)/python manage.py load_demo
-	DJANGO_DEBUG=1 scripts/with-worker $(BIN)/python manage.py runserver 127.0.0.1:8000
+	DJANGO_DEBUG=1 FORUM_APPROVAL_POSTS=$(FORUM_APPROVAL_POSTS) \
+		scripts/with-worker $(BIN)/python manage.py runserver 127.0.0.1:8000
 
 # Lint, migrations check and the whole test suite (its browser tests need Chromium,
 # its cache tests a throwaway Redis).

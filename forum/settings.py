@@ -394,6 +394,20 @@ FORUM_LIMITS = {
     # Slow mode (a topic's moderators set it): the longest interval between one
     # member's posts in a topic; a reply looks back this far for their last one there.
     "slow_mode_max": timedelta(days=1),
+    # Reports of posts per member in a window: enough for a wave of spam, too
+    # few to bury the moderators' queue.
+    "reports_per_window": 10,
+    "report_window": timedelta(hours=1),
+    # Auto-hide: a post reported by this many distinct members in good standing
+    # (active, not suspended, older than new_account_age, not its author) is
+    # hidden until a moderator decides. None: never hidden by reports alone.
+    "reports_to_hide": None,
+    # A member's first N posts wait for a moderator's approval (0: none do;
+    # FORUM_APPROVAL_POSTS sets it, `make run` turns it on for the demo). New
+    # topics in a category that requires approval always wait. A member with
+    # pending_posts_per_member posts waiting may send no more until some are decided.
+    "approval_posts": int(os.environ.get("FORUM_APPROVAL_POSTS", "0")),
+    "pending_posts_per_member": 10,
 }
 # No request body is bigger than the biggest form (an import) with room to spare:
 # bigger ones are refused before they are read (forum.request_checks).

@@ -38,6 +38,7 @@ FORUM_LIMITS = {
     "duplicate_window": timedelta(0),
     "new_account_post_interval": timedelta(0),
     "new_account_posts_per_day": None,
+    "approval_posts": 0,
     "new_account_links": None,
     "edit_interval": timedelta(0),
     "new_account_edit_interval": timedelta(0),

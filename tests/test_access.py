@@ -293,6 +293,8 @@ def forum(
         deep = services.post_reply(
             author=paula, topic=topic, parent=reply, body=f"Deep zq{key}deep"
         )
+        # In the moderation log, with the topic's title.
+        services.topic_set_pinned(topic=topic, moderator=moderator, pinned=True)
         topics[key] = Topic.objects.get(pk=topic.pk)
         posts[key] = [opening_post(topic), reply, deep]
     users = {
@@ -361,6 +363,8 @@ def _general_pages(forum: Forum) -> list[str]:
     pages += ["/search/?q=opening", "/search/?q=topic&sort=newest", "/search/?q=deep+@paula"]
     pages += ["/search/?q=reply+-deep&page=2", "/search/?q=zq"]
     pages += [f"/search/?q=opening&topic={topic.pk}" for topic in forum.topics.values()]
+    # The moderation log, which names every topic (each was pinned).
+    pages += ["/moderation/", "/moderation/?page=2"]
     return pages
 
 

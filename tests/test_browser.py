@@ -680,3 +680,47 @@ def test_a_member_chooses_their_mail_and_mutes_a_topic(open_page, log_in):
     ReplyFactory(parent=opening_post(topic), author=regular_member(), body="@alice!")
     page.reload()
     assert page.locator(".site-nav .inbox-count").count() == 0
+
+
+def test_a_member_reports_a_post_a_moderator_removes_it_and_the_log_says_why(
+    open_page, log_in, member, moderator
+):
+    topic = TopicFactory(title="Garden tools", body="Which spade do you use?")
+    spam = ReplyFactory(parent=opening_post(topic), body="Cheap watches at example.invalid")
+    alice = open_page()
+    log_in(alice, member)
+
+    alice.goto(topic.get_absolute_url())
+    alice.click(f"#p{spam.pk} a.report-link")
+    alice.check("input[name=why][value=spam]")
+    alice.fill("textarea[name=note]", "An advert for watches")
+    alice.click("#report-form button[type=submit]")
+    assert "Thank you: the moderators will look at the post." in alice.inner_text("main")
+
+    mod = open_page()
+    mod.goto("/admin/")
+    mod.fill("#id_username", "mod")
+    mod.fill("#id_password", "correct horse battery staple")
+    mod.click("input[type=submit]")
+    mod.goto("/admin/threads/report/")
+    queue = mod.inner_text("#result_list")
+    assert "Cheap watches" in queue
+    assert "An advert for watches" in queue
+    mod.check("input[name=_selected_action]")
+    mod.select_option("select[name=action]", "remove")
+    mod.click("button[name=index]")
+    mod.fill("#id_reason", "Spam: an advert")
+    mod.click("input[type=submit]")
+    assert "Removed 1" in mod.inner_text(".messagelist")
+    assert "Cheap watches" not in mod.inner_text("#content")
+
+    alice.goto("/moderation/")
+    entry = alice.inner_text("ol.moderation-log li:first-child")
+    assert "@mod removed a post by @" in entry
+    assert "Garden tools" in entry
+    assert "Reason: Spam: an advert" in entry
+    alice.click("ol.moderation-log li:first-child a:has-text('the post')")
+    assert "[removed by a moderator]" in alice.inner_text(f"#p{spam.pk}")
+    assert "Cheap watches" not in alice.inner_text("main")
+    alice.goto(f"/p/{spam.pk}/report/")
+    assert "Outcome: the post was removed" in alice.inner_text("main")

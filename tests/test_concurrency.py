@@ -135,3 +135,52 @@ def test_concurrent_signups_from_one_address_respect_the_limit(settings):
     assert errors == []
     assert sorted(statuses) == [302] * 5 + [429] * 3
     assert User.objects.filter(username__startswith="rush").count() == 5
+
+
+def test_splits_racing_replies_into_the_same_subtree_keep_every_tree():
+    """A moderator splitting branches off while members reply into them.
+
+    A reply whose parent left for the new topic while it was sent is refused
+    ("in another topic"), never written astray; every other reply lands.
+    """
+    author, moderator = UserFactory(), UserFactory(is_staff=True, is_superuser=True)
+    topic = TopicFactory(author=author)
+    answer = services.post_reply(author=author, topic=topic, body="answer")
+    branch = [answer]
+    for index in range(12):
+        parent = branch[index // 2]
+        branch.append(services.post_reply(author=author, topic=topic, parent=parent, body="b"))
+    written, refused = [], []
+
+    def reply_into_the_branch(seed: int) -> Callable[[], None]:
+        def work() -> None:
+            chance = random.Random(seed)
+            for _ in range(20):
+                parent = Post.objects.get(pk=chance.choice(branch).pk)
+                try:
+                    post = services.post_reply(
+                        author=author, topic=parent.topic, parent=parent, body="reply"
+                    )
+                except ValidationError as error:
+                    refused.append(error.code)
+                else:
+                    written.append(post.pk)
+
+        return work
+
+    def splitter() -> None:
+        for post in reversed(branch[1:7]):
+            services.topic_split(
+                post=post, moderator=moderator, title=f"Split {post.pk}", category=topic.category
+            )
+
+    errors, _ = run_concurrently([reply_into_the_branch(seed) for seed in range(3)] + [splitter])
+
+    assert errors == []
+    assert set(refused) <= {"wrong_topic"}
+    assert len(written) + len(refused) == 60
+    assert Topic.objects.count() == 7
+    assert Post.objects.count() == 2 + 12 + len(written)
+    assert selectors.tree_problems() == []
+    roots = Post.objects.filter(level=0)
+    assert roots.values("tree_id").distinct().count() == roots.count()

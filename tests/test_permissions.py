@@ -29,12 +29,20 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import AnonymousUser, Group
 from django.core.exceptions import ObjectDoesNotExist
+from django.utils import timezone
 
 from threads import permissions, selectors, services
-from threads.models import Category, Post, PostRevision, Topic
+from threads.models import Category, Post, PostRevision, Report, Topic, User
 from threads.selectors import access
 
-from .factories import CategoryFactory, GroupFactory, TopicFactory, UserFactory, in_groups
+from .factories import (
+    CategoryFactory,
+    GroupFactory,
+    ModeratorFactory,
+    TopicFactory,
+    UserFactory,
+    in_groups,
+)
 from .helpers import opening_post
 
 pytestmark = pytest.mark.django_db
@@ -1023,3 +1031,286 @@ def test_who_sees_a_hidden_version(actors, history_scene, moderator, place):
         return MISSING if place == "private" and actor in OUTSIDERS else None
 
     assert answers == {actor: expected(actor) for actor in ACTORS}
+
+
+# --- Reports and suspensions, through the services -----------------------------------------
+#
+# Any member who sees a post reports it (never their own); the report queue's decisions
+# (dismiss, remove, suspend the author) are the moderators' of the post's place, as
+# MODERATES says. Suspending and lifting a suspension outside the queue is for global
+# moderators only.
+
+REPORT_ACTIONS = ["report", "dismiss", "remove", "suspend"]
+
+
+@pytest.fixture
+def report_scene(categories, topics, actors):
+    """Each place's topic, with a reply by a staff member to report, and a reply by the
+    author for each of the queue's decisions, reported by a reader who sees every place."""
+    moderator = actors["moderator"]
+    reporter = in_groups(UserFactory(username="reporter"), Group.objects.get(name="Staff"))
+    poster = in_groups(UserFactory(username="poster"), Group.objects.get(name="Staff"))
+    elsewhere = TopicFactory(author=moderator, category=categories["announcements"])
+    scene = {}
+    for place, topic in {**topics, "elsewhere": elsewhere}.items():
+        posts = {"report": services.post_reply(author=poster, topic=topic, body=f"To {place}")}
+        for action in REPORT_ACTIONS[1:]:
+            posts[action] = services.post_reply(
+                author=actors["author"], topic=topic, body=f"{action} {place}"
+            )
+            services.post_report(post=posts[action], reporter=reporter, why="abuse")
+        scene[place] = posts
+    return scene
+
+
+def _report_state() -> tuple:
+    return (
+        list(Report.objects.order_by("pk").values_list()),
+        list(Post.objects.order_by("pk").values_list("pk", "removal")),
+        list(User.objects.order_by("pk").values_list("pk", "suspended_until")),
+    )
+
+
+def _decide(user, posts: dict, action: str) -> bool:
+    """Do one report action through its service; True when it happened."""
+    until = timezone.now() + timedelta(days=1)
+    post = posts[action]
+    calls = {
+        "report": lambda: services.post_report(post=post, reporter=user, why="spam"),
+        "dismiss": lambda: services.reports_dismiss(post=post, moderator=user),
+        "remove": lambda: services.reported_post_remove(post=post, moderator=user, reason="x"),
+        "suspend": lambda: services.reported_author_suspend(
+            post=post, moderator=user, until=until, reason="x"
+        ),
+    }
+    before = _report_state()
+    try:
+        calls[action]()
+    except services.Refused:
+        assert _report_state() == before, "a refusal changed something"
+        return False
+    outcomes = Report.objects.filter(post=post).values_list("outcome", flat=True)
+    return {
+        "report": lambda: Report.objects.filter(post=post, reporter=user).exists(),
+        "dismiss": lambda: set(outcomes) == {"dismissed"},
+        "remove": lambda: set(outcomes) == {"removed"},
+        "suspend": lambda: set(outcomes) == {"suspended"},
+    }[action]()
+
+
+# --- Splitting and merging topics ------------------------------------------------------------
+#
+# By every actor, in each place of MODERATES: a reply split off into the place's
+# MOVE_TARGETS category, and another topic of the place's category merged into
+# its topic. Both happen exactly where the actor moderates.
+
+SPLIT_ACTIONS = ["split", "merge"]
+
+
+def _split_or_merge(user, scene: dict, place: str, action: str, categories, other: Topic) -> bool:
+    """Split or merge through the service; True when it happened, and nothing changed if not."""
+    topic, reply, _ = scene[place]
+    before = (
+        list(Topic.objects.order_by("pk").values_list()),
+        list(Post.objects.order_by("pk").values_list()),
+    )
+    try:
+        if action == "split":
+            services.topic_split(
+                post=reply, moderator=user, title="Split", category=categories[MOVE_TARGETS[place]]
+            )
+        else:
+            services.topic_merge(topic=other, into=topic, moderator=user)
+    except services.Refused:
+        after = (
+            list(Topic.objects.order_by("pk").values_list()),
+            list(Post.objects.order_by("pk").values_list()),
+        )
+        assert after == before, "a refusal changed something"
+        return False
+    if action == "split":
+        return Post.objects.get(pk=reply.pk).topic.category.slug == MOVE_TARGETS[place]
+    return not Topic.objects.filter(pk=other.pk).exists()
+
+
+# --- The approval queue -------------------------------------------------------------------
+#
+# Approving and rejecting held posts, by every actor, in Help ("public"), Staff
+# room ("private") and Announcements ("elsewhere"): a reply in each place's
+# topic, and a new topic in each place's category (Announcement talk, where
+# members start topics, for "elsewhere"). It happens exactly where the actor
+# moderates (MODERATES); anywhere else it is refused and changes nothing. Only
+# the author and those moderators see a held post's page.
+
+APPROVAL_ACTIONS = ["approve_reply", "reject_reply", "approve_topic", "reject_topic"]
+APPROVAL_CATEGORIES = {"public": "help", "private": "staff", "elsewhere": "announcement-talk"}
+
+
+@pytest.fixture
+def approval_scene(settings, categories, topics, actors):
+    """For each place: two held replies by the author and two held new topics."""
+    from threads.models import PendingPost
+
+    limits = {"approval_posts": 1_000, "pending_posts_per_member": 100}
+    settings.FORUM_LIMITS = {**settings.FORUM_LIMITS, **limits}
+    Category.objects.filter(slug__in=APPROVAL_CATEGORIES.values()).update(requires_approval=True)
+    author = actors["author"]
+    elsewhere = TopicFactory(author=actors["moderator"], category=categories["announcements"])
+    scene = {}
+    for place, topic in {**topics, "elsewhere": elsewhere}.items():
+        category = Category.objects.get(slug=APPROVAL_CATEGORIES[place])
+        held = [
+            services.post_reply(author=author, topic=topic, body=f"{place} {n}") for n in (1, 2)
+        ]
+        held += [
+            services.topic_create(author=author, title=f"{place} {n}", body="b", category=category)
+            for n in (3, 4)
+        ]
+        assert all(isinstance(pending, PendingPost) for pending in held)
+        scene[place] = dict(zip(APPROVAL_ACTIONS, held, strict=True))
+    return scene
+
+
+def _decide(user, pending, action: str) -> bool:
+    """Approve or reject through the service; True when it happened."""
+    from threads.models import PendingPost
+
+    before = list(PendingPost.objects.order_by("pk").values_list())
+    try:
+        if action.startswith("approve"):
+            services.pending_approve(pending=pending, moderator=user)
+        else:
+            services.pending_reject(pending=pending, moderator=user, reason="test")
+    except (services.Refused, services.NotFound):
+        assert list(PendingPost.objects.order_by("pk").values_list()) == before
+        return False
+    status = PendingPost.objects.get(pk=pending.pk).status
+    return status == ("approved" if action.startswith("approve") else "rejected")
+
+
+@pytest.mark.parametrize("place", MODERATION_PLACES)
+@pytest.mark.parametrize("actor", ACTORS)
+def test_report_matrix(actors, report_scene, actor, place):
+    may_moderate = MODERATES.get(actor, (F, F, F))[MODERATION_PLACES.index(place)]
+    sees = not (place == "private" and actor in OUTSIDERS)
+    may_report = actor not in {"anonymous", "banned"} and sees
+
+    happened = {
+        action: _decide(actors[actor], report_scene[place], action) for action in REPORT_ACTIONS
+    }
+
+    assert happened == {
+        "report": may_report,
+        "dismiss": may_moderate,
+        "remove": may_moderate,
+        "suspend": may_moderate,
+    }
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+def test_suspension_matrix(actors, actor):
+    """Suspending and lifting outside the queue: global moderators only."""
+    user, target = actors[actor], UserFactory(username="target")
+    until = timezone.now() + timedelta(days=1)
+    expected = actor == "moderator"
+
+    try:
+        services.member_suspend(member=target, moderator=user, until=until, reason="x")
+        suspended = True
+    except services.Refused:
+        suspended = False
+    services.member_suspend(
+        member=target, moderator=actors["moderator"], until=until, reason="by the moderator"
+    )
+    try:
+        services.member_unsuspend(member=target, moderator=user)
+        lifted = True
+    except services.Refused:
+        lifted = False
+
+    assert (suspended, lifted) == (expected, expected)
+    assert User.objects.get(pk=target.pk).suspended_until == (None if expected else until)
+
+
+@pytest.mark.parametrize("target", ["category_moderator", "another moderator"])
+def test_moderators_and_staff_are_never_suspended(actors, report_scene, target):
+    moderator = actors["moderator"]
+    staff = actors.get(target) or ModeratorFactory()
+    until = timezone.now() + timedelta(days=1)
+    post = services.post_reply(
+        author=staff, topic=report_scene["public"]["report"].topic, body="a staff reply"
+    )
+    services.post_report(post=post, reporter=actors["member"], why="abuse")
+
+    with pytest.raises(services.Refused, match="cannot be suspended"):
+        services.reported_author_suspend(post=post, moderator=moderator, until=until, reason="x")
+    with pytest.raises(services.Refused, match="cannot be suspended"):
+        services.member_suspend(member=staff, moderator=moderator, until=until, reason="x")
+    assert User.objects.get(pk=staff.pk).suspended_until is None
+
+
+def test_split_and_merge_matrix(actors, categories, moderation_scene, actor, place):
+    may = MODERATES.get(actor, (F, F, F))[MODERATION_PLACES.index(place)]
+    topic = moderation_scene[place][0]
+    starter = actors["moderator"] if place == "elsewhere" else actors["author"]
+    other = TopicFactory(author=starter, category=topic.category, title="Another")
+
+    happened = {
+        action: _split_or_merge(actors[actor], moderation_scene, place, action, categories, other)
+        for action in SPLIT_ACTIONS
+    }
+
+    assert happened == dict.fromkeys(SPLIT_ACTIONS, may)
+
+
+def test_a_category_moderator_splits_and_merges_only_within_what_they_moderate(
+    actors, categories, topics
+):
+    helper, author = actors["category_moderator"], actors["author"]
+    reply = services.post_reply(author=author, topic=topics["public"], body="a reply")
+    general_topic = TopicFactory(author=actors["member"], category=categories["general"])
+
+    # Not into a category they do not moderate, nor from or into a topic they do not.
+    with pytest.raises(services.Refused):
+        services.topic_split(
+            post=reply, moderator=helper, title="Out", category=categories["general"]
+        )
+    with pytest.raises(services.Refused):
+        services.topic_merge(topic=topics["public"], into=general_topic, moderator=helper)
+    with pytest.raises(services.Refused):
+        services.topic_merge(topic=general_topic, into=topics["public"], moderator=helper)
+    assert Post.objects.get(pk=reply.pk).topic_id == topics["public"].pk
+    assert Topic.objects.filter(pk__in=[general_topic.pk, topics["public"].pk]).count() == 2
+
+    # Between their categories, they may.
+    split = services.topic_split(
+        post=reply, moderator=helper, title="In", category=categories["staff"]
+    )
+    services.topic_merge(topic=split, into=topics["private"], moderator=helper)
+    assert Post.objects.get(pk=reply.pk).topic_id == topics["private"].pk
+
+
+def test_approval_matrix(actors, approval_scene, actor, place):
+    may = MODERATES.get(actor, (F, F, F))[MODERATION_PLACES.index(place)]
+
+    happened = {
+        action: _decide(actors[actor], approval_scene[place][action], action)
+        for action in APPROVAL_ACTIONS
+    }
+
+    assert happened == dict.fromkeys(APPROVAL_ACTIONS, may)
+
+
+@pytest.mark.parametrize("place", MODERATION_PLACES)
+@pytest.mark.parametrize("actor", ACTORS)
+def test_who_sees_a_held_posts_page(client, actors, approval_scene, actor, place):
+    may = actor == "author" or MODERATES.get(actor, (F, F, F))[MODERATION_PLACES.index(place)]
+    if actor != "anonymous":
+        client.force_login(actors[actor])
+
+    seen = {
+        action: client.get(f"/pending/{pending.pk}/").status_code
+        for action, pending in approval_scene[place].items()
+    }
+
+    assert seen == dict.fromkeys(APPROVAL_ACTIONS, 200 if may else 404)

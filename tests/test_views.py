@@ -1623,6 +1623,8 @@ READ_ONLY_URLS = {
     "threads:formatting_help",
     "threads:index",
     "threads:search",
+    "threads:moderation_log",
+    "threads:moderation_feed",
     "threads:category",
     "threads:topic_detail",
     "threads:topic_detail_short",
@@ -1639,6 +1641,8 @@ READ_ONLY_URLS = {
     "threads:sitemap",
     "threads:sitemap_section",
     "threads:robots",
+    "threads:pending",
+    "threads:pending_list",
 }
 STATE_CHANGING_URLS = {
     "threads:topic_create": lambda d: reverse("threads:topic_create"),
@@ -1697,6 +1701,11 @@ STATE_CHANGING_URLS = {
     "threads:revision_hidden": lambda d: reverse("threads:revision_hidden", args=[d["post"].pk, 1]),
     "admin:threads_topic_slow_mode": lambda d: reverse(
         "admin:threads_topic_slow_mode", args=[d["topic"].pk]
+    ),
+    "threads:post_report": lambda d: reverse("threads:post_report", args=[d["post"].pk]),
+    "admin:threads_report_changelist": lambda d: reverse("admin:threads_report_changelist"),
+    "admin:threads_pendingpost_changelist": lambda d: reverse(
+        "admin:threads_pendingpost_changelist"
     ),
 }
 # Changes state without a CSRF token, on purpose: mail clients POST to it on their own

@@ -11,6 +11,8 @@ MODERATOR_PERMISSIONS = [
     ("threads", "change_post"),
     ("threads", "view_user"),
     ("threads", "change_user"),
+    ("threads", "view_moderatornote"),
+    ("threads", "add_moderatornote"),
 ]
 
 

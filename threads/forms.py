@@ -11,6 +11,7 @@ from .models import (
     DISPLAY_NAME_MAX_LENGTH,
     TITLE_MAX_LENGTH,
     Level,
+    Report,
     User,
 )
 from .models.moderation import REASON_MAX_LENGTH
@@ -279,3 +280,21 @@ class RevisionHiddenForm(forms.Form):
     reason = forms.CharField(required=False, max_length=REASON_MAX_LENGTH)
     # The page of the history to go back to.
     page = forms.IntegerField(required=False, min_value=1, max_value=1_000_000)
+
+
+class ReportForm(forms.Form):
+    """Why a member reports a post (threads.services.reports checks it again)."""
+
+    why = forms.ChoiceField(
+        label="What is wrong with this post?",
+        choices=Report.Why.choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Choose why you report this post."},
+    )
+    note = forms.CharField(
+        label="A note for the moderators",
+        required=False,
+        max_length=REASON_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Needed for “Something else”; only moderators read it.",
+    )

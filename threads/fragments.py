@@ -171,3 +171,15 @@ def post_tools(*, links: Iterable[tuple[str, str]]) -> str:
     """A reader's own controls for one post, as a small list of links."""
     items = "".join(f'<a href="{escape(url)}">{escape(label)}</a>' for url, label in links)
     return f'<p class="post-tools">{items}</p>' if items else ""
+
+
+def pending_replies(pending: Iterable) -> str:
+    """A reader's own replies awaiting approval, as a list of replies marked so.
+
+    Added per request where they will go (under their parent, or after the
+    thread), never into the shared page.
+    """
+    return render_to_string(
+        "threads/pending_replies.html",
+        {"pending": [(p, mark_safe(_time_element(p.created))) for p in pending]},
+    ).strip()

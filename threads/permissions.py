@@ -9,6 +9,10 @@ there) comes annotated on the topic or category by threads.selectors.access
 annotations allows only what a global moderator may do.
 """
 
+from datetime import UTC
+
+from django.utils import timezone
+
 from .models import Category, Post, Topic
 
 SUSPENDED = (
@@ -36,11 +40,33 @@ def _moderators_only(user, place: Topic | Category, rule: str) -> bool:
     )
 
 
+def is_suspended(user) -> bool:
+    """Whether a moderator suspended this member until a moment still to come.
+
+    A suspension ends by itself: nothing needs to lift it once its end has passed.
+    """
+    until = getattr(user, "suspended_until", None)
+    return until is not None and until > timezone.now()
+
+
+def suspension_message(user) -> str:
+    """What a suspended member is told when they try to post: why, and until when."""
+    until = user.suspended_until.astimezone(UTC).strftime("%-d %b %Y, %H:%M UTC")
+    reason = user.suspension_reason or "no reason given"
+    return (
+        f"Your account is suspended until {until}, so you cannot post. "
+        f"The moderators' reason: {reason}"
+    )
+
+
 def posting_refusal(user) -> str | None:
+    """Whether this member may write at all: logged in, not banned, not suspended."""
     if not user.is_authenticated:
         return "Log in to post."
     if not user.is_active:
         return SUSPENDED
+    if is_suspended(user):
+        return suspension_message(user)
     return None
 
 
@@ -103,6 +129,38 @@ def moderation_refusal(user, place: Topic | Category | None = None) -> str | Non
     if is_moderator(user) or (place is not None and moderates(user, place)):
         return None
     return "Only moderators can do that."
+
+
+def report_refusal(user, post: Post) -> str | None:
+    """Whether this member may report this post (once: the service refuses a second time).
+
+    A suspended member may not; nobody reports their own post or a removed one.
+    """
+    if not user.is_authenticated:
+        return "Log in to report a post."
+    if refusal := posting_refusal(user):
+        return refusal
+    if post.author_id == user.pk:
+        return "You cannot report your own post."
+    if post.is_removed:
+        return "That post was removed already."
+    return None
+
+
+def suspension_refusal(moderator, member, place: Topic | None = None) -> str | None:
+    """Whether `moderator` may suspend `member` (or lift their suspension).
+
+    Global moderators suspend anyone but moderators and themselves. A category
+    moderator suspends only from the report queue, the author of a reported post
+    they moderate (`place` is its topic, with the moderator's rights in it).
+    """
+    if not is_moderator(moderator) and (place is None or not moderates(moderator, place)):
+        return "Only moderators can suspend members."
+    if member.pk == moderator.pk:
+        return "You cannot suspend yourself."
+    if is_moderator(member) or member.is_superuser or member.is_staff:
+        return "Moderators and staff cannot be suspended: an administrator deals with them."
+    return None
 
 
 def ignore_refusal(member, ignored) -> str | None:

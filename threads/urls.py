@@ -18,6 +18,8 @@ urlpatterns = [
     path("read/", views.all_read, name="all_read"),
     path("notifications/", views.inbox, name="notifications"),
     path("search/", views.search, name="search"),
+    path("moderation/", views.moderation_log, name="moderation_log"),
+    path("moderation/feed/", views.moderation_feed, name="moderation_feed"),
     path("notifications/read/", views.notifications_read, name="notifications_read"),
     path("t/new/", views.topic_create, name="topic_create"),
     path("t/<int:pk>/", views.topic_detail, name="topic_detail_short"),
@@ -40,6 +42,8 @@ urlpatterns = [
     path("settings/avatar/", views.settings_avatar, name="settings_avatar"),
     path("settings/notifications/", views.settings_notifications, name="settings_notifications"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("pending/", views.pending_list, name="pending_list"),
+    path("pending/<int:pk>/", views.pending_detail, name="pending"),
     path(
         "help/formatting/",
         TemplateView.as_view(
@@ -50,4 +54,5 @@ urlpatterns = [
     ),
     path("p/<int:pk>/history/", views.post_history, name="post_history"),
     path("p/<int:pk>/history/<int:revision_pk>/", views.revision_hidden, name="revision_hidden"),
+    path("p/<int:pk>/report/", views.post_report, name="post_report"),
 ]

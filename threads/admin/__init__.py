@@ -3,4 +3,4 @@
 One module per model; importing them registers their admin classes.
 """
 
-from . import categories, mail, posts, topics, users  # noqa: F401
+from . import approval, categories, mail, posts, reports, splits, topics, users  # noqa: F401

@@ -35,6 +35,7 @@ CREATED_FIELDS = [
     "who_starts",
     "who_replies",
     "moderator_groups",
+    "requires_approval",
 ]
 
 
@@ -95,7 +96,7 @@ class CategoryAdmin(ServiceRefusals, MPTTModelAdmin):
                 "Who may see it and post",
                 {"fields": ["who_sees", "seer_groups", "who_starts", "who_replies"]},
             ),
-            ("Moderators", {"fields": ["moderator_groups"]}),
+            ("Moderators", {"fields": ["moderator_groups", "requires_approval"]}),
         ]
         if obj is not None:
             fieldsets.append(("Counts", {"fields": self.readonly_fields}))

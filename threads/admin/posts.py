@@ -18,6 +18,7 @@ from mptt.admin import MPTTModelAdmin
 
 from .. import permissions, selectors, services
 from ..models import Post, PostRevision, Topic
+from . import splits
 from .common import (
     NAME_CHARS,
     CategoryModerators,
@@ -35,7 +36,7 @@ class RemovalForm(forms.Form):
     reason = forms.CharField(
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Kept with the post, for moderators. Readers only see that it was removed.",
+        help_text="Shown in the public moderation log; the thread shows only that it was removed.",
     )
 
 
@@ -188,6 +189,7 @@ class PostAdmin(CategoryModerators, ServiceRefusals, MPTTModelAdmin):
             path("<int:pk>/remove/", view(self.remove_view), name="threads_post_remove"),
             path("<int:pk>/restore/", view(self.restore_view), name="threads_post_restore"),
             path("<int:pk>/move/", view(self.move_view), name="threads_post_move"),
+            path("<int:pk>/split/", view(self.split_view), name="threads_post_split"),
             *super().get_urls(),
         ]
 
@@ -260,3 +262,6 @@ class PostAdmin(CategoryModerators, ServiceRefusals, MPTTModelAdmin):
                 messages.success(request, "Moved.")
                 return HttpResponseRedirect(post.get_absolute_url())
         return self._render(request, "move.html", form=form, post=post, title="Move a post")
+
+    def split_view(self, request, pk: int) -> HttpResponse:
+        return splits.split_view(self, request, self._moderated_post(request, pk))

@@ -20,6 +20,7 @@ from django.utils.text import Truncator
 
 from .. import conversation, permissions, selectors, services
 from ..models import Category, Post, Topic
+from . import splits
 from .common import (
     NAME_CHARS,
     CategoryModerators,
@@ -347,6 +348,11 @@ class TopicAdmin(CategoryModerators, ServiceRefusals, admin.ModelAdmin):
                 self.admin_site.admin_view(self.slow_mode_view),
                 name="threads_topic_slow_mode",
             ),
+            path(
+                "<int:pk>/merge/",
+                self.admin_site.admin_view(self.merge_view),
+                name="threads_topic_merge",
+            ),
             *super().get_urls(),
         ]
 
@@ -436,3 +442,7 @@ class TopicAdmin(CategoryModerators, ServiceRefusals, admin.ModelAdmin):
         )
         page.status_code = 400 if form.errors else 200
         return page
+
+    def merge_view(self, request, pk: int) -> HttpResponse:
+        """Merge one topic into another; linked from the topic page."""
+        return splits.merge_view(self, request, self._moderated_topic(request, pk))

@@ -30,6 +30,7 @@ from .lists import (
     startable_categories,
 )
 from .members import member
+from .moderation_log import moderation_feed, moderation_log
 from .public import (
     FEED_ENTRIES,
     feed_category,
@@ -43,7 +44,9 @@ from .public import (
     public_topic_pages,
     topic_posts,
 )
+from .reports import ReportPage, report_page, report_queue
 from .search import Results, Sort, search_results
+from .splits import redirected_topic
 from .threads import (
     CACHE_SECONDS,
     POSTS_PER_PAGE,
@@ -72,6 +75,7 @@ __all__ = [
     "History",
     "Index",
     "Profile",
+    "ReportPage",
     "Results",
     "Sort",
     "Thread",
@@ -93,6 +97,8 @@ __all__ = [
     "member_posts_stamp",
     "moderated_categories",
     "moderated_topics",
+    "moderation_feed",
+    "moderation_log",
     "new_post_location",
     "post_for_change",
     "post_history",
@@ -101,8 +107,11 @@ __all__ = [
     "profile",
     "public_categories",
     "public_topic_pages",
+    "redirected_topic",
     "reply_place",
     "reply_target",
+    "report_page",
+    "report_queue",
     "search_results",
     "startable_categories",
     "topic_markdown",

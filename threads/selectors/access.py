@@ -157,6 +157,34 @@ def public_topic() -> RawSQL:
     return _category_of(_TOPIC_CATEGORY, _sees(AnonymousUser()))
 
 
+def sees_category_in(column: str, viewer):
+    """Whether the reader may see the category whose id is in `column` of the outer query.
+
+    A NULL column (nothing in a category) counts as seen. For rows about
+    categories that are not topics or posts (the moderation log).
+    """
+    if permissions.is_moderator(viewer):
+        return Value(True)
+    sql, params = _sees(viewer)
+    query = (
+        f"({column} IS NULL OR EXISTS "
+        f'(SELECT 1 FROM "{_CATEGORY}" c WHERE c.id = {column} AND {sql}))'
+    )
+    return RawSQL(query, params, output_field=BooleanField())
+
+
+def sees_topic_in(column: str, viewer):
+    """Whether the topic whose id is in `column` of the outer query exists for the reader."""
+    if permissions.is_moderator(viewer):
+        return RawSQL(f"{column} IS NOT NULL", [], output_field=BooleanField())
+    sql, params = _sees(viewer)
+    query = (
+        f'EXISTS (SELECT 1 FROM "{_TOPIC}" t JOIN "{_CATEGORY}" c ON c.id = t.category_id '
+        f"WHERE t.id = {column} AND {sql})"
+    )
+    return RawSQL(query, params, output_field=BooleanField())
+
+
 def seen_categories(viewer) -> QuerySet[Category]:
     """The categories this reader may see, without their rights: for lists of categories."""
     if permissions.is_moderator(viewer):

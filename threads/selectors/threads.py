@@ -12,13 +12,21 @@ from datetime import datetime
 from django.conf import settings
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
-from django.db.models import BooleanField, ExpressionWrapper, F, IntegerField, QuerySet
+from django.db.models import (
+    BooleanField,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    OuterRef,
+    QuerySet,
+    Subquery,
+)
 from django.db.models.expressions import RawSQL
 from django.urls import get_script_prefix, get_urlconf, reverse
 
 from .. import fragments, permissions, rendering
 from ..models import Ignore, Post, Topic
-from . import access, unread
+from . import access, approval, unread
 from . import notifications as levels
 
 # A topic page holds whole top-level posts with all their replies, at most this
@@ -84,26 +92,30 @@ def _url_under(viewname: str, marker: int | str, prefix: str, urlconf: str | Non
 Owners = dict[int, list[tuple[int, str]]]  # author id: (post id, removal) of their posts
 
 
-def _tools(owners: Owners, viewer, topic: Topic) -> dict[int, str]:
+def _tools(owners: Owners, viewer, topic: Topic, opening: int | None) -> dict[int, str]:
     """Each post's controls for this reader: edit and delete their own, moderate any.
 
     `owners` lists the page's posts by author, so that a member's controls cost
-    only as much as their own posts.
+    only as much as their own posts; `opening` is the opening post's id when it
+    is among them (it cannot be split off).
     """
     links: dict[int, list[tuple[str, str]]] = {}
     if not viewer.is_authenticated:
         return {}
     moderator = permissions.moderates(viewer, topic)
     if moderator:
-        remove, restore, move = (
+        remove, restore, move, split = (
             id_url("admin:threads_post_remove"),
             id_url("admin:threads_post_restore"),
             id_url("admin:threads_post_move"),
+            id_url("admin:threads_post_split"),
         )
         for posts in owners.values():
             for post_id, removal in posts:
                 url, label = (restore, "Restore") if removal else (remove, "Remove")
                 links[post_id] = [(url.format(post_id), label), (move.format(post_id), "Move")]
+                if post_id != opening:
+                    links[post_id].append((split.format(post_id), "Split"))
     if permissions.own_posts_refusal(viewer, topic) is None:
         edit, delete = id_url("threads:post_edit"), id_url("threads:post_delete")
         for post_id, removal in owners.get(viewer.pk, ()):
@@ -202,6 +214,7 @@ def topic_thread(*, topic_id: int, page: int | str | None, viewer) -> Thread:
             public=access.public_topic(),  # anyone may read it: the page links its feed
             **unread.seen_marks(viewer),
             **levels.topic_marks(viewer),
+            reader_pending=approval.reader_pending(viewer),
         )
     topic = (
         topics.select_related("author", "category__parent")
@@ -227,15 +240,40 @@ def topic_thread(*, topic_id: int, page: int | str | None, viewer) -> Thread:
 
     key = f"threads:{topic.pk}:{topic.revision}:{rendering.RENDER_VERSION}:{first}-{last}:marks"
     html, owners, stamps = _cached(key, build)
-    tools, folded = _tools(owners, viewer, topic), _folded(owners, viewer, topic)
+    opening = stamps[0][0] if pages.number == 1 and stamps else None
+    tools, folded = _tools(owners, viewer, topic, opening), _folded(owners, viewer, topic)
     new = _new_posts(stamps, viewer, topic, owners)
+    last_page = pages.number == pages.paginator.num_pages
+    after = _with_pending(tools, html.slots, viewer, topic, last_page)
     return Thread(
         topic=topic,
-        html=html.with_tools(tools, folded, new),
+        html=html.with_tools(tools, folded, new) + after,
         page=pages,
         new_posts=new,
         last_post_id=max((post_id for post_id, _ in stamps), default=0),
     )
+
+
+def _with_pending(
+    tools: dict[int, str], slots: dict[int, int], viewer, topic: Topic, last_page: bool
+) -> list[bytes]:
+    """Add the reader's own replies awaiting approval under their parents on this page.
+
+    A query only for a reader who has some in the topic (`reader_pending`, from
+    the topic's query). Returns what goes after the thread: their top-level
+    replies, on the last page.
+    """
+    if not getattr(topic, "reader_pending", False):
+        return []
+    under: dict[int | None, list] = defaultdict(list)
+    for pending in approval.pending_replies(topic_id=topic.pk, viewer=viewer):
+        under[pending.parent_id].append(pending)
+    for parent_id, replies in under.items():
+        if parent_id in slots:
+            tools[parent_id] = tools.get(parent_id, "") + fragments.pending_replies(replies)
+    if last_page and None in under:
+        return [fragments.pending_replies(under[None]).encode()]
+    return []
 
 
 def _new_posts(
@@ -262,7 +300,7 @@ def post_thread(*, post_id: int, viewer) -> Thread:
     posts = _with_ignores(access.posts_with_rights(viewer), viewer)
     if viewer.is_authenticated:
         posts = levels.notified_of_topic(unread.with_seen_of_topic(posts, viewer), viewer)
-    post = access.one_post(posts, post_id)
+    post = access.one_post(posts.annotate(opening_tree=_opening_tree()), post_id)
     for mark in (*unread.MARKS, "unread_notified"):
         setattr(post.topic, mark, getattr(post, f"topic_{mark}", None))
     context = list(post.get_ancestors().values_list(*_ROW_FIELDS))
@@ -270,7 +308,9 @@ def post_thread(*, post_id: int, viewer) -> Thread:
         post.get_descendants(include_self=True).filter(level__lte=post.level + THREAD_DEPTH + 1)
     )
     owners = _owners(context + rows)
-    tools, folded = _tools(owners, viewer, post.topic), _folded(owners, viewer, post)
+    # The root of the post's tree, when it is the opening post.
+    opening = (context[0][0] if context else post.pk) if post.tree_id == post.opening_tree else None
+    tools, folded = _tools(owners, viewer, post.topic, opening), _folded(owners, viewer, post)
     stamps = [(row[0], row[7]) for row in rows]
     new = _new_posts(stamps, viewer, post.topic, owners)
     flat_context = [(row[0], 0, row[2], row[3]) for row in context]
@@ -284,6 +324,12 @@ def post_thread(*, post_id: int, viewer) -> Thread:
         new_posts=new,
         last_post_id=max((post_id for post_id, _ in stamps), default=0),
     )
+
+
+def _opening_tree() -> Subquery:
+    """The tree id of the opening post of the outer query's post's topic (no query more)."""
+    roots = Post.objects.filter(topic_id=OuterRef("topic_id"), level=0).order_by("tree_id")
+    return Subquery(roots.values("tree_id")[:1])
 
 
 def post_location(*, post_id: int, viewer) -> str:

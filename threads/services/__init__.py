@@ -8,12 +8,14 @@ lock, and then writes inside one transaction, holding the locks of
 `services.locks`.
 
 One module per area. Imports run one way: `errors` ← `locks` ← `limits` ←
-`search` (the search index) ← `writes` ← `bylines` ← `notifications` ← the
-areas (`categories`, `topics`, `posts`, `accounts`, `members`, `avatars`,
-`interchange`, `repair`, `unread`, `history`),
+`search` (the search index) ← `writes` ← `bylines` ← `notifications` ←
+`publishing` (what posting and approval publish, and whether a post is held) ←
+the areas (`categories`, `topics`, `posts`, `accounts`, `members`, `avatars`,
+`interchange`, `repair`, `unread`, `suspensions`, `reports`, `splits`, `approval`, `history`),
 which never import each other; `mail` (the outbox) needs only `errors` (and
 the access filter of selectors), and `notification_mails` (the sweep of mail
 about notifications) only `errors` and `mail`; the areas that send mail use them.
+`reports` uses `suspensions` (suspending an author from the report queue), one way.
 Services may use selectors, never the reverse.
 """
 
@@ -31,6 +33,7 @@ from .accounts import (
     user_create,
     user_set_active,
 )
+from .approval import pending_approve, pending_reject
 from .avatars import avatar_remove, avatar_set
 from .bylines import bylines_rebuild
 from .categories import (
@@ -44,6 +47,7 @@ from .history import revision_set_hidden
 from .interchange import ImportSummary, conversation_import
 from .mail import MailKind, mail_queue, mail_refusal, mail_send, message_id
 from .members import member_ignore, member_unignore, profile_reset, profile_update
+from .notes import moderator_note_add
 from .notification_mails import (
     mailing_unsubscribe,
     mails_scheduled,
@@ -67,7 +71,15 @@ from .posts import (
     post_restore,
 )
 from .repair import posts_rerender, trees_repair
+from .reports import (
+    post_report,
+    reported_author_suspend,
+    reported_post_remove,
+    reports_dismiss,
+)
 from .search import search_counted, search_reindex
+from .splits import topic_merge, topic_split
+from .suspensions import member_suspend, member_unsuspend
 from .topics import (
     topic_create,
     topic_delete,
@@ -112,8 +124,11 @@ __all__ = [
     "mailing_unsubscribe",
     "mails_scheduled",
     "member_ignore",
+    "member_suspend",
     "member_unignore",
+    "member_unsuspend",
     "message_id",
+    "moderator_note_add",
     "normalize_body",
     "notification_mails_sweep",
     "notification_read",
@@ -121,28 +136,36 @@ __all__ = [
     "notifications_all_read",
     "password_change_count",
     "password_reset_send",
+    "pending_approve",
+    "pending_reject",
     "post_delete",
     "post_edit",
     "post_move",
     "post_preview",
     "post_remove",
     "post_reply",
+    "post_report",
     "post_restore",
     "posts_rerender",
     "profile_reset",
     "profile_update",
     "read_marks_prune",
+    "reported_author_suspend",
+    "reported_post_remove",
+    "reports_dismiss",
     "revision_set_hidden",
     "search_counted",
     "search_reindex",
     "topic_create",
     "topic_delete",
+    "topic_merge",
     "topic_move",
     "topic_retitle",
     "topic_seen",
     "topic_set_locked",
     "topic_set_pinned",
     "topic_set_slow_mode",
+    "topic_split",
     "trees_repair",
     "unsubscribe_read",
     "unsubscribe_token",

@@ -99,7 +99,16 @@ def bylines_rebuild(*, user_id: int, batch: int = BATCH, pause: float = PAUSE) -
         sleep(pause)
 
 
-_FRAGMENT_FIELDS = ("id", "topic_id", "parent_id", "body_html", "created", "edited", "removal")
+_FRAGMENT_FIELDS = (
+    "id",
+    "topic_id",
+    "parent_id",
+    "body_html",
+    "created",
+    "edited",
+    "removal",
+    "split_notes",
+)
 
 
 def _rebuild_batch(*, user_id: int, after: int, size: int) -> tuple[int, int]:

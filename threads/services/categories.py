@@ -31,6 +31,7 @@ def category_create(
     who_starts: str = "",
     who_replies: str = "",
     moderator_groups: Iterable[Group] = (),
+    requires_approval: bool = False,
 ) -> Category:
     """Add a category (`moderator` None: the forum's own set-up, such as the demo)."""
     if moderator is not None:
@@ -48,6 +49,7 @@ def category_create(
         who_sees=who_sees,
         who_starts=who_starts,
         who_replies=who_replies,
+        requires_approval=requires_approval,
     )
     category.full_clean(exclude=["lft", "rght", "tree_id", "level"])
     with transaction.atomic():

@@ -21,7 +21,7 @@ begins IMMEDIATE (see settings.DATABASES), which serializes all writers.
 
 from django.db import connection
 
-from ..models import Post, Topic, User
+from ..models import Category, Post, Topic, User
 from ..selectors import access
 from .errors import NotFound
 
@@ -75,6 +75,17 @@ def lock_tree_ids() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, 0)", [_TREE_IDS])
+
+
+def lock_categories(*category_ids: int) -> None:
+    """Lock these categories' rows (their stored counts), in id order, until the transaction ends.
+
+    For a write that does more after taking them (a merge's inbox counts, which
+    replies write after their category's counts): the rest of it waits for nothing
+    a reply holds.
+    """
+    locked = Category.objects.select_for_update(no_key=True).filter(pk__in=category_ids)
+    list(locked.order_by("pk").values_list("pk", flat=True))
 
 
 def lock_author(author: User) -> None:

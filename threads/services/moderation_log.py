@@ -1,13 +1,14 @@
 """The public moderation log: every moderator action writes one entry, in its own transaction.
 
 The services of each area call `action_logged` beside the change it records,
-so that an action and its entry exist together or not at all.
+so that an action and its entry exist together or not at all; and
+`reports_closed` when they decide about a reported post.
 """
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from ..models import Category, ModerationAction, Post, Topic, User
+from ..models import Category, ModerationAction, Post, Report, Topic, User
 from ..models.moderation import REASON_MAX_LENGTH
 
 Action = ModerationAction.Action
@@ -65,4 +66,16 @@ def action_logged(
             previous_category.pk if isinstance(previous_category, Category) else previous_category
         ),
         title=topic.title if topic is not None else "",
+    )
+
+
+def reports_closed(*, post: Post, moderator: User, outcome: str) -> int:
+    """Close the post's open reports with this outcome (the reporters see it); how many.
+
+    Every decision about a post closes them, from the report queue or not: a
+    removal, a dismissal, a suspension of its author, a restoration of a post
+    hidden by reports.
+    """
+    return Report.objects.filter(post=post, outcome=Report.Outcome.OPEN).update(
+        outcome=outcome, resolved=timezone.now(), resolved_by=moderator
     )

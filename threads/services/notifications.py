@@ -310,3 +310,35 @@ def own_topic_watched(*, member: User, topic: Topic) -> None:
         TopicWatch.objects.bulk_create(
             [TopicWatch(member=member, topic=topic, level=Level.WATCHING)], ignore_conflicts=True
         )
+
+
+def notifications_followed(*, source: Topic, target: Topic) -> None:
+    """Posts of `source` were split off into the new topic `target`: the entries whose
+    latest post moved follow it there (`target` is new, so it has no entry to meet).
+
+    Watches and read marks stay with `source`: nobody chose to watch the new topic.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'UPDATE "{_NOTIFICATION}" SET topic_id = %s WHERE topic_id = %s AND last_post_id IN'
+            f' (SELECT id FROM "{Post._meta.db_table}" WHERE topic_id = %s)',
+            [target.pk, source.pk, target.pk],
+        )
+
+
+def notifications_merged(*, topic: Topic, into: Topic) -> None:
+    """`topic` was merged into `into`: its entries and watches go there too.
+
+    An unread entry of a member who has one of `into` for the same reason goes
+    (taken off their count: the entry of `into` stays unread); a watch of a
+    member who set a level for `into` goes. Read marks go with `topic`.
+    """
+    _taken(
+        f'DELETE FROM "{_NOTIFICATION}" WHERE "read" IS NULL AND topic_id = %s AND EXISTS'
+        f' (SELECT 1 FROM "{_NOTIFICATION}" o WHERE o.topic_id = %s AND o."read" IS NULL'
+        f' AND o.member_id = "{_NOTIFICATION}".member_id AND o.reason = "{_NOTIFICATION}".reason)',
+        [topic.pk, into.pk],
+    )
+    Notification.objects.filter(topic=topic).update(topic=into)
+    kept = TopicWatch.objects.filter(topic=into).values("member_id")
+    TopicWatch.objects.filter(topic=topic).exclude(member_id__in=kept).update(topic=into)

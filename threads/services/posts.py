@@ -9,9 +9,11 @@ from django.db.models import Max
 from django.utils import timezone
 
 from .. import permissions, selectors
-from ..models import ModerationAction, Post, PostRevision, Topic, User
-from . import limits, locks, moderation_log, notifications, search, writes
+from ..models import ModerationAction, PendingPost, Post, PostRevision, Report, Topic, User
+from . import limits, locks, moderation_log, notifications, publishing, search, writes
 from .errors import NotFound, Refused
+
+Action = ModerationAction.Action
 
 
 def post_reply(
@@ -21,8 +23,12 @@ def post_reply(
     parent: Post | None = None,
     body: str,
     created: datetime | None = None,
-) -> Post:
-    """Reply to `parent`, or to the topic itself (a new top-level post) when it is None."""
+) -> Post | PendingPost:
+    """Reply to `parent`, or to the topic itself (a new top-level post) when it is None.
+
+    A reply held for a moderator (`publishing.held`) is returned as the
+    PendingPost that keeps it, and nothing else is written.
+    """
     body = writes.clean_body(body)
     writes.refuse_if(permissions.posting_refusal(author))
     limits.check_posting(author, body, topic=topic, parent=parent)
@@ -44,25 +50,12 @@ def post_reply(
                     "The post you replied to is in another topic.", code="wrong_topic"
                 )
         writes.refuse_if(permissions.reply_refusal(author, topic, parent))
-        post = writes.insert_post(
-            topic=topic,
-            parent=parent,
-            author=author,
-            body=body,
-            body_html=body_html,
-            created=created,
+        written = {"author": author, "body": body, "body_html": body_html, "created": created}
+        if why := publishing.held(author, topic):
+            return publishing.held_post(why=why, topic=topic, parent=parent, **written)
+        return publishing.reply_published(
+            topic=topic, parent=parent, mentioned=mentions.notified(body_html), **written
         )
-        writes.topic_changed(
-            topic,
-            reply_count=topic.reply_count + 1,
-            last_activity=max(topic.last_activity, created),
-        )
-        writes.category_counted(topic, posts=1)
-        notifications.own_topic_watched(member=author, topic=topic)
-        notifications.post_notified(
-            post=post, topic=topic, parent=parent, mentioned=mentions.notified(body_html)
-        )
-    return post
 
 
 def post_edit(*, post: Post, editor: User, body: str, title: str | None = None) -> Post:
@@ -165,18 +158,33 @@ def _moderated_post(post: Post, moderator: User) -> Post:
 
 
 def post_remove(*, post: Post, moderator: User, reason: str) -> Post:
-    """Hide a post from readers, keeping its place in the thread."""
+    """Hide a post from readers, keeping its place in the thread; the reason is logged."""
+    reason = moderation_log.clean_reason(reason, action=Action.REMOVE)
     with transaction.atomic():
         post = _moderated_post(post, moderator)
         notifications.notifications_withdrawn(post=post)
-        return writes.rewrite(post, removal=Post.Removal.MODERATOR, removal_reason=reason.strip())
+        post = writes.rewrite(post, removal=Post.Removal.MODERATOR, removal_reason=reason)
+        moderation_log.reports_closed(
+            post=post, moderator=moderator, outcome=Report.Outcome.REMOVED
+        )
+        moderation_log.action_logged(
+            action=Action.REMOVE, moderator=moderator, reason=reason, post=post, member=post.author
+        )
+    return post
 
 
 def post_restore(*, post: Post, moderator: User) -> Post:
-    """Show a removed or deleted post again."""
+    """Show a removed or deleted post again (one hidden by reports: its reports are dismissed)."""
     with transaction.atomic():
         post = _moderated_post(post, moderator)
-        return writes.rewrite(post, removal=Post.Removal.VISIBLE, removal_reason="")
+        if post.removal == Post.Removal.REPORTED:
+            outcome = Report.Outcome.DISMISSED
+            moderation_log.reports_closed(post=post, moderator=moderator, outcome=outcome)
+        post = writes.rewrite(post, removal=Post.Removal.VISIBLE, removal_reason="")
+        moderation_log.action_logged(
+            action=Action.RESTORE, moderator=moderator, post=post, member=post.author
+        )
+    return post
 
 
 def post_move(
@@ -247,4 +255,11 @@ def post_move(
         post.refresh_from_db()
         post.topic = topics[target_id]
         writes.rewrite(post)  # its parent link changed
+        moderation_log.action_logged(
+            action=Action.MOVE_POST,
+            moderator=moderator,
+            post=post,
+            member=post.author,
+            previous_category=topics[current].category_id,
+        )
     return post

@@ -9,9 +9,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import permissions, selectors
-from ..models import Category, ModerationAction, Post, Topic, User
-from . import errors, limits, locks, moderation_log, notifications, search, writes
+from ..models import Category, ModerationAction, PendingPost, Post, Topic, User
+from . import errors, limits, locks, moderation_log, publishing, search, writes
 from .errors import NotFound
+
+Action = ModerationAction.Action
 
 
 def _category_for(member: User, category: Category | None) -> Category:
@@ -30,8 +32,12 @@ def topic_create(
     body: str,
     category: Category | None = None,
     created: datetime | None = None,
-) -> Topic:
-    """Start a topic with its opening post, in `category` (the default category when None)."""
+) -> Topic | PendingPost:
+    """Start a topic with its opening post, in `category` (the default category when None).
+
+    A topic held for a moderator (`publishing.held`) is returned as the
+    PendingPost that keeps it, and nothing else is written.
+    """
     title = writes.clean_title(title)
     body = writes.clean_body(body)
     writes.refuse_if(permissions.posting_refusal(author))
@@ -46,24 +52,13 @@ def topic_create(
         locks.lock_author(author)
         limits.refuse_duplicate(author, body, topic=None, parent=None, title=title)
         limits.check_posting_limits(author, body_html)
-        topic = Topic.objects.create(
-            title=title,
-            slug=writes.slug(title),
-            category=category,
-            author=author,
-            created=created,
-            last_activity=created,
+        written = {"author": author, "title": title, "body": body, "body_html": body_html}
+        if why := publishing.held(author, category):
+            return publishing.held_post(why=why, category=category, created=created, **written)
+        opening = publishing.topic_published(
+            category=category, created=created, mentioned=mentions.notified(body_html), **written
         )
-        post = writes.insert_post(
-            topic=topic, parent=None, author=author, body=body, body_html=body_html, created=created
-        )
-        writes.topic_changed(topic, description=writes.description(body_html))
-        writes.category_counted(topic, topics=1, posts=1)
-        notifications.own_topic_watched(member=author, topic=topic)
-        notifications.post_notified(
-            post=post, topic=topic, parent=None, mentioned=mentions.notified(body_html)
-        )
-    return topic
+    return opening.topic
 
 
 def _moderated_topic(topic: Topic, moderator: User) -> Topic:
@@ -78,29 +73,50 @@ def topic_retitle(*, topic: Topic, moderator: User, title: str) -> Topic:
     title = writes.clean_title(title)
     with transaction.atomic():
         topic = _moderated_topic(topic, moderator)
+        if title == topic.title:
+            return topic
+        before = topic.title
         writes.retitle(topic, title)
+        moderation_log.action_logged(
+            action=Action.RETITLE, moderator=moderator, topic=topic, details=f"was “{before}”"
+        )
     return topic
 
 
-def _set_topic_flag(topic: Topic, moderator: User, **flag: bool) -> Topic:
+def _set_topic_flag(topic: Topic, moderator: User, flag: str, value: bool, action: str) -> Topic:
+    """Set a flag of the topic, logging `action` when it changes."""
     with transaction.atomic():
-        return writes.topic_changed(_moderated_topic(topic, moderator), **flag)
+        topic = _moderated_topic(topic, moderator)
+        if getattr(topic, flag) == value:
+            return topic
+        topic = writes.topic_changed(topic, **{flag: value})
+        moderation_log.action_logged(action=action, moderator=moderator, topic=topic)
+    return topic
 
 
 def topic_set_locked(*, topic: Topic, moderator: User, locked: bool) -> Topic:
     """Lock a topic (no more replies, except from moderators) or unlock it."""
-    return _set_topic_flag(topic, moderator, is_locked=locked)
+    action = Action.LOCK if locked else Action.UNLOCK
+    return _set_topic_flag(topic, moderator, "is_locked", locked, action)
 
 
 def topic_set_pinned(*, topic: Topic, moderator: User, pinned: bool) -> Topic:
     """Pin a topic to the top of the topic list, or unpin it."""
-    return _set_topic_flag(topic, moderator, is_pinned=pinned)
+    action = Action.PIN if pinned else Action.UNPIN
+    return _set_topic_flag(topic, moderator, "is_pinned", pinned, action)
 
 
 def topic_delete(*, topic: Topic, moderator: User) -> None:
-    """Delete a topic and every post in it, for good."""
+    """Delete a topic and every post in it, for good (the log keeps its title)."""
     with transaction.atomic():
         topic = _moderated_topic(topic, moderator)
+        replies = topic.reply_count
+        moderation_log.action_logged(
+            action=Action.DELETE_TOPIC,
+            moderator=moderator,
+            topic=topic,
+            details=f"with {replies} {'reply' if replies == 1 else 'replies'}",
+        )
         Post.objects.filter(topic=topic).delete()
         topic.delete()
         writes.categories_recounted(topic.category_id)
@@ -119,6 +135,9 @@ def topic_move(*, topic: Topic, moderator: User, category: Category) -> Topic:
         writes.topic_changed(topic, category=target)
         search.topic_entries_moved(topic)
         writes.categories_recounted(source_id, target.pk)
+        moderation_log.action_logged(
+            action=Action.MOVE_TOPIC, moderator=moderator, topic=topic, previous_category=source_id
+        )
     return topic
 
 

@@ -4,9 +4,11 @@ One module per area; the URL configuration uses the names below.
 """
 
 from .accounts import PasswordChangeView, PasswordResetView, csrf_failure, signup
+from .approval import pending_detail, pending_list
 from .feeds import category_feed, forum_feed, member_feed, topic_feed
 from .history import post_history, revision_hidden
 from .members import all_read, ignore, settings_profile
+from .moderation import moderation_feed, moderation_log
 from .notifications import (
     category_watch,
     inbox,
@@ -23,6 +25,7 @@ from .reading import (
     topic_detail,
     topic_download,
 )
+from .reports import post_report
 from .search import search
 from .settings_avatar import settings_avatar
 from .settings_email import email_confirm, settings_email
@@ -44,11 +47,16 @@ __all__ = [
     "inbox",
     "index",
     "member_feed",
+    "moderation_feed",
+    "moderation_log",
     "notifications_read",
+    "pending_detail",
+    "pending_list",
     "post_delete",
     "post_edit",
     "post_history",
     "post_permalink",
+    "post_report",
     "post_thread",
     "profile",
     "reply",

@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.syndication.views import Feed
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import feedgenerator
 from django.views.decorators.http import condition, require_safe
@@ -242,7 +244,11 @@ def category_feed(request: HttpRequest, slug: str) -> HttpResponse:
 @require_safe
 @missing_is_404
 def topic_feed(request: HttpRequest, pk: int) -> HttpResponse:
-    topic = selectors.feed_topic(topic_id=pk)
+    try:
+        topic = selectors.feed_topic(topic_id=pk)
+    except Topic.DoesNotExist:  # merged into another topic, perhaps: its feed follows
+        target = selectors.redirected_topic(topic_id=pk, viewer=AnonymousUser())
+        return redirect(reverse("threads:topic_feed", args=[target.pk]), permanent=True)
     feed = _PostsFeed(
         lambda: selectors.topic_posts(topic=topic),
         title=topic_title(topic),

@@ -7,7 +7,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_safe
 
 from .. import permissions, selectors, services
-from ..models import Level
+from ..models import Level, Topic
 from . import feeds
 from .common import missing_is_404, render_with_parts
 
@@ -43,7 +43,13 @@ def category(request: HttpRequest, slug: str) -> HttpResponse:
 @require_safe
 @missing_is_404
 def topic_detail(request: HttpRequest, pk: int, slug: str = "") -> HttpResponse:
-    thread = selectors.topic_thread(topic_id=pk, page=request.GET.get("page"), viewer=request.user)
+    try:
+        thread = selectors.topic_thread(
+            topic_id=pk, page=request.GET.get("page"), viewer=request.user
+        )
+    except Topic.DoesNotExist:  # merged into another topic, perhaps: its address follows
+        target = selectors.redirected_topic(topic_id=pk, viewer=request.user)
+        return redirect(target.get_absolute_url(), permanent=True)
     if slug != thread.topic.slug:
         return redirect(thread.topic.get_absolute_url() + _page_query(request), permanent=True)
     services.topic_seen(member=request.user, topic=thread.topic, post_id=thread.last_post_id)

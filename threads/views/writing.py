@@ -6,6 +6,7 @@ from django.views.decorators.http import require_http_methods
 
 from .. import permissions, selectors, services
 from ..forms import EditForm, ReplyForm, TopicForm
+from .approval import shown_at
 from .common import login_to_open, missing_is_404, post_form, refused_page
 
 
@@ -22,7 +23,7 @@ def topic_create(request: HttpRequest) -> HttpResponse:
         context={},
         refusal=lambda: permissions.posting_refusal(request.user) or form.no_category_refusal(),
         submit=lambda: services.topic_create(author=request.user, **form.cleaned_data),
-        done=lambda topic: topic.get_absolute_url(),
+        done=lambda topic: shown_at(topic, lambda published: published.get_absolute_url()),
     )
 
 
@@ -56,7 +57,7 @@ def reply(
         submit=lambda: services.post_reply(
             author=request.user, topic=topic, parent=parent, body=form.cleaned_data["body"]
         ),
-        done=selectors.new_post_location,
+        done=lambda post: shown_at(post, selectors.new_post_location),
     )
 
 
