@@ -1071,7 +1071,7 @@ def _report_state() -> tuple:
     )
 
 
-def _decide(user, posts: dict, action: str) -> bool:
+def _decide_report(user, posts: dict, action: str) -> bool:
     """Do one report action through its service; True when it happened."""
     until = timezone.now() + timedelta(days=1)
     post = posts[action]
@@ -1171,7 +1171,7 @@ def approval_scene(settings, categories, topics, actors):
     return scene
 
 
-def _decide(user, pending, action: str) -> bool:
+def _decide_pending(user, pending, action: str) -> bool:
     """Approve or reject through the service; True when it happened."""
     from threads.models import PendingPost
 
@@ -1196,7 +1196,8 @@ def test_report_matrix(actors, report_scene, actor, place):
     may_report = actor not in {"anonymous", "banned"} and sees
 
     happened = {
-        action: _decide(actors[actor], report_scene[place], action) for action in REPORT_ACTIONS
+        action: _decide_report(actors[actor], report_scene[place], action)
+        for action in REPORT_ACTIONS
     }
 
     assert happened == {
@@ -1249,6 +1250,8 @@ def test_moderators_and_staff_are_never_suspended(actors, report_scene, target):
     assert User.objects.get(pk=staff.pk).suspended_until is None
 
 
+@pytest.mark.parametrize("place", MODERATION_PLACES)
+@pytest.mark.parametrize("actor", ACTORS)
 def test_split_and_merge_matrix(actors, categories, moderation_scene, actor, place):
     may = MODERATES.get(actor, (F, F, F))[MODERATION_PLACES.index(place)]
     topic = moderation_scene[place][0]
@@ -1290,11 +1293,13 @@ def test_a_category_moderator_splits_and_merges_only_within_what_they_moderate(
     assert Post.objects.get(pk=reply.pk).topic_id == topics["private"].pk
 
 
+@pytest.mark.parametrize("place", MODERATION_PLACES)
+@pytest.mark.parametrize("actor", ACTORS)
 def test_approval_matrix(actors, approval_scene, actor, place):
     may = MODERATES.get(actor, (F, F, F))[MODERATION_PLACES.index(place)]
 
     happened = {
-        action: _decide(actors[actor], approval_scene[place][action], action)
+        action: _decide_pending(actors[actor], approval_scene[place][action], action)
         for action in APPROVAL_ACTIONS
     }
 
