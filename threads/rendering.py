@@ -32,7 +32,7 @@ from .complexity import MAX_TABLE_ROWS, TooComplex, check_complexity
 
 # Bump when the Markdown rules, the allowlist or the fragment template change,
 # then run `manage.py rerender_posts`.
-RENDER_VERSION = 5  # 5: @mentions of members are links to their profiles
+RENDER_VERSION = 6  # 6: Report and History links, split notes, posts hidden after reports
 
 # No <h1>: a post's headings never outrank the page's own title (see _DemoteHeadings).
 ALLOWED_TAGS = frozenset(
