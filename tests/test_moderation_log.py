@@ -180,7 +180,7 @@ def test_a_target_is_linked_only_while_the_reader_may_see_it(
     assert f'href="{url}"' not in html
     entries = _entries(client.get("/moderation/"))
     assert entries[0].endswith("moved a topic to another category in a place you cannot see.")
-    assert entries[1].endswith("pinned a topic in “Soon hidden”.")
+    assert entries[1].endswith("pinned a topic: “Soon hidden”.")
 
 
 @pytest.mark.parametrize("entries", [3, 60])
@@ -211,12 +211,33 @@ def test_any_page_number_is_a_page(client, moderator, topic, page):
     assert len(_entries(response)) == 1
 
 
+def test_each_kind_of_entry_reads_as_a_sentence(client, moderator, member, other_member, reply):
+    help_ = CategoryFactory(name="Help")
+    services.topic_move(topic=reply.topic, moderator=moderator, category=help_)
+    services.post_move(post=reply, moderator=moderator, new_parent=None)
+    until = timezone.now() + timedelta(days=3)
+    services.member_suspend(member=other_member, moderator=moderator, until=until, reason="rude")
+
+    suspended, moved_post, moved_topic = (
+        e.split(" · ", 1)[1] for e in _entries(client.get("/moderation/"))
+    )
+
+    assert suspended.startswith("@mod suspended a member: @bob, until ")
+    assert suspended.endswith("Reason: rude")
+    # A move inside one category names none.
+    assert moved_post == "@mod moved a post by @bob in A first topic (the post)."
+    assert (
+        moved_topic
+        == "@mod moved a topic to another category: A first topic, from General to Help."
+    )
+
+
 def test_an_entry_whose_moderator_and_topic_are_gone_still_reads(client, moderator, topic):
     services.topic_delete(topic=topic, moderator=moderator)
     ModerationAction.objects.update(moderator=None)
 
     assert _entries(client.get("/moderation/"))[0].endswith(
-        "A former moderator deleted a topic in “A first topic”, with 0 replies."
+        "A former moderator deleted a topic: “A first topic”, with 0 replies."
     )
 
 

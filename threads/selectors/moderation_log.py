@@ -20,6 +20,20 @@ from . import access
 ENTRIES_PER_PAGE = 50
 FEED_ENTRIES = 30
 
+Action = ModerationAction.Action
+# Actions on one post: their entries name its author and its topic.
+POST_ACTIONS = {
+    Action.REMOVE,
+    Action.RESTORE,
+    Action.MOVE_POST,
+    Action.EDIT,
+    Action.HIDE_REVISION,
+    Action.SHOW_REVISION,
+    Action.APPROVE,
+    Action.REJECT,
+    Action.DISMISS,
+}
+
 _LOG = ModerationAction._meta.db_table
 
 
@@ -33,6 +47,7 @@ class Entry:
     says: str  # "removed a post"
     moderator: str  # the moderator's handle ("" when the account is gone)
     shown: bool  # whether the reader may see where it happened
+    about_post: bool = False  # an action on a post (its author, in its topic)
     reason: str = ""
     details: str = ""
     title: str = ""  # the topic's title then
@@ -78,6 +93,7 @@ def _entry(row: ModerationAction) -> Entry:
         "says": row.get_action_display(),
         "moderator": moderator,
         "member": row.member.username if row.member else "",
+        "about_post": row.action in POST_ACTIONS,
     }
     if not (row.seen_place and row.seen_before):
         return Entry(shown=False, **common)
@@ -95,7 +111,12 @@ def _entry(row: ModerationAction) -> Entry:
         topic_url=topic_url,
         post_url=post_url,
         category=row.category.name if row.category else "",
-        previous_category=row.previous_category.name if row.previous_category else "",
+        # Where it came from, when it moved to another category.
+        previous_category=(
+            row.previous_category.name
+            if row.previous_category and row.previous_category_id != row.category_id
+            else ""
+        ),
         **common,
     )
 

@@ -32,10 +32,15 @@ def _sentence(entry: Entry) -> str:
     """An entry as one line of plain text (the feed's titles)."""
     who = f"@{entry.moderator}" if entry.moderator else "A former moderator"
     text = f"{who} {entry.says}"
-    if entry.member:
-        text += f" by @{entry.member}"
-    if entry.title:
-        text += f" in “{entry.title}”"
+    if entry.about_post:
+        text += f" by @{entry.member}" if entry.member else ""
+        text += f" in “{entry.title}”" if entry.title else ""
+    elif entry.title:
+        text += f": “{entry.title}”"
+    elif entry.member:
+        text += f": @{entry.member}"
+    if entry.previous_category:
+        text += f", from {entry.previous_category} to {entry.category}"
     if entry.details:
         text += f", {entry.details}"
     return text
