@@ -92,7 +92,7 @@ def test_moves_retitles_and_deletions_are_logged(moderator, topic, reply):
     services.post_move(post=reply, moderator=moderator, new_parent=None, topic=other)
     services.topic_delete(topic=other, moderator=moderator)
 
-    entries = {e.action: e for e in ModerationAction.objects.all()}
+    entries = {e.action: e for e in ModerationAction.objects.order_by("pk")}
     assert list(entries) == ["retitle", "move_topic", "move_post", "delete_topic"]
     assert entries["retitle"].details == "was “A first topic”"
     assert entries["move_topic"].previous_category_id == general.pk
