@@ -15,15 +15,22 @@ from .. import services
 from ..models import PendingPost
 from ..models.moderation import REASON_MAX_LENGTH
 from ..selectors import approval
-from .common import NAME_CHARS, ServiceRefusals, admin_page, each_selected, moderates_somewhere
+from .common import NAME_CHARS, ServiceRefusals, each_selected, moderates_somewhere
+from .decisions import ReasonForm, decided
 
 
-class RejectionForm(forms.Form):
+class RejectionForm(ReasonForm):
     reason = forms.CharField(
         max_length=REASON_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Its author sees it, and so does everyone in the moderation log.",
     )
+
+
+def _held(pending: PendingPost) -> str:
+    """A held post as the rejection page lists it."""
+    place = f"in “{pending.topic}”" if pending.topic_id else f"a new topic “{pending.title}”"
+    return f"@{pending.author.username}, {place}: {Truncator(pending.body).chars(160)}"
 
 
 @admin.register(PendingPost)
@@ -84,22 +91,24 @@ class PendingPostAdmin(ServiceRefusals, admin.ModelAdmin):
 
     @admin.action(description="Reject selected posts (asks for a reason)", permissions=["change"])
     def reject(self, request: HttpRequest, queryset) -> HttpResponse | None:
-        form = RejectionForm(request.POST if "reason" in request.POST else None)
-        if form.is_valid():
-            each_selected(
+        return decided(
+            self,
+            request,
+            form_class=RejectionForm,
+            rows=queryset.select_related("author", "topic"),
+            items=_held,
+            action="reject",
+            intro=(
+                "These posts will not be published. Their authors will see the reason, "
+                "and so will everyone in the moderation log."
+            ),
+            submit="Reject",
+            act=lambda data: each_selected(
                 request,
                 queryset,
                 lambda p: services.pending_reject(
-                    pending=p, moderator=request.user, reason=form.cleaned_data["reason"]
+                    pending=p, moderator=request.user, reason=data["reason"]
                 ),
                 "Rejected",
-            )
-            return None
-        return admin_page(
-            self,
-            request,
-            "admin/threads/pendingpost/reject.html",
-            form=form,
-            held=queryset,
-            title="Reject posts",
+            ),
         )

@@ -1,5 +1,5 @@
 """Admin actions that ask for a reason (and an end date) before they act: removing
-reported posts, suspending members."""
+reported posts, suspending members, rejecting posts awaiting approval."""
 
 from collections.abc import Callable, Iterable
 
@@ -42,8 +42,12 @@ def decided(
     submit: str,
     act: Callable[[dict], None],
 ) -> HttpResponse | None:
-    """Show the form for the selected rows, or, once it is filled in, act (None: done)."""
-    form = form_class(request.POST if "decided" in request.POST else None)
+    """Show the form for the selected rows, or, once it is filled in, act (None: done).
+
+    The changelist's action sends none of the form's fields: the form is asked for then.
+    """
+    sent = any(name in request.POST for name in form_class.base_fields)
+    form = form_class(request.POST if sent else None)
     if form.is_valid():
         act(form.cleaned_data)
         return None

@@ -5,9 +5,8 @@ from datetime import UTC
 
 from django.db import transaction
 
-from .. import permissions
 from ..models import ModerationAction, PostRevision, User
-from . import locks, moderation_log, writes
+from . import moderation_log, writes
 from .errors import NotFound
 
 Action = ModerationAction.Action
@@ -29,8 +28,7 @@ def revision_set_hidden(
     if post_id is None or revision.post_id not in (None, post_id):
         raise missing
     with transaction.atomic():
-        post = locks.locked_post(post_id, viewer=moderator)
-        writes.refuse_if(permissions.moderation_refusal(moderator, post.topic))
+        post = writes.moderated_post(post_id, moderator)
         revision = PostRevision.objects.filter(pk=revision.pk).first()
         if revision is None:
             raise missing

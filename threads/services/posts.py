@@ -150,18 +150,11 @@ def post_delete(*, post: Post, user: User) -> Post:
         return writes.rewrite(post, removal=Post.Removal.AUTHOR)
 
 
-def _moderated_post(post: Post, moderator: User) -> Post:
-    """Lock the post's topic and read the post, refusing a member who does not moderate it."""
-    post = locks.locked_post(post.pk, viewer=moderator)
-    writes.refuse_if(permissions.moderation_refusal(moderator, post.topic))
-    return post
-
-
 def post_remove(*, post: Post, moderator: User, reason: str) -> Post:
     """Hide a post from readers, keeping its place in the thread; the reason is logged."""
     reason = moderation_log.clean_reason(reason, action=Action.REMOVE)
     with transaction.atomic():
-        post = _moderated_post(post, moderator)
+        post = writes.moderated_post(post.pk, moderator)
         notifications.notifications_withdrawn(post=post)
         post = writes.rewrite(post, removal=Post.Removal.MODERATOR, removal_reason=reason)
         moderation_log.reports_closed(
@@ -176,7 +169,7 @@ def post_remove(*, post: Post, moderator: User, reason: str) -> Post:
 def post_restore(*, post: Post, moderator: User) -> Post:
     """Show a removed or deleted post again (one hidden by reports: its reports are dismissed)."""
     with transaction.atomic():
-        post = _moderated_post(post, moderator)
+        post = writes.moderated_post(post.pk, moderator)
         if post.removal == Post.Removal.REPORTED:
             outcome = Report.Outcome.DISMISSED
             moderation_log.reports_closed(post=post, moderator=moderator, outcome=outcome)

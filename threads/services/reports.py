@@ -88,13 +88,6 @@ def post_report(*, post: Post, reporter: User, why: str, note: str = "") -> Repo
     return report
 
 
-def _reported_post(post: Post, moderator: User) -> Post:
-    """Lock the post's topic and read the post, refusing a member who does not moderate it."""
-    post = locks.locked_post(post.pk, viewer=moderator)
-    writes.refuse_if(permissions.moderation_refusal(moderator, post.topic))
-    return post
-
-
 def _count(reports: int) -> str:
     return f"{reports} report{'s' if reports != 1 else ''}"
 
@@ -105,7 +98,7 @@ def reports_dismiss(*, post: Post, moderator: User) -> int:
     Returns how many reports were dismissed.
     """
     with transaction.atomic():
-        post = _reported_post(post, moderator)
+        post = writes.moderated_post(post.pk, moderator)
         closed = moderation_log.reports_closed(
             post=post, moderator=moderator, outcome=Report.Outcome.DISMISSED
         )
@@ -123,7 +116,7 @@ def reported_post_remove(*, post: Post, moderator: User, reason: str) -> Post:
     """Remove a reported post (a moderator's removal, with the reason) and close its reports."""
     reason = moderation_log.clean_reason(reason, action=Action.REMOVE)
     with transaction.atomic():
-        post = _reported_post(post, moderator)
+        post = writes.moderated_post(post.pk, moderator)
         closed = moderation_log.reports_closed(
             post=post, moderator=moderator, outcome=Report.Outcome.REMOVED
         )
@@ -158,7 +151,7 @@ def reported_author_suspend(*, post: Post, moderator: User, until: datetime, rea
     with transaction.atomic():
         # The member's row before the topic's, as every writer locks them.
         locks.locked_member(author_id)
-        post = _reported_post(post, moderator)
+        post = writes.moderated_post(post.pk, moderator)
         author = suspensions.suspension_written(
             member_id=author_id,
             moderator=moderator,

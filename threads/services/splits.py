@@ -65,9 +65,8 @@ def topic_split(
     title = writes.clean_title(title)
     reason = moderation_log.clean_reason(reason, action=moderation_log.Action.SPLIT)
     with transaction.atomic():
-        post = locks.locked_post(post.pk, viewer=moderator)
+        post = writes.moderated_post(post.pk, moderator)
         source = post.topic
-        writes.refuse_if(permissions.moderation_refusal(moderator, source))
         category = _target_category(moderator, category)
         if selectors.is_opening_post(post):
             raise ValidationError(

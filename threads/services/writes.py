@@ -21,7 +21,7 @@ from django.db.models.functions import Coalesce, Lower
 from django.urls import reverse
 from django.utils.text import slugify
 
-from .. import conversation, fragments, plaintext, rendering, selectors
+from .. import conversation, fragments, permissions, plaintext, rendering, selectors
 from ..models import (
     BODY_MAX_LENGTH,
     TITLE_MAX_LENGTH,
@@ -180,6 +180,13 @@ def slug(title: str) -> str:
 def refuse_if(reason: str | None) -> None:
     if reason:
         raise Refused(reason)
+
+
+def moderated_post(post_id: int, moderator: User) -> Post:
+    """Lock the post's topic and read the post, refusing a member who does not moderate it."""
+    post = locks.locked_post(post_id, viewer=moderator)
+    refuse_if(permissions.moderation_refusal(moderator, post.topic))
+    return post
 
 
 def topic_changed(topic: Topic, **changes) -> Topic:
