@@ -300,7 +300,9 @@ def post_thread(*, post_id: int, viewer) -> Thread:
     posts = _with_ignores(access.posts_with_rights(viewer), viewer)
     if viewer.is_authenticated:
         posts = levels.notified_of_topic(unread.with_seen_of_topic(posts, viewer), viewer)
-    post = access.one_post(posts.annotate(opening_tree=_opening_tree()), post_id)
+    if viewer.is_authenticated and viewer.is_staff:  # may moderate: no Split for the opening post
+        posts = posts.annotate(opening_tree=_opening_tree())
+    post = access.one_post(posts, post_id)
     for mark in (*unread.MARKS, "unread_notified"):
         setattr(post.topic, mark, getattr(post, f"topic_{mark}", None))
     context = list(post.get_ancestors().values_list(*_ROW_FIELDS))
@@ -309,7 +311,8 @@ def post_thread(*, post_id: int, viewer) -> Thread:
     )
     owners = _owners(context + rows)
     # The root of the post's tree, when it is the opening post.
-    opening = (context[0][0] if context else post.pk) if post.tree_id == post.opening_tree else None
+    in_opening = post.tree_id == getattr(post, "opening_tree", None)
+    opening = (context[0][0] if context else post.pk) if in_opening else None
     tools, folded = _tools(owners, viewer, post.topic, opening), _folded(owners, viewer, post)
     stamps = [(row[0], row[7]) for row in rows]
     new = _new_posts(stamps, viewer, post.topic, owners)
